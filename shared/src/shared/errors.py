@@ -1,0 +1,35 @@
+"""Error kinds the runtime routes differently: permanent ones go straight to the DLQ."""
+
+from __future__ import annotations
+
+
+class PermanentError(Exception):
+    """Retrying cannot help: the message goes to the dead-letter queue at once, with this reason."""
+
+    kind = "rejected"
+
+
+class Rejected(PermanentError):
+    """A domain rule refuses the event (for example an unknown unit of measure)."""
+
+    kind = "rejected"
+
+
+class UnknownType(PermanentError):
+    kind = "unknown_type"
+
+
+class SchemaInvalid(PermanentError):
+    kind = "schema_invalid"
+
+
+class TransientError(Exception):
+    """Worth retrying later: a dependency is down or busy."""
+
+
+class UnroutableError(Exception):
+    """The broker returned a mandatory publish: no queue was bound for it."""
+
+
+class PublishNacked(Exception):
+    """The broker refused a publish (negative confirm)."""

@@ -1,0 +1,131 @@
+"""How a service declares itself to the runtime: what it consumes, publishes, stores and serves."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from shared.envelope import CloudEvent
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from shared.settings import ServiceSettings
+    from shared.uow import UnitOfWork
+
+M = TypeVar("M", bound=BaseModel)
+
+INGRESS_EXCHANGES = ("erp.events", "wms.events", "carrier.events", "commerce.events")
+SERVICE_NAMES = ("availability", "order-status", "receipt", "returns", "carrier-tracking")
+
+
+def service_exchange(service: str) -> str:
+    return f"{service}.events"
+
+
+@dataclass(frozen=True)
+class Incoming(Generic[M]):
+    """One validated message as a handler sees it."""
+
+    envelope: CloudEvent
+    data: M
+    exchange: str
+    routing_key: str
+    received_at: datetime
+
+    @property
+    def time(self) -> datetime:
+        return self.envelope.time
+
+    @property
+    def id(self) -> str:
+        return self.envelope.id
+
+
+Handler = Callable[[Incoming[Any], "UnitOfWork"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """Events of `type`, arriving on any of `exchanges`, validated by `model`, go to `handler`."""
+
+    type: str
+    model: type[BaseModel]
+    handler: Handler
+    exchanges: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Publication:
+    """An event type this service publishes on its own exchange."""
+
+    type: str
+    model: type[BaseModel]
+    description: str = ""
+
+
+@dataclass
+class ApiContext:
+    """What an HTTP read API may use: the service's database and a confirmed publisher."""
+
+    service: str
+    db: Any  # pymongo.asynchronous.database.AsyncDatabase
+    settings: ServiceSettings
+    publish: Callable[[str, CloudEvent], Awaitable[None]]  # (exchange, event), confirmed
+
+
+@dataclass(frozen=True)
+class PeriodicTask:
+    """Work run every `interval_s` seconds; `fn` gets the runtime's TaskContext."""
+
+    name: str
+    interval_s: float
+    fn: Callable[[TaskContext], Awaitable[None]]
+
+
+@dataclass
+class TaskContext:
+    service: str
+    db: Any
+    settings: ServiceSettings
+    run_in_transaction: Callable[[Callable[[UnitOfWork], Awaitable[None]]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    name: str
+    routes: tuple[Route, ...]
+    publishes: tuple[Publication, ...] = ()
+    setup_store: Callable[[Any], Awaitable[None]] | None = None
+    api: Callable[[ApiContext], APIRouter] | None = None
+    periodic: tuple[PeriodicTask, ...] = ()
+    settings_cls: type[ServiceSettings] | None = None
+    description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exchange(self) -> str:
+        return service_exchange(self.name)
+
+    @property
+    def queue(self) -> str:
+        return f"{self.name}.main"
+
+    def route_for(self, type_: str) -> Route | None:
+        for r in self.routes:
+            if r.type == type_:
+                return r
+        return None
+
+    def bindings(self) -> list[tuple[str, str]]:
+        """(exchange, routing key) pairs bound to this service's main queue."""
+        out: list[tuple[str, str]] = []
+        for r in self.routes:
+            for ex in r.exchanges:
+                if (ex, r.type) not in out:
+                    out.append((ex, r.type))
+        return out

@@ -1,0 +1,50 @@
+"""Settings from the environment; one instance per process, passed down explicitly."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Runtime settings every service shares. Env: `DISTSYNC_<FIELD>`; URLs also bare."""
+
+    model_config = SettingsConfigDict(env_prefix="DISTSYNC_", extra="ignore")
+
+    amqp_url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672/",
+        validation_alias=AliasChoices("AMQP_URL", "DISTSYNC_AMQP_URL"),
+    )
+    mongodb_url: str = Field(
+        default="mongodb://127.0.0.1:27017/?directConnection=true",
+        validation_alias=AliasChoices("MONGODB_URL", "DISTSYNC_MONGODB_URL"),
+    )
+    mongodb_db: str | None = None  # default: distsync_<service>
+    http_host: str = "127.0.0.1"
+    http_port: int = 0  # 0: the service's default port
+    log_level: str = "INFO"
+    log_json: bool = True
+    prefetch: int = 200
+    batch_size: int = 100
+    batch_wait_ms: float = 5.0
+    retry_delays_s: list[int] = [1, 10, 60]
+    max_attempts: int = 5  # deliveries before a repeatedly failing message is dead-lettered
+    delivery_limit: int = 20  # broker-side x-delivery-limit (crash loops)
+    inproc_retries: int = 4
+    outbox_poll_s: float = 0.25
+    outbox_batch: int = 500
+    outbox_lease_s: float = 10.0
+    shutdown_grace_s: float = 25.0
+    declare_topology: bool = True  # declare this service's topology at start
+
+    def db_name(self, service: str) -> str:
+        return self.mongodb_db or "distsync_" + service.replace("-", "_")
+
+
+DEFAULT_PORTS = {
+    "availability": 8001,
+    "order-status": 8002,
+    "receipt": 8003,
+    "returns": 8004,
+    "carrier-tracking": 8005,
+}

@@ -1,0 +1,130 @@
+"""Unit of work: one batch's reads, writes and emitted events, committed in one transaction.
+
+Handlers read aggregates by key (`get`), replace them (`put`) and `emit` events. Everything
+written is flushed together with the inbox and outbox when the batch commits, so a state change
+and the events it produces are saved, or not, together.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from shared.envelope import CloudEvent, build, now
+
+
+@dataclass
+class PendingEvent:
+    exchange: str
+    key: str
+    event: CloudEvent
+
+
+class UnitOfWork(Protocol):
+    service: str
+
+    async def get(self, collection: str, key: str) -> dict[str, Any] | None: ...
+
+    def put(self, collection: str, key: str, doc: dict[str, Any]) -> None: ...
+
+    def emit(
+        self,
+        type: str,
+        data: BaseModel | dict[str, Any],
+        *,
+        key: str,
+        time: datetime | None = None,
+        correlationid: str | None = None,
+    ) -> CloudEvent: ...
+
+    def count(self, metric: str, **labels: str) -> None: ...
+
+
+class BaseUnitOfWork:
+    """Identity map + outbox buffer shared by the MongoDB and in-memory implementations."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self._loaded: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._dirty: dict[tuple[str, str], dict[str, Any]] = {}
+        self.events: list[PendingEvent] = []
+        self.counters: list[tuple[str, dict[str, str]]] = []
+        self.current: CloudEvent | None = None
+
+    async def _load(self, collection: str, key: str) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    async def get(self, collection: str, key: str) -> dict[str, Any] | None:
+        k = (collection, key)
+        if k in self._dirty:
+            return copy.deepcopy(self._dirty[k])
+        if k not in self._loaded:
+            self._loaded[k] = await self._load(collection, key)
+        doc = self._loaded[k]
+        return copy.deepcopy(doc) if doc is not None else None
+
+    def put(self, collection: str, key: str, doc: dict[str, Any]) -> None:
+        d = dict(doc)
+        d["_id"] = key
+        self._dirty[(collection, key)] = d
+
+    def emit(
+        self,
+        type: str,
+        data: BaseModel | dict[str, Any],
+        *,
+        key: str,
+        time: datetime | None = None,
+        correlationid: str | None = None,
+    ) -> CloudEvent:
+        cur = self.current
+        ev = build(
+            type,
+            data,
+            source=f"distsync/{self.service}",
+            time=time or now(),
+            correlationid=correlationid or (cur.correlationid if cur else None),
+            causationid=cur.id if cur else None,
+        )
+        self.events.append(PendingEvent(exchange=f"{self.service}.events", key=key, event=ev))
+        return ev
+
+    def count(self, metric: str, **labels: str) -> None:
+        """Record a business counter; applied only if the batch commits."""
+        self.counters.append((metric, labels))
+
+    def dirty_items(self) -> list[tuple[str, str, dict[str, Any]]]:
+        return [(c, k, d) for (c, k), d in self._dirty.items()]
+
+    def savepoint(self) -> tuple[dict[Any, Any], int, int]:
+        return (dict(self._dirty), len(self.events), len(self.counters))
+
+    def rollback_to(self, sp: tuple[dict[Any, Any], int, int]) -> None:
+        self._dirty = sp[0]
+        del self.events[sp[1] :]
+        del self.counters[sp[2] :]
+
+
+class InMemoryUnitOfWork(BaseUnitOfWork):
+    """For unit tests: a dict-backed store with the same semantics; `commit()` applies writes."""
+
+    def __init__(self, service: str, store: dict[str, dict[str, dict[str, Any]]] | None = None):
+        super().__init__(service)
+        self.store: dict[str, dict[str, dict[str, Any]]] = store if store is not None else {}
+        self.published: list[PendingEvent] = []
+
+    async def _load(self, collection: str, key: str) -> dict[str, Any] | None:
+        doc = self.store.get(collection, {}).get(key)
+        return copy.deepcopy(doc) if doc is not None else None
+
+    def commit(self) -> None:
+        for c, k, d in self.dirty_items():
+            self.store.setdefault(c, {})[k] = copy.deepcopy(d)
+        self.published.extend(self.events)
+        self._loaded.clear()
+        self._dirty.clear()
+        self.events = []
