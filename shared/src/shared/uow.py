@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from datetime import datetime
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -41,18 +42,22 @@ class UnitOfWork(Protocol):
         correlationid: str | None = None,
     ) -> CloudEvent: ...
 
-    def count(self, metric: str, **labels: str) -> None: ...
+    def on_commit(self, fn: Callable[[], None]) -> None: ...
+
+    @property
+    def settings(self) -> Any: ...
 
 
 class BaseUnitOfWork:
     """Identity map + outbox buffer shared by the MongoDB and in-memory implementations."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, settings: Any = None) -> None:
         self.service = service
+        self._settings = settings
         self._loaded: dict[tuple[str, str], dict[str, Any] | None] = {}
         self._dirty: dict[tuple[str, str], dict[str, Any]] = {}
         self.events: list[PendingEvent] = []
-        self.counters: list[tuple[str, dict[str, str]]] = []
+        self.after_commit: list[Callable[[], None]] = []
         self.current: CloudEvent | None = None
 
     async def _load(self, collection: str, key: str) -> dict[str, Any] | None:
@@ -93,27 +98,37 @@ class BaseUnitOfWork:
         self.events.append(PendingEvent(exchange=f"{self.service}.events", key=key, event=ev))
         return ev
 
-    def count(self, metric: str, **labels: str) -> None:
-        """Record a business counter; applied only if the batch commits."""
-        self.counters.append((metric, labels))
+    @property
+    def settings(self) -> Any:
+        """The service's settings instance (mapping overrides, secrets, policies)."""
+        return self._settings
+
+    def on_commit(self, fn: Callable[[], None]) -> None:
+        """Run `fn` (e.g. a metric increment) only once the batch has committed."""
+        self.after_commit.append(fn)
 
     def dirty_items(self) -> list[tuple[str, str, dict[str, Any]]]:
         return [(c, k, d) for (c, k), d in self._dirty.items()]
 
     def savepoint(self) -> tuple[dict[Any, Any], int, int]:
-        return (dict(self._dirty), len(self.events), len(self.counters))
+        return (dict(self._dirty), len(self.events), len(self.after_commit))
 
     def rollback_to(self, sp: tuple[dict[Any, Any], int, int]) -> None:
         self._dirty = sp[0]
         del self.events[sp[1] :]
-        del self.counters[sp[2] :]
+        del self.after_commit[sp[2] :]
 
 
 class InMemoryUnitOfWork(BaseUnitOfWork):
     """For unit tests: a dict-backed store with the same semantics; `commit()` applies writes."""
 
-    def __init__(self, service: str, store: dict[str, dict[str, dict[str, Any]]] | None = None):
-        super().__init__(service)
+    def __init__(
+        self,
+        service: str,
+        store: dict[str, dict[str, dict[str, Any]]] | None = None,
+        settings: Any = None,
+    ) -> None:
+        super().__init__(service, settings)
         self.store: dict[str, dict[str, dict[str, Any]]] = store if store is not None else {}
         self.published: list[PendingEvent] = []
 
@@ -125,6 +140,9 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         for c, k, d in self.dirty_items():
             self.store.setdefault(c, {})[k] = copy.deepcopy(d)
         self.published.extend(self.events)
+        for fn in self.after_commit:
+            fn()
+        self.after_commit = []
         self._loaded.clear()
         self._dirty.clear()
         self.events = []
