@@ -8,9 +8,9 @@ and the events it produces are saved, or not, together.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from collections.abc import Callable
 from typing import Any, Protocol
 
 from pydantic import BaseModel

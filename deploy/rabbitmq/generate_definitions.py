@@ -1,0 +1,217 @@
+"""Writes deploy/rabbitmq/definitions.json: the vhost, its topology, users and least-privilege permissions.
+
+Run `python deploy/rabbitmq/generate_definitions.py` after changing the model below. Passwords come
+from `RABBITMQ_PASSWORD_<USER>` (upper case, `-` as `_`), else the documented dev default
+`<user>-dev-password`; only salted SHA-256 hashes (rabbit_password_hashing_sha256) are written.
+Standard library only, so it runs anywhere (CI, an operator's laptop, the tests).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+
+VHOST = "distsync"
+ADMIN_USER = "distsync-admin"
+HASHING = "rabbit_password_hashing_sha256"
+UNROUTED = "unrouted"
+RETRY_DELAYS_S = (1, 10, 60)
+DELIVERY_LIMIT = 20
+
+INGRESS = {  # publishing system (its user name) -> its exchange
+    "erp": "erp.events",
+    "wms": "wms.events",
+    "carrier": "carrier.events",
+    "commerce": "commerce.events",
+}
+
+# service -> the exchanges its <service>.main queue is bound to. The bindings themselves (one per
+# event type) are declared by `distsync topology apply` from each service's routes, so they live in
+# code only; read permission on these exchanges lets a service bind its own queue and nothing else.
+CONSUMES: dict[str, tuple[str, ...]] = {
+    "availability": ("erp.events", "wms.events", "receipt.events", "returns.events"),
+    "order-status": (
+        "erp.events",
+        "wms.events",
+        "commerce.events",
+        "carrier.events",
+        "carrier-tracking.events",
+        "returns.events",
+    ),
+    "receipt": ("erp.events", "commerce.events", "wms.events"),
+    "returns": ("erp.events", "commerce.events", "wms.events"),
+    "carrier-tracking": ("wms.events", "carrier.events"),
+}
+SERVICES = tuple(CONSUMES)
+
+# Exchanges a service may publish to besides its own <service>.events and <service>.dlx.
+EXTRA_WRITES: dict[str, tuple[str, ...]] = {"carrier-tracking": ("carrier.events",)}
+
+
+def _re(name: str) -> str:
+    return name.replace(".", r"\.")
+
+
+def _alt(names: list[str]) -> str:
+    return "^(" + "|".join(names) + ")$"
+
+
+def service_permissions(service: str) -> dict[str, str]:
+    """Own objects only; read on the exchanges it consumes lets it bind its own queue, nothing more."""
+    own = _re(service) + r"\.(events|dlx|main|dlq|retry\.[0-9]+s)"
+    own_queues = _re(service) + r"\.(main|dlq|dlx|retry\.[0-9]+s)"
+    writes = ["amq\\.default", own] + [_re(x) for x in EXTRA_WRITES.get(service, ())]
+    reads = [own_queues] + [_re(x) for x in CONSUMES[service]]
+    return {
+        "user": service,
+        "vhost": VHOST,
+        "configure": "^" + own + "$",
+        "write": _alt(writes),
+        "read": _alt(reads),
+    }
+
+
+def publisher_permissions(system: str) -> dict[str, str]:
+    """Write on its own ingress exchange; it declares nothing (the topology step does) and reads nothing."""
+    return {
+        "user": system,
+        "vhost": VHOST,
+        "configure": "^$",
+        "write": "^" + _re(INGRESS[system]) + "$",
+        "read": "^$",
+    }
+
+
+def admin_permissions() -> dict[str, str]:
+    return {"user": ADMIN_USER, "vhost": VHOST, "configure": ".*", "write": ".*", "read": ".*"}
+
+
+def user_names() -> list[str]:
+    return [ADMIN_USER, *SERVICES, *INGRESS]
+
+
+def dev_password(user: str) -> str:
+    return f"{user}-dev-password"
+
+
+def password_env(user: str) -> str:
+    return "RABBITMQ_PASSWORD_" + user.upper().replace("-", "_")
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    """rabbit_password_hashing_sha256: base64(salt(4) + sha256(salt + utf8 password))."""
+    salt = secrets.token_bytes(4) if salt is None else salt
+    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
+
+
+def password_matches(stored_hash: str, password: str) -> bool:
+    raw = base64.b64decode(stored_hash)
+    return hash_password(password, raw[:4]) == stored_hash
+
+
+def _quorum(args: dict[str, object] | None = None) -> dict[str, object]:
+    return {"x-queue-type": "quorum", **(args or {})}
+
+
+def _queue(name: str, arguments: dict[str, object]) -> dict[str, object]:
+    return {"name": name, "vhost": VHOST, "durable": True, "auto_delete": False, "arguments": arguments}
+
+
+def _exchange(name: str, type_: str, arguments: dict[str, object] | None = None) -> dict[str, object]:
+    return {
+        "name": name,
+        "vhost": VHOST,
+        "type": type_,
+        "durable": True,
+        "auto_delete": False,
+        "internal": False,
+        "arguments": arguments or {},
+    }
+
+
+def _binding(source: str, destination: str, key: str) -> dict[str, object]:
+    return {
+        "source": source,
+        "vhost": VHOST,
+        "destination": destination,
+        "destination_type": "queue",
+        "routing_key": key,
+        "arguments": {},
+    }
+
+
+def topology() -> dict[str, list[dict[str, object]]]:
+    """Exchanges, queues and structural bindings (dlx -> dlq, unrouted); event bindings are the runtime's."""
+    exchanges = [_exchange(UNROUTED, "fanout")]
+    exchanges += [_exchange(x, "topic", {"alternate-exchange": UNROUTED}) for x in INGRESS.values()]
+    queues = [_queue(UNROUTED, _quorum())]
+    bindings = [_binding(UNROUTED, UNROUTED, "")]
+    for svc in SERVICES:
+        exchanges.append(_exchange(f"{svc}.events", "topic"))
+        exchanges.append(_exchange(f"{svc}.dlx", "fanout"))
+        main_args = _quorum(
+            {
+                "x-delivery-limit": DELIVERY_LIMIT,
+                "x-dead-letter-exchange": f"{svc}.dlx",
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+            }
+        )
+        queues.append(_queue(f"{svc}.main", main_args))
+        queues.append(_queue(f"{svc}.dlq", _quorum()))
+        for delay in RETRY_DELAYS_S:
+            retry_args = _quorum(
+                {
+                    "x-message-ttl": delay * 1000,
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": f"{svc}.main",
+                }
+            )
+            queues.append(_queue(f"{svc}.retry.{delay}s", retry_args))
+        bindings.append(_binding(f"{svc}.dlx", f"{svc}.dlq", ""))
+    return {"exchanges": exchanges, "queues": queues, "bindings": bindings}
+
+
+def build(passwords: dict[str, str]) -> dict[str, object]:
+    users = [
+        {
+            "name": u,
+            "password_hash": hash_password(passwords[u]),
+            "hashing_algorithm": HASHING,
+            "tags": ["administrator"] if u == ADMIN_USER else [],
+            "limits": {},
+        }
+        for u in user_names()
+    ]
+    permissions = [admin_permissions()]
+    permissions += [service_permissions(s) for s in SERVICES]
+    permissions += [publisher_permissions(p) for p in INGRESS]
+    return {
+        "rabbit_version": "4.1.0",
+        "rabbitmq_version": "4.1.0",
+        "users": users,
+        "vhosts": [{"name": VHOST, "metadata": {"description": "distsync", "tags": []}}],
+        "permissions": permissions,
+        "topic_permissions": [],
+        "parameters": [],
+        "global_parameters": [],
+        "policies": [],
+        **topology(),
+    }
+
+
+def main() -> int:
+    passwords = {u: os.environ.get(password_env(u), dev_password(u)) for u in user_names()}
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).with_name("definitions.json")
+    out.write_text(json.dumps(build(passwords), indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""The `data` of every event the receipt service consumes and publishes (contract v1, §3-4)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+
+def _utc(v: datetime) -> datetime:
+    return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+
+
+def _blank_to_none(v: object) -> object:
+    return None if isinstance(v, str) and not v.strip() else v
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+"""A date-only value (`2026-12-01`) is midnight UTC of that day."""
+Qty = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Key = Annotated[str, Field(min_length=1, max_length=256)]
+OptionalKey = Annotated[str | None, BeforeValidator(_blank_to_none), Field(max_length=256)]
+
+ExceptionKind = Literal[
+    "over_receipt", "unexpected_item", "substitution", "damaged", "short_receipt", "missing_lot"
+]
+EXCEPTION_KINDS: tuple[str, ...] = ExceptionKind.__args__
+PoStatus = Literal["open", "partially_received", "received", "cancelled"]
+
+
+class _In(BaseModel):
+    """Consumed: publishers may add fields, so unknown ones are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---- consumed ---------------------------------------------------------------------------------
+
+
+class ItemUpdated(_In):
+    sku: Key
+    base_uom: Key
+    uom_conversions: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
+        default_factory=dict
+    )
+    safety_stock: dict[str, float] | None = None
+
+
+class PoLineIn(_In):
+    line_id: Key
+    sku: Key
+    qty: Qty
+    uom: OptionalKey = None
+    lot_tracked: bool = False
+    over_receipt_tolerance_pct: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+
+
+class PurchaseOrderReleased(_In):
+    po_id: Key
+    supplier_id: Key
+    location: Key
+    expected_date: UtcDatetime
+    lines: list[PoLineIn] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_lines(self) -> PurchaseOrderReleased:
+        ids = [ln.line_id for ln in self.lines]
+        if len(ids) != len(set(ids)):
+            raise ValueError("line_id values must be unique within a purchase order")
+        return self
+
+
+class PurchaseOrderCancelled(_In):
+    po_id: Key
+    reason: str | None = None
+
+
+class AsnLineIn(_In):
+    po_line_id: Key
+    sku: Key
+    qty: Qty
+    uom: OptionalKey = None  # not in contract v1 (base units); accepted as an addition
+
+
+class AsnReceived(_In):
+    asn_id: Key
+    po_id: Key
+    location: Key
+    expected_date: UtcDatetime
+    lines: list[AsnLineIn] = Field(min_length=1)
+
+
+class ReceiptLineIn(_In):
+    po_line_id: OptionalKey = None
+    sku: Key
+    qty_received: Qty
+    qty_damaged: Qty | None = None
+    uom: OptionalKey = None
+    lot: OptionalKey = None
+    substitute_for_sku: OptionalKey = None
+
+    @model_validator(mode="after")
+    def _damaged_within_received(self) -> ReceiptLineIn:
+        if (self.qty_damaged or 0) > self.qty_received:
+            raise ValueError("qty_damaged cannot exceed qty_received (damaged units are part of it)")
+        return self
+
+
+class ReceiptRecorded(_In):
+    receipt_id: Key
+    location: Key
+    po_id: OptionalKey = None
+    asn_id: OptionalKey = None
+    lines: list[ReceiptLineIn] = Field(min_length=1)
+
+
+# ---- published --------------------------------------------------------------------------------
+
+
+class ConfirmedLine(_Out):
+    sku: str
+    qty_accepted: float
+    qty_quarantined: float
+    lot: str | None = None
+
+
+class ReceiptConfirmed(_Out):
+    """Availability adds accepted + quarantined to on_hand and quarantined to quarantined."""
+
+    receipt_id: str
+    po_id: str | None = None
+    location: str
+    lines: list[ConfirmedLine]
+
+
+class ReceiptException(_Out):
+    receipt_id: str
+    po_id: str | None = None
+    sku: str
+    kind: ExceptionKind
+    qty: float
+    detail: str
+
+
+class InboundChanged(_Out):
+    """Absolute quantity still expected; `next_expected_date` is a UTC calendar date."""
+
+    sku: str
+    location: str
+    inbound_qty: float
+    next_expected_date: date | None = None
+
+
+class PurchaseOrderStatusChanged(_Out):
+    po_id: str
+    status: PoStatus

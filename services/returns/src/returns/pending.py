@@ -1,0 +1,46 @@
+"""Expected supply from open RMAs per (sku, location), pure: one document per key.
+
+Each document lists every open RMA's authorized-not-yet-received quantity, so a handler
+updates it by key without querying, and the published total is absolute.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from returns.domain import EPS, Emit
+from returns.messages import ReturnsPendingChanged
+
+
+class PendingEntry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    rma_id: str
+    qty: float
+
+
+class Pending(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    sku: str
+    location: str
+    entries: tuple[PendingEntry, ...] = ()
+    total: float = 0.0
+    last_time: datetime | None = None
+
+
+def set_pending(p: Pending, rma_id: str, qty: float, now: datetime) -> tuple[Pending, Emit | None]:
+    """Set one RMA's share; announce the new total, at a time never before the last one."""
+    entries = [e for e in p.entries if e.rma_id != rma_id]
+    if qty > EPS:
+        entries.append(PendingEntry(rma_id=rma_id, qty=qty))
+    total = round(math.fsum(e.qty for e in entries), 9)
+    if abs(total - p.total) <= EPS:
+        return p.model_copy(update={"entries": tuple(entries)}), None
+    t = now if p.last_time is None else max(p.last_time, now)
+    new = p.model_copy(update={"entries": tuple(entries), "total": total, "last_time": t})
+    data = ReturnsPendingChanged(sku=p.sku, location=p.location, pending_qty=total)
+    return new, Emit("returns.pending_changed", data, t)

@@ -1,0 +1,424 @@
+"""The consumer: batches from the service queue, one transaction per batch (inbox + handlers +
+outbox), ack after commit. Invalid messages are dead-lettered at once; a failing message is
+isolated from its batch, retried with growing delays, then dead-lettered."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
+from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
+
+from shared import failures as F
+from shared import inbox
+from shared.envelope import CloudEvent, EnvelopeError, parse, short_errors
+from shared.errors import PermanentError, SchemaInvalid, UnknownType
+from shared.logging import get_logger
+from shared.messaging import Publisher
+from shared.metrics import (
+    BATCH_SIZE,
+    CONSUMED,
+    DLQ_PUBLISHED,
+    EVENT_LAG,
+    FAILED,
+    HANDLER_SECONDS,
+    TXN_RETRIES,
+)
+from shared.mongo_uow import MongoUnitOfWork, flush
+from shared.service import Incoming, Route, ServiceDefinition
+from shared.topology import dlx, main_queue, retry_queue
+
+log = get_logger("shared.consumer")
+
+
+@dataclass
+class Parsed:
+    message: AbstractIncomingMessage
+    envelope: CloudEvent
+    route: Route
+    incoming: Incoming[Any]
+
+
+class HandlerFailed(Exception):
+    def __init__(self, index: int, exc: BaseException) -> None:
+        super().__init__(repr(exc))
+        self.index = index
+        self.exc = exc
+
+
+def is_transient(e: BaseException) -> bool:
+    if isinstance(e, ConnectionFailure):
+        return True
+    if isinstance(e, PyMongoError) and (
+        e.has_error_label("TransientTransactionError")
+        or e.has_error_label("UnknownTransactionCommitResult")
+        or e.has_error_label("RetryableWriteError")
+    ):
+        return True
+    return isinstance(e, OperationFailure) and e.code in (112, 244, 251, 262)
+
+
+class Consumer:
+    def __init__(
+        self,
+        svc: ServiceDefinition,
+        settings: Any,
+        client: Any,
+        db: Any,
+        connection: AbstractRobustConnection,
+        publisher: Publisher,
+        on_commit: Callable[[], None],
+    ) -> None:
+        self.svc = svc
+        self.settings = settings
+        self.client = client
+        self.db = db
+        self.connection = connection
+        self.publisher = publisher
+        self.on_commit_hook = on_commit
+        self.queue_name = main_queue(svc.name)
+        self._buffer: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self._channel: AbstractRobustChannel | None = None
+        self._tag: str | None = None
+        self._queue: Any = None
+        self._worker: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.busy = asyncio.Event()
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self.after_commit_before_ack: Callable[[], Awaitable[None]] | None = None  # test hook
+
+    async def start(self) -> None:
+        ch = await self.connection.channel()
+        await ch.set_qos(prefetch_count=self.settings.prefetch)
+        self._channel = ch  # type: ignore[assignment]
+        self._queue = await ch.get_queue(self.queue_name, ensure=True)
+        self._tag = await self._queue.consume(self._on_message)
+        self._worker = asyncio.create_task(self._run(), name=f"{self.svc.name}-consumer")
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        self._buffer.put_nowait(message)
+
+    async def stop(self, grace_s: float) -> None:
+        """Stop taking messages, finish the batch in hand; unprocessed ones are requeued."""
+        self._stopping = True
+        if self._queue is not None and self._tag is not None:
+            with contextlib.suppress(Exception):
+                await self._queue.cancel(self._tag)
+        if self._worker is not None:
+            if self.busy.is_set():
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._wait_idle(), timeout=grace_s)
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._worker
+        if self._channel is not None:
+            with contextlib.suppress(Exception):
+                await self._channel.close()
+
+    async def _wait_idle(self) -> None:
+        await self.idle.wait()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        wait_s = self.settings.batch_wait_ms / 1000
+        while not self._stopping:
+            first = await self._buffer.get()
+            self.busy.set()
+            self.idle.clear()
+            try:
+                batch = [first]
+                deadline = loop.time() + wait_s
+                while len(batch) < self.settings.batch_size:
+                    try:
+                        batch.append(self._buffer.get_nowait())
+                        continue
+                    except asyncio.QueueEmpty:
+                        pass
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    try:
+                        batch.append(await asyncio.wait_for(self._buffer.get(), remaining))
+                    except TimeoutError:
+                        break
+                await self.process(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # never let the worker die; messages will be redelivered
+                log.error("batch_crashed", error=repr(e), exc_info=True)
+                await asyncio.sleep(0.5)
+            finally:
+                self.busy.clear()
+                self.idle.set()
+
+    def _validate(self, m: AbstractIncomingMessage) -> Parsed:
+        ev = parse(m.body)
+        route = self.svc.route_for(ev.type)
+        if route is None:
+            raise UnknownType(f"service {self.svc.name} has no handler for type {ev.type!r}")
+        try:
+            data = route.model.model_validate(ev.data)
+        except ValidationError as e:
+            raise SchemaInvalid(f"data of {ev.type} is invalid: {short_errors(e)}") from e
+        headers = m.headers or {}
+        exchange = str(headers.get(F.H_ORIG_EXCHANGE) or m.exchange or "")
+        key = str(headers.get(F.H_ORIG_KEY) or m.routing_key or ev.type)
+        inc = Incoming(ev, data, exchange, key, datetime.now(UTC))
+        return Parsed(m, ev, route, inc)
+
+    async def process(self, batch: list[AbstractIncomingMessage]) -> None:
+        parsed: list[Parsed] = []
+        seen_ids: set[str] = set()
+        for m in batch:
+            try:
+                p = self._validate(m)
+            except EnvelopeError as e:
+                await self._dead_letter(m, e, e.kind, None)
+                continue
+            except PermanentError as e:
+                await self._dead_letter(m, e, e.kind, _peek_type(m))
+                continue
+            if p.envelope.id in seen_ids:  # same id twice in one batch: one effect
+                CONSUMED.labels(self.svc.name, p.envelope.type, "duplicate").inc()
+                await _ack(m)
+                continue
+            seen_ids.add(p.envelope.id)
+            parsed.append(p)
+        while parsed:
+            try:
+                applied, dupes, uow = await self._commit(parsed)
+            except HandlerFailed as hf:
+                bad = parsed.pop(hf.index)
+                await self._handle_failure(bad, hf.exc)
+                continue
+            for fn in uow.after_commit:
+                with contextlib.suppress(Exception):
+                    fn()
+            if uow.events:
+                self.on_commit_hook()
+            if self.after_commit_before_ack is not None:
+                await self.after_commit_before_ack()
+            now = datetime.now(UTC)
+            for p in parsed:
+                t = p.envelope.type
+                if p.envelope.id in dupes:
+                    CONSUMED.labels(self.svc.name, t, "duplicate").inc()
+                else:
+                    CONSUMED.labels(self.svc.name, t, "applied").inc()
+                    EVENT_LAG.labels(self.svc.name, t).observe(
+                        max(0.0, (now - p.envelope.time).total_seconds())
+                    )
+                await _ack(p.message)
+            BATCH_SIZE.labels(self.svc.name).observe(len(applied))
+            break
+
+    async def _commit(self, parsed: list[Parsed]) -> tuple[list[Parsed], set[str], MongoUnitOfWork]:
+        """Run the batch in one transaction. Write conflicts are retried in process (tenacity);
+        a database outage is waited out without counting against the messages."""
+
+        def transient(e: BaseException) -> bool:
+            inner = e.exc if isinstance(e, HandlerFailed) else e
+            return is_transient(inner)
+
+        def stop(rs: RetryCallState) -> bool:
+            exc = rs.outcome.exception() if rs.outcome else None
+            inner = exc.exc if isinstance(exc, HandlerFailed) else exc
+            if isinstance(inner, ConnectionFailure):
+                return self._stopping and rs.attempt_number > 3
+            return rs.attempt_number >= self.settings.inproc_retries * 5
+
+        def before_sleep(rs: RetryCallState) -> None:
+            exc = rs.outcome.exception() if rs.outcome else None
+            self._note_retry(exc or RuntimeError("retry"), rs.attempt_number)
+
+        t0 = time.perf_counter()
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception(transient),
+                stop=stop,
+                wait=wait_exponential_jitter(multiplier=0.02, max=5.0),
+                before_sleep=before_sleep,
+                reraise=True,
+            ):
+                with attempt:
+                    result = await self._commit_once(parsed)
+        except PyMongoError as e:
+            if is_transient(e):
+                raise
+            return await self._isolate(parsed, e)
+        HANDLER_SECONDS.labels(self.svc.name).observe(
+            (time.perf_counter() - t0) / max(1, len(parsed))
+        )
+        return result
+
+    async def _isolate(
+        self, parsed: list[Parsed], e: PyMongoError
+    ) -> tuple[list[Parsed], set[str], MongoUnitOfWork]:
+        """An unexpected database error: find the message that causes it, one at a time."""
+        if len(parsed) == 1:
+            raise HandlerFailed(0, e) from e
+        for i in range(len(parsed)):
+            try:
+                await self._commit_once([parsed[i]])
+            except PyMongoError as e1:
+                if not is_transient(e1):
+                    raise HandlerFailed(i, e1) from e1
+                raise
+        return await self._commit_once([])
+
+    def _note_retry(self, e: BaseException, attempt: int) -> None:
+        reason = "conflict" if not isinstance(e, ConnectionFailure) else "unavailable"
+        TXN_RETRIES.labels(self.svc.name, reason).inc()
+        if attempt in (1, 5) or attempt % 20 == 0:
+            log.warning("transaction_retry", attempt=attempt, reason=reason, error=repr(e)[:300])
+
+    async def _commit_once(
+        self, parsed: list[Parsed]
+    ) -> tuple[list[Parsed], set[str], MongoUnitOfWork]:
+        async with self.client.start_session() as session:
+            async with await session.start_transaction():
+                uow = MongoUnitOfWork(self.svc.name, self.db, session, self.settings)
+                dupes = await inbox.seen(self.db, [p.envelope.id for p in parsed], session)
+                applied: list[Parsed] = []
+                for i, p in enumerate(parsed):
+                    if p.envelope.id in dupes:
+                        continue
+                    uow.current = p.envelope
+                    sp = uow.savepoint()
+                    try:
+                        with structlog.contextvars.bound_contextvars(
+                            message_id=p.envelope.id,
+                            correlation_id=p.envelope.correlationid,
+                            type=p.envelope.type,
+                        ):
+                            await p.route.handler(p.incoming, uow)
+                    except PyMongoError as e:
+                        if is_transient(e):
+                            raise
+                        uow.rollback_to(sp)
+                        raise HandlerFailed(i, e) from e
+                    except Exception as e:
+                        raise HandlerFailed(i, e) from e
+                    applied.append(p)
+                now = datetime.now(UTC)
+                await inbox.record(
+                    self.db,
+                    [
+                        (p.envelope.id, p.envelope.type, p.envelope.time, p.envelope.correlationid)
+                        for p in applied
+                    ],
+                    now,
+                    session,
+                )
+                await flush(uow, self.db, session, now)
+        return applied, dupes, uow
+
+    async def _handle_failure(self, p: Parsed, exc: BaseException) -> None:
+        t = p.envelope.type
+        if isinstance(exc, PermanentError):
+            await self._dead_letter(p.message, exc, exc.kind, t)
+            return
+        attempts = int((p.message.headers or {}).get(F.H_ATTEMPTS, 0) or 0) + 1
+        FAILED.labels(self.svc.name, t, "handler_error").inc()
+        if attempts >= self.settings.max_attempts:
+            await self._dead_letter(p.message, exc, "exhausted", t)
+            return
+        delays = self.settings.retry_delays_s
+        delay = delays[min(attempts - 1, len(delays) - 1)]
+        headers = F.failure_headers(
+            previous=dict(p.message.headers or {}),
+            exc=exc,
+            kind="handler_error",
+            service=self.svc.name,
+            queue=self.queue_name,
+            exchange=p.message.exchange or "",
+            routing_key=p.message.routing_key or t,
+            event_type=t,
+        )
+        log.warning(
+            "message_retry_scheduled",
+            message_id=p.envelope.id,
+            correlation_id=p.envelope.correlationid,
+            type=t,
+            attempt=attempts,
+            delay_s=delay,
+            error=repr(exc)[:300],
+        )
+        await self.publisher.publish_raw(
+            "",
+            retry_queue(self.svc.name, delay),
+            p.message.body,
+            _props(p.message),
+            headers=headers,
+            type_label=t,
+        )
+        CONSUMED.labels(self.svc.name, t, "retried").inc()
+        await _ack(p.message)
+
+    async def _dead_letter(
+        self, m: AbstractIncomingMessage, exc: BaseException, kind: str, event_type: str | None
+    ) -> None:
+        t = event_type or "unknown"
+        headers = F.failure_headers(
+            previous=dict(m.headers or {}),
+            exc=exc,
+            kind=kind,
+            service=self.svc.name,
+            queue=self.queue_name,
+            exchange=m.exchange or "",
+            routing_key=m.routing_key or "",
+            event_type=event_type,
+        )
+        log.warning(
+            "message_dead_lettered",
+            message_id=m.message_id,
+            correlation_id=m.correlation_id,
+            type=t,
+            kind=kind,
+            reason=str(exc)[:500],
+        )
+        await self.publisher.publish_raw(
+            dlx(self.svc.name),
+            m.routing_key or t,
+            m.body,
+            _props(m),
+            headers=headers,
+            type_label=t,
+        )
+        DLQ_PUBLISHED.labels(self.svc.name, t, kind).inc()
+        FAILED.labels(self.svc.name, t, kind).inc()
+        CONSUMED.labels(self.svc.name, t, "dead_lettered").inc()
+        await _ack(m)
+
+
+def _peek_type(m: AbstractIncomingMessage) -> str | None:
+    with contextlib.suppress(Exception):
+        return parse(m.body).type
+    return m.type
+
+
+def _props(m: AbstractIncomingMessage) -> dict[str, Any]:
+    return {
+        "message_id": m.message_id,
+        "type": m.type,
+        "correlation_id": m.correlation_id,
+        "timestamp": m.timestamp,
+        "content_type": m.content_type,
+        "delivery_mode": 2,
+    }
+
+
+async def _ack(m: AbstractIncomingMessage) -> None:
+    """Ack; if the channel died meanwhile the broker redelivers and the inbox absorbs it."""
+    with contextlib.suppress(Exception):
+        await m.ack()

@@ -1,0 +1,105 @@
+"""`distsync up` / `make run`: SecantusDB (unless MONGODB_URL is set) and all five services."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from shared.settings import DEFAULT_PORTS
+
+
+def _wait_port(port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.1)
+    return False
+
+
+def _secantus_binary() -> str:
+    exe = Path(sys.executable).parent / "secantusd-py"
+    found = str(exe) if exe.exists() else shutil.which("secantusd-py")
+    if not found:
+        raise SystemExit(
+            "MONGODB_URL is not set and secantusd-py is missing: run `uv sync` (dev group)"
+        )
+    return found
+
+
+def run_all(data_dir: str = ".data", services: list[str] | None = None) -> int:
+    names = services or list(DEFAULT_PORTS)
+    env = dict(os.environ)
+    procs: list[subprocess.Popen[bytes]] = []
+    if not env.get("MONGODB_URL"):
+        port = int(env.get("DISTSYNC_DEV_MONGO_PORT", "27117"))
+        path = Path(data_dir) / "secantus"
+        path.mkdir(parents=True, exist_ok=True)
+        print(f"starting SecantusDB on 127.0.0.1:{port}, data in {path}", flush=True)
+        db = subprocess.Popen(
+            [
+                _secantus_binary(),
+                "--port",
+                str(port),
+                "--storage-path",
+                str(path),
+                "--log-level",
+                "WARNING",
+            ],
+        )
+        procs.append(db)
+        if not _wait_port(port, 30):
+            db.terminate()
+            print("SecantusDB did not start", file=sys.stderr)
+            return 1
+        env["MONGODB_URL"] = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    env.setdefault("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    env.setdefault("DISTSYNC_LOG_JSON", "true")
+    topo = subprocess.run([sys.executable, "-m", "shared.cli", "topology", "apply"], env=env)
+    if topo.returncode != 0:
+        print("topology apply failed (is RabbitMQ running?)", file=sys.stderr)
+        for p in procs:
+            p.terminate()
+        return 1
+    for name in names:
+        e = dict(env, DISTSYNC_HTTP_PORT=str(DEFAULT_PORTS[name]))
+        procs.append(subprocess.Popen([sys.executable, "-m", "shared.cli", "run", name], env=e))
+        print(f"started {name} on http://127.0.0.1:{DEFAULT_PORTS[name]}", flush=True)
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    rc = 0
+    while not stopping:
+        for p in procs:
+            if p.poll() is not None:
+                print(f"process {p.args} exited with {p.returncode}", file=sys.stderr)
+                stopping, rc = True, 1
+        time.sleep(0.3)
+    for p in reversed(procs[1:] if not os.environ.get("MONGODB_URL") else procs):
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs[1:] if not os.environ.get("MONGODB_URL") else procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    if not os.environ.get("MONGODB_URL") and procs and procs[0].poll() is None:
+        procs[0].send_signal(signal.SIGTERM)
+        try:
+            procs[0].wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            procs[0].kill()
+    print("all stopped", flush=True)
+    return rc

@@ -1,0 +1,31 @@
+"""The inbox: one document per processed message id, so a redelivery has no second effect."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+INBOX = "inbox"
+
+
+async def seen(db: Any, ids: Sequence[str], session: Any) -> set[str]:
+    """Which of `ids` were already applied (read inside the batch transaction)."""
+    cur = db[INBOX].find({"_id": {"$in": list(ids)}}, {"_id": 1}, session=session)
+    return {d["_id"] async for d in cur}
+
+
+async def record(
+    db: Any, entries: Sequence[tuple[str, str, datetime, str | None]], at: datetime, session: Any
+) -> None:
+    """Insert (id, type, event time, correlation id) rows; a racing replica gets a conflict."""
+    if not entries:
+        return
+    docs = [
+        {"_id": i, "type": t, "time": tm, "correlationid": c, "at": at} for i, t, tm, c in entries
+    ]
+    await db[INBOX].insert_many(docs, ordered=False, session=session)
+
+
+async def setup(db: Any) -> None:
+    await db[INBOX].create_index("correlationid", sparse=True)

@@ -1,0 +1,106 @@
+"""AMQP connection and a confirmed, mandatory publisher: an unroutable or nacked publish raises."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection
+from aio_pika.exceptions import DeliveryError
+from pamqp.commands import Basic
+
+from shared.envelope import CloudEvent, amqp_properties
+from shared.errors import PublishNacked, UnroutableError
+from shared.metrics import PUBLISHED
+
+
+async def connect(url: str, name: str) -> AbstractRobustConnection:
+    """A robust connection: it reconnects and restores channels and consumers by itself."""
+    return await aio_pika.connect_robust(
+        url, client_properties={"connection_name": name}, reconnect_interval=1.0
+    )
+
+
+class Publisher:
+    """Publishes with publisher confirms and `mandatory`; one channel, safe for many tasks."""
+
+    def __init__(self, connection: AbstractRobustConnection, service: str) -> None:
+        self._connection = connection
+        self._service = service
+        self._channel: AbstractRobustChannel | None = None
+        self._exchanges: dict[str, AbstractExchange] = {}
+        self._lock = asyncio.Lock()
+
+    async def channel(self) -> AbstractRobustChannel:
+        if self._channel is None or self._channel.is_closed:
+            async with self._lock:
+                if self._channel is None or self._channel.is_closed:
+                    ch = await self._connection.channel(
+                        publisher_confirms=True, on_return_raises=True
+                    )
+                    self._channel = ch  # type: ignore[assignment]
+                    self._exchanges.clear()
+        assert self._channel is not None
+        return self._channel
+
+    async def _exchange(self, name: str) -> AbstractExchange:
+        ch = await self.channel()
+        if name == "":
+            return ch.default_exchange
+        ex = self._exchanges.get(name)
+        if ex is None:
+            ex = await ch.get_exchange(name, ensure=False)
+            self._exchanges[name] = ex
+        return ex
+
+    async def publish_event(
+        self, exchange: str, event: CloudEvent, *, headers: dict[str, Any] | None = None
+    ) -> None:
+        await self.publish_raw(
+            exchange,
+            event.type,
+            event.to_json_bytes(),
+            amqp_properties(event),
+            headers=headers,
+            type_label=event.type,
+        )
+
+    async def publish_raw(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        properties: dict[str, Any] | None = None,
+        *,
+        headers: dict[str, Any] | None = None,
+        type_label: str | None = None,
+        mandatory: bool = True,
+    ) -> None:
+        """Publish and wait for the broker's confirm; raise on return or nack."""
+        props = dict(properties or {})
+        props.setdefault("delivery_mode", 2)
+        if props.get("timestamp") is None:
+            props["timestamp"] = datetime.now(UTC)
+        msg = aio_pika.Message(body=body, headers=headers or {}, **props)
+        ex = await self._exchange(exchange)
+        label = type_label or routing_key
+        try:
+            confirm = await ex.publish(msg, routing_key=routing_key, mandatory=mandatory)
+        except DeliveryError as e:
+            if isinstance(e.frame, Basic.Return):
+                PUBLISHED.labels(self._service, label, "unroutable").inc()
+                raise UnroutableError(
+                    f"no queue bound for {routing_key!r} on exchange {exchange!r}"
+                ) from e
+            PUBLISHED.labels(self._service, label, "nacked").inc()
+            raise PublishNacked(f"broker refused publish to {exchange!r}/{routing_key!r}") from e
+        if isinstance(confirm, Basic.Nack):
+            PUBLISHED.labels(self._service, label, "nacked").inc()
+            raise PublishNacked(f"broker refused publish to {exchange!r}/{routing_key!r}")
+        PUBLISHED.labels(self._service, label, "confirmed").inc()
+
+    async def close(self) -> None:
+        if self._channel is not None and not self._channel.is_closed:
+            await self._channel.close()

@@ -1,0 +1,77 @@
+"""Runtime metrics every service exports (`distsync_<noun>_total`, `_seconds`; never ids)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
+
+CONSUMED = Counter(
+    "distsync_messages_consumed_total",
+    "Messages taken from the service queue, by event type and outcome "
+    "(applied, duplicate, dead_lettered, retried)",
+    ["service", "type", "outcome"],
+)
+PUBLISHED = Counter(
+    "distsync_messages_published_total",
+    "Messages published with a broker confirm, by exchange kind and outcome",
+    ["service", "type", "outcome"],
+)
+FAILED = Counter(
+    "distsync_messages_failed_total",
+    "Handling failures by event type and failure kind",
+    ["service", "type", "kind"],
+)
+DLQ_PUBLISHED = Counter(
+    "distsync_dlq_published_total",
+    "Messages this service sent to its dead-letter queue, by reason kind",
+    ["service", "type", "kind"],
+)
+HANDLER_SECONDS = Histogram(
+    "distsync_handler_seconds",
+    "Time to handle one batch transaction (inbox + domain + outbox), per message",
+    ["service"],
+    buckets=LATENCY_BUCKETS,
+)
+BATCH_SIZE = Histogram(
+    "distsync_batch_messages",
+    "Messages per committed batch",
+    ["service"],
+    buckets=(1, 2, 5, 10, 25, 50, 100, 200, 300),
+)
+EVENT_LAG = Histogram(
+    "distsync_event_lag_seconds",
+    "Event-time lag: commit time minus the event's `time` at its source",
+    ["service", "type"],
+    buckets=LATENCY_BUCKETS,
+)
+TXN_RETRIES = Counter(
+    "distsync_transaction_retries_total",
+    "Batch transactions retried after a transient error (write conflict, connection loss)",
+    ["service", "reason"],
+)
+OUTBOX_BACKLOG = Gauge(
+    "distsync_outbox_backlog",
+    "Outbox events written but not yet confirmed by the broker",
+    ["service"],
+)
+OUTBOX_OLDEST_SECONDS = Gauge(
+    "distsync_outbox_oldest_seconds",
+    "Age of the oldest unsent outbox event",
+    ["service"],
+)
+OUTBOX_DELIVERY_SECONDS = Histogram(
+    "distsync_outbox_delivery_seconds",
+    "Time from outbox write to broker confirm",
+    ["service"],
+    buckets=LATENCY_BUCKETS,
+)
+OUTBOX_LEADER = Gauge(
+    "distsync_outbox_relay_leader",
+    "1 when this replica holds the outbox relay lease",
+    ["service"],
+)
+UP = Gauge("distsync_service_up", "1 while the service runs", ["service"])
+BROKER_CONNECTED = Gauge(
+    "distsync_broker_connected", "1 while the AMQP connection is open", ["service"]
+)

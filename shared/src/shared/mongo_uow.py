@@ -1,0 +1,36 @@
+"""The MongoDB unit of work: reads inside the batch transaction, one bulk write per collection."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from pymongo import ReplaceOne
+
+from shared.outbox import OUTBOX, outbox_docs
+from shared.uow import BaseUnitOfWork
+
+
+class MongoUnitOfWork(BaseUnitOfWork):
+    def __init__(self, service: str, db: Any, session: Any, settings: Any = None) -> None:
+        super().__init__(service, settings)
+        self.db = db
+        self.session = session
+
+    async def _load(self, collection: str, key: str) -> dict[str, Any] | None:
+        doc: dict[str, Any] | None = await self.db[collection].find_one(
+            {"_id": key}, session=self.session
+        )
+        return doc
+
+
+async def flush(uow: BaseUnitOfWork, db: Any, session: Any, at: datetime) -> None:
+    """Write every changed aggregate and every emitted event, inside the open transaction."""
+    per_coll: dict[str, list[ReplaceOne[Any]]] = defaultdict(list)
+    for coll, key, doc in uow.dirty_items():
+        per_coll[coll].append(ReplaceOne({"_id": key}, doc, upsert=True))
+    for coll, ops in per_coll.items():
+        await db[coll].bulk_write(ops, ordered=False, session=session)
+    if uow.events:
+        await db[OUTBOX].insert_many(outbox_docs(uow.events, at), session=session)

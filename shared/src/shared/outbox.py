@@ -1,0 +1,246 @@
+"""The transactional outbox and its relay.
+
+Events are written in the handler's transaction. The relay, woken after each commit and by a
+poll, publishes them with confirms and marks them sent. One replica at a time holds a lease, so
+several replicas share the outbox without reordering one aggregate's events; a relay that dies
+between publish and mark republishes, and the consumers' inbox makes that harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import socket
+import time
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from shared.errors import UnroutableError
+from shared.logging import get_logger
+from shared.metrics import (
+    OUTBOX_BACKLOG,
+    OUTBOX_DELIVERY_SECONDS,
+    OUTBOX_LEADER,
+    OUTBOX_OLDEST_SECONDS,
+)
+from shared.uow import PendingEvent
+
+OUTBOX = "outbox"
+LEASE = "outbox_lease"
+_counter = itertools.count()
+log = get_logger("shared.outbox")
+
+
+def outbox_docs(events: list[PendingEvent], at: datetime) -> list[dict[str, Any]]:
+    base = time.time_ns()
+    docs = []
+    for i, pe in enumerate(events):
+        ev = pe.event
+        docs.append(
+            {
+                "_id": ev.id,
+                "seq": base + i,
+                "key": pe.key,
+                "exchange": pe.exchange,
+                "routing_key": ev.type,
+                "type": ev.type,
+                "correlationid": ev.correlationid,
+                "causationid": ev.causationid,
+                "body": ev.to_json_bytes(),
+                "event_time": ev.time,
+                "created_at": at,
+                "sent_at": None,
+            }
+        )
+    return docs
+
+
+async def setup(db: Any, retention_s: int = 7 * 86400) -> None:
+    await db[OUTBOX].create_index([("sent_at", ASCENDING), ("seq", ASCENDING)])
+    await db[OUTBOX].create_index("sent_at", expireAfterSeconds=retention_s, name="sent_ttl")
+    await db[OUTBOX].create_index("correlationid", sparse=True)
+
+
+class OutboxRelay:
+    """Publishes unsent outbox events in order per aggregate key; one leaseholder at a time."""
+
+    def __init__(
+        self,
+        service: str,
+        db: Any,
+        publisher: Any,
+        *,
+        poll_s: float = 0.25,
+        batch: int = 500,
+        lease_s: float = 10.0,
+    ) -> None:
+        self.service = service
+        self.db = db
+        self.publisher = publisher
+        self.poll_s = poll_s
+        self.batch = batch
+        self.lease_s = lease_s
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._lease_until = 0.0
+        self.crash_after_publish: Any = None  # test hook: raise here to mimic a crash
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"{self.service}-outbox")
+
+    async def stop(self, flush: bool = True) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if flush:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.drain_once(), timeout=5)
+        await self._release()
+
+    async def _run(self) -> None:
+        backoff = self.poll_s
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+            self._wake.clear()
+            try:
+                n = await self.drain_once()
+                backoff = self.poll_s
+                if n >= self.batch:
+                    self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # broker or database down: keep the events, retry later
+                log.warning("outbox_relay_failed", error=repr(e))
+                backoff = min(max(backoff * 2, 0.5), 5.0)
+
+    async def _hold_lease(self) -> bool:
+        now_mono = time.monotonic()
+        if now_mono < self._lease_until - self.lease_s / 2:
+            return True
+        now = datetime.now(UTC)
+        try:
+            doc = await self.db[LEASE].find_one_and_update(
+                {"_id": "relay", "$or": [{"owner": self.owner}, {"expires_at": {"$lt": now}}]},
+                {
+                    "$set": {
+                        "owner": self.owner,
+                        "expires_at": now + timedelta(seconds=self.lease_s),
+                    }
+                },
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            doc = None
+        held = bool(doc and doc.get("owner") == self.owner)
+        self._lease_until = now_mono + self.lease_s if held else 0.0
+        OUTBOX_LEADER.labels(self.service).set(1 if held else 0)
+        return held
+
+    async def _release(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.db[LEASE].update_one(
+                {"_id": "relay", "owner": self.owner},
+                {"$set": {"expires_at": datetime.now(UTC) - timedelta(seconds=1)}},
+            )
+        OUTBOX_LEADER.labels(self.service).set(0)
+
+    async def drain_once(self) -> int:
+        """Publish one batch of unsent events; return how many were handled."""
+        if not await self._hold_lease():
+            return 0
+        docs = (
+            await self.db[OUTBOX]
+            .find({"sent_at": None})
+            .sort([("seq", ASCENDING)])
+            .limit(self.batch)
+            .to_list()
+        )
+        if not docs:
+            OUTBOX_BACKLOG.labels(self.service).set(0)
+            OUTBOX_OLDEST_SECONDS.labels(self.service).set(0)
+            return 0
+        by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for d in docs:
+            by_key[d["key"]].append(d)
+        sent: list[Any] = []
+        unroutable: list[Any] = []
+        errors: list[BaseException] = []
+
+        async def publish_key(items: list[dict[str, Any]]) -> None:
+            for d in items:  # in order; stop at the first failure to keep the order
+                try:
+                    await self.publisher.publish_raw(
+                        d["exchange"],
+                        d["routing_key"],
+                        bytes(d["body"]),
+                        {
+                            "message_id": d["_id"],
+                            "type": d["type"],
+                            "correlation_id": d.get("correlationid"),
+                            "timestamp": d.get("event_time"),
+                            "content_type": "application/cloudevents+json",
+                            "delivery_mode": 2,
+                        },
+                        type_label=d["type"],
+                    )
+                    sent.append(d["_id"])
+                except UnroutableError:
+                    unroutable.append(d["_id"])
+                except Exception as e:
+                    errors.append(e)
+                    return
+
+        await asyncio.gather(*(publish_key(v) for v in by_key.values()))
+        if self.crash_after_publish is not None:
+            await self.crash_after_publish()
+        now = datetime.now(UTC)
+        if sent:
+            await self.db[OUTBOX].update_many({"_id": {"$in": sent}}, {"$set": {"sent_at": now}})
+            for d in docs:
+                if d["_id"] in set(sent):
+                    created = d["created_at"]
+                    OUTBOX_DELIVERY_SECONDS.labels(self.service).observe(
+                        max(0.0, (now - created).total_seconds())
+                    )
+        if unroutable:
+            # Nobody subscribed to these types: recorded on the document and in
+            # distsync_messages_published_total{outcome="unroutable"}, then not retried.
+            await self.db[OUTBOX].update_many(
+                {"_id": {"$in": unroutable}}, {"$set": {"sent_at": now, "unroutable": True}}
+            )
+        await self._update_backlog()
+        if errors:
+            raise errors[0]
+        return len(docs)
+
+    async def _update_backlog(self) -> None:
+        try:
+            n = await self.db[OUTBOX].count_documents({"sent_at": None})
+            OUTBOX_BACKLOG.labels(self.service).set(n)
+            if n:
+                oldest = await self.db[OUTBOX].find_one(
+                    {"sent_at": None}, sort=[("seq", ASCENDING)]
+                )
+                if oldest:
+                    age = (datetime.now(UTC) - oldest["created_at"]).total_seconds()
+                    OUTBOX_OLDEST_SECONDS.labels(self.service).set(max(0.0, age))
+            else:
+                OUTBOX_OLDEST_SECONDS.labels(self.service).set(0)
+        except PyMongoError:
+            pass

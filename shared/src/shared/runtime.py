@@ -1,0 +1,242 @@
+"""Bootstrap and run one service: database, broker, consumer, outbox relay, periodic tasks, HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from pymongo import AsyncMongoClient
+
+from shared import inbox, outbox
+from shared.consumer import Consumer
+from shared.envelope import CloudEvent
+from shared.http import create_app
+from shared.logging import configure, get_logger
+from shared.messaging import Publisher, connect
+from shared.metrics import BROKER_CONNECTED, UP
+from shared.mongo_uow import MongoUnitOfWork, flush
+from shared.service import ApiContext, ServiceDefinition, TaskContext
+from shared.settings import DEFAULT_PORTS, ServiceSettings
+from shared.topology import declare, service_topology
+from shared.uow import UnitOfWork
+
+log = get_logger("shared.runtime")
+
+
+def mongo_client(url: str) -> AsyncMongoClient[Any]:
+    return AsyncMongoClient(
+        url,
+        tz_aware=True,
+        serverSelectionTimeoutMS=5000,
+        connectTimeoutMS=5000,
+        uuidRepresentation="standard",
+    )
+
+
+class ServiceRuntime:
+    """Everything one service process runs. Built by `bootstrap`; nothing happens at import."""
+
+    def __init__(self, svc: ServiceDefinition, settings: ServiceSettings) -> None:
+        self.svc = svc
+        self.settings = settings
+        self.client: AsyncMongoClient[Any] = mongo_client(settings.mongodb_url)
+        self.db = self.client[settings.db_name(svc.name)]
+        self.connection: Any = None
+        self.publisher: Publisher | None = None
+        self.consumer: Consumer | None = None
+        self.relay: outbox.OutboxRelay | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._server: uvicorn.Server | None = None
+        self._server_task: asyncio.Task[None] | None = None
+        self.app: FastAPI = self._build_app()
+        self.stopped = asyncio.Event()
+
+    @property
+    def port(self) -> int:
+        return self.settings.http_port or DEFAULT_PORTS.get(self.svc.name, 8000)
+
+    def _build_app(self) -> FastAPI:
+        app = create_app(self.svc.name, self.ready, self.svc.description)
+        if self.svc.api is not None:
+            ctx = ApiContext(self.svc.name, self.db, self.settings, self.publish)
+            app.include_router(self.svc.api(ctx))
+        return app
+
+    async def publish(self, exchange: str, event: CloudEvent) -> None:
+        if self.publisher is None:
+            raise RuntimeError("service not started")
+        await self.publisher.publish_event(exchange, event)
+
+    async def ready(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(self.client.admin.command("ping"), timeout=2)
+            checks["database"] = "ok"
+        except Exception as e:
+            checks["database"] = f"unreachable: {type(e).__name__}"
+        conn = self.connection
+        if conn is not None and not conn.is_closed and getattr(conn, "connected", None) is not None:
+            checks["broker"] = "ok" if conn.connected.is_set() else "reconnecting"
+        else:
+            checks["broker"] = "not connected"
+        return checks
+
+    async def start(self, *, serve_http: bool = True) -> None:
+        """Connect, declare, start consuming; returns once the service is running."""
+        s = self.settings
+        await self.db.command("ping")
+        await inbox.setup(self.db)
+        await outbox.setup(self.db)
+        if self.svc.setup_store is not None:
+            await self.svc.setup_store(self.db)
+        self.connection = await connect(s.amqp_url, f"distsync-{self.svc.name}")
+        BROKER_CONNECTED.labels(self.svc.name).set(1)
+        self.connection.close_callbacks.add(
+            lambda *_: BROKER_CONNECTED.labels(self.svc.name).set(0)
+        )
+        self.connection.reconnect_callbacks.add(
+            lambda *_: BROKER_CONNECTED.labels(self.svc.name).set(1)
+        )
+        if s.declare_topology:
+            ch = await self.connection.channel()
+            await declare(
+                ch,
+                service_topology(
+                    self.svc, delivery_limit=s.delivery_limit, retry_delays_s=s.retry_delays_s
+                ),
+            )
+            await ch.close()
+        self.publisher = Publisher(self.connection, self.svc.name)
+        await self.publisher.channel()
+        self.relay = outbox.OutboxRelay(
+            self.svc.name,
+            self.db,
+            self.publisher,
+            poll_s=s.outbox_poll_s,
+            batch=s.outbox_batch,
+            lease_s=s.outbox_lease_s,
+        )
+        self.relay.start()
+        self.consumer = Consumer(
+            self.svc, s, self.client, self.db, self.connection, self.publisher, self.relay.wake
+        )
+        await self.consumer.start()
+        for task in self.svc.periodic:
+            self._tasks.append(
+                asyncio.create_task(self._periodic(task.name, task.interval_s, task.fn))
+            )
+        if serve_http:
+            cfg = uvicorn.Config(
+                self.app,
+                host=s.http_host,
+                port=self.port,
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+            )
+            self._server = uvicorn.Server(cfg)
+            self._server_task = asyncio.create_task(self._server.serve())
+            for _ in range(200):
+                if self._server.started or self._server_task.done():
+                    break
+                await asyncio.sleep(0.05)
+            if self._server_task.done():
+                self._server_task.result()
+        UP.labels(self.svc.name).set(1)
+        log.info("service_started", service=self.svc.name, port=self.port if serve_http else None)
+
+    async def run_in_transaction(self, fn: Callable[[UnitOfWork], Awaitable[None]]) -> None:
+        """Run `fn` in one transaction with the outbox, as a handler would (periodic work)."""
+
+        async def body(session: Any) -> MongoUnitOfWork:
+            uow = MongoUnitOfWork(self.svc.name, self.db, session, self.settings)
+            await fn(uow)
+            await flush(uow, self.db, session, datetime.now(UTC))
+            return uow
+
+        async with self.client.start_session() as session:
+            uow = await session.with_transaction(body)
+        for cb in uow.after_commit:
+            with contextlib.suppress(Exception):
+                cb()
+        if uow.events and self.relay is not None:
+            self.relay.wake()
+
+    async def _periodic(
+        self, name: str, interval_s: float, fn: Callable[[TaskContext], Awaitable[None]]
+    ) -> None:
+        ctx = TaskContext(self.svc.name, self.db, self.settings, self.run_in_transaction)
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await fn(ctx)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("periodic_task_failed", task=name, error=repr(e))
+
+    async def stop(self) -> None:
+        """Stop consuming, finish in-flight work, flush the outbox, close connections."""
+        log.info("service_stopping", service=self.svc.name)
+        if self.consumer is not None:
+            await self.consumer.stop(self.settings.shutdown_grace_s)
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        if self.relay is not None:
+            await self.relay.stop(flush=True)
+        if self._server is not None:
+            self._server.should_exit = True
+            if self._server_task is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._server_task, timeout=5)
+        if self.publisher is not None:
+            with contextlib.suppress(Exception):
+                await self.publisher.close()
+        if self.connection is not None:
+            with contextlib.suppress(Exception):
+                await self.connection.close()
+        with contextlib.suppress(Exception):
+            await self.client.close()
+        UP.labels(self.svc.name).set(0)
+        self.stopped.set()
+        log.info("service_stopped", service=self.svc.name)
+
+
+def bootstrap(svc: ServiceDefinition, settings: ServiceSettings | None = None) -> ServiceRuntime:
+    cls = svc.settings_cls or ServiceSettings
+    return ServiceRuntime(svc, settings or cls())
+
+
+async def serve_forever(svc: ServiceDefinition, settings: ServiceSettings | None = None) -> None:
+    """`distsync run SERVICE`: run until SIGTERM/SIGINT, then shut down gracefully."""
+    rt = bootstrap(svc, settings)
+    configure(rt.settings.log_level, rt.settings.log_json, service=svc.name)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    delay = 1.0
+    while True:  # dependencies may still be starting: keep trying, visibly
+        try:
+            await rt.start()
+            break
+        except Exception as e:
+            log.warning("service_start_failed", error=repr(e)[:300], retry_in_s=delay)
+            await rt.stop()
+            rt = bootstrap(svc, settings or rt.settings)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+                return
+            except TimeoutError:
+                delay = min(delay * 2, 15.0)
+    await stop.wait()
+    await rt.stop()

@@ -1,0 +1,157 @@
+"""RabbitMQ topology: exchanges, quorum queues, retry queues, dead-lettering. Idempotent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel
+
+from shared.service import INGRESS_EXCHANGES, ServiceDefinition, service_exchange
+
+UNROUTED = "unrouted"
+
+
+def dlx(service: str) -> str:
+    return f"{service}.dlx"
+
+
+def dlq(service: str) -> str:
+    return f"{service}.dlq"
+
+
+def main_queue(service: str) -> str:
+    return f"{service}.main"
+
+
+def retry_queue(service: str, delay_s: int) -> str:
+    return f"{service}.retry.{delay_s}s"
+
+
+@dataclass
+class QueueSpec:
+    name: str
+    arguments: dict[str, Any]
+    bindings: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Topology:
+    """Everything one or more services need, as plain data (also used by docs and tests)."""
+
+    exchanges: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    queues: list[QueueSpec] = field(default_factory=list)
+
+    def queue(self, name: str) -> QueueSpec:
+        for q in self.queues:
+            if q.name == name:
+                return q
+        raise KeyError(name)
+
+
+def service_topology(
+    svc: ServiceDefinition, *, delivery_limit: int = 20, retry_delays_s: Sequence[int] = (1, 10, 60)
+) -> Topology:
+    t = Topology()
+    t.exchanges[svc.exchange] = ("topic", {})
+    t.exchanges[dlx(svc.name)] = ("fanout", {})
+    for ex, _ in svc.bindings():
+        if ex not in t.exchanges:
+            args = {"alternate-exchange": UNROUTED} if ex in INGRESS_EXCHANGES else {}
+            t.exchanges[ex] = ("topic", args)
+    t.queues.append(
+        QueueSpec(
+            main_queue(svc.name),
+            {
+                "x-queue-type": "quorum",
+                "x-delivery-limit": delivery_limit,
+                "x-dead-letter-exchange": dlx(svc.name),
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+            },
+            svc.bindings(),
+        )
+    )
+    t.queues.append(QueueSpec(dlq(svc.name), {"x-queue-type": "quorum"}, [(dlx(svc.name), "#")]))
+    for d in retry_delays_s:
+        t.queues.append(
+            QueueSpec(
+                retry_queue(svc.name, d),
+                {
+                    "x-queue-type": "quorum",
+                    "x-message-ttl": int(d * 1000),
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": main_queue(svc.name),
+                    "x-dead-letter-strategy": "at-least-once",
+                    "x-overflow": "reject-publish",
+                },
+            )
+        )
+    return t
+
+
+def full_topology(
+    services: Iterable[ServiceDefinition],
+    *,
+    delivery_limit: int = 20,
+    retry_delays_s: Sequence[int] = (1, 10, 60),
+) -> Topology:
+    """Ingress exchanges, the unrouted catch-all, and every service's own objects."""
+    t = Topology()
+    t.exchanges[UNROUTED] = ("fanout", {})
+    for ex in INGRESS_EXCHANGES:
+        t.exchanges[ex] = ("topic", {"alternate-exchange": UNROUTED})
+    t.queues.append(QueueSpec(UNROUTED, {"x-queue-type": "quorum"}, [(UNROUTED, "#")]))
+    for svc in services:
+        st = service_topology(svc, delivery_limit=delivery_limit, retry_delays_s=retry_delays_s)
+        for name, spec in st.exchanges.items():
+            t.exchanges.setdefault(name, spec)
+        t.queues.extend(st.queues)
+    for name in list(t.exchanges):
+        if name.endswith(".events") and name not in INGRESS_EXCHANGES:
+            t.exchanges[name] = ("topic", {})
+    return t
+
+
+async def declare(channel: AbstractChannel, topo: Topology) -> None:
+    """Declare exchanges, queues and bindings; safe to run any number of times."""
+    exchanges: dict[str, aio_pika.abc.AbstractExchange] = {}
+    order = sorted(topo.exchanges, key=lambda n: 0 if n == UNROUTED else 1)
+    for name in order:
+        kind, args = topo.exchanges[name]
+        exchanges[name] = await channel.declare_exchange(
+            name, aio_pika.ExchangeType(kind), durable=True, arguments=args or None
+        )
+    for q in topo.queues:
+        queue = await channel.declare_queue(q.name, durable=True, arguments=q.arguments)
+        for ex, key in q.bindings:
+            target = exchanges.get(ex) or await channel.declare_exchange(
+                ex, aio_pika.ExchangeType.TOPIC, durable=True
+            )
+            await queue.bind(target, routing_key=key)
+
+
+def all_services() -> list[ServiceDefinition]:
+    """Every service installed in this environment (entry point group `distsync.services`)."""
+    from importlib.metadata import entry_points
+
+    out = [ep.load() for ep in entry_points(group="distsync.services")]
+    order = {n: i for i, n in enumerate(("availability", "order-status", "receipt", "returns"))}
+    return sorted(out, key=lambda s: (order.get(s.name, 99), s.name))
+
+
+__all__ = [
+    "UNROUTED",
+    "Topology",
+    "all_services",
+    "declare",
+    "dlq",
+    "dlx",
+    "full_topology",
+    "main_queue",
+    "retry_queue",
+    "service_exchange",
+    "service_topology",
+]

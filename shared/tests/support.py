@@ -1,0 +1,137 @@
+"""A tiny service used to test the runtime itself, and polling helpers (tests never sleep)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aio_pika
+from pydantic import BaseModel, Field
+
+from shared.envelope import build
+from shared.errors import Rejected
+from shared.runtime import ServiceRuntime
+from shared.service import Incoming, Publication, Route, ServiceDefinition
+from shared.settings import ServiceSettings
+from shared.uow import UnitOfWork
+
+
+class ThingHappened(BaseModel):
+    key: str = Field(min_length=1)
+    n: int = Field(ge=0)
+
+
+class ThingCounted(BaseModel):
+    key: str
+    total: int
+
+
+FAILS: dict[str, int] = {}
+
+
+async def handle_thing(msg: Incoming[ThingHappened], uow: UnitOfWork) -> None:
+    d = msg.data
+    if d.key.startswith("boom"):
+        raise RuntimeError(f"handler bug for {d.key}")
+    if d.key.startswith("reject"):
+        raise Rejected(f"refused {d.key}: no conversion for unit CS")
+    doc = await uow.get("counters", d.key) or {"total": 0}
+    doc["total"] += d.n
+    uow.put("counters", d.key, doc)
+    uow.emit("thing.counted", ThingCounted(key=d.key, total=doc["total"]), key=d.key)
+
+
+async def handle_counted(msg: Incoming[ThingCounted], uow: UnitOfWork) -> None:
+    doc = await uow.get("seen", msg.data.key) or {"count": 0, "totals": []}
+    doc["count"] += 1
+    doc["totals"].append(msg.data.total)
+    uow.put("seen", msg.data.key, doc)
+
+
+def counter_service(name: str | None = None) -> ServiceDefinition:
+    return ServiceDefinition(
+        name=name or f"rt-{uuid.uuid4().hex[:8]}",
+        routes=(Route("thing.happened", ThingHappened, handle_thing, ("wms.events",)),),
+        publishes=(Publication("thing.counted", ThingCounted),),
+    )
+
+
+def listener_service(source: ServiceDefinition) -> ServiceDefinition:
+    return ServiceDefinition(
+        name=f"{source.name}-listener",
+        routes=(Route("thing.counted", ThingCounted, handle_counted, (source.exchange,)),),
+    )
+
+
+def settings_for(amqp_url: str, mongodb_url: str, db: str, **kw: Any) -> ServiceSettings:
+    base: dict[str, Any] = dict(
+        amqp_url=amqp_url, mongodb_url=mongodb_url, mongodb_db=db, log_json=False,
+        retry_delays_s=[1], max_attempts=3, outbox_poll_s=0.05, batch_wait_ms=2,
+    )
+    base.update(kw)
+    return ServiceSettings(**base)
+
+
+async def start(svc: ServiceDefinition, settings: ServiceSettings) -> ServiceRuntime:
+    rt = ServiceRuntime(svc, settings)
+    await rt.start(serve_http=False)
+    return rt
+
+
+def event_body(key: str, n: int = 1, id: str | None = None, type: str = "thing.happened") -> tuple[str, bytes]:
+    ev = build(type, {"key": key, "n": n}, source="wms/test", id=id, correlationid=f"corr-{key}")
+    return ev.id, ev.to_json_bytes()
+
+
+async def publish(url: str, exchange: str, routing_key: str, body: bytes, **props: Any) -> None:
+    conn = await aio_pika.connect(url)
+    try:
+        ch = await conn.channel(publisher_confirms=True)
+        ex = await ch.get_exchange(exchange, ensure=False)
+        await ex.publish(aio_pika.Message(body=body, delivery_mode=2, **props), routing_key=routing_key)
+    finally:
+        await conn.close()
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]], timeout: float = 15.0, interval: float = 0.05
+) -> Any:
+    """Poll `check` until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+async def drain_queue(url: str, queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """Take every message from a queue (acked), for assertions."""
+    conn = await aio_pika.connect(url)
+    out = []
+    try:
+        ch = await conn.channel()
+        q = await ch.get_queue(queue, ensure=False)
+        while True:
+            m = await q.get(no_ack=True, fail=False)
+            if m is None:
+                break
+            out.append(m)
+    finally:
+        await conn.close()
+    return out
+
+
+async def queue_depth(url: str, queue: str) -> int:
+    conn = await aio_pika.connect(url)
+    try:
+        ch = await conn.channel()
+        q = await ch.declare_queue(queue, passive=True)
+        return int(q.declaration_result.message_count or 0)
+    finally:
+        await conn.close()
