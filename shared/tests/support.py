@@ -10,7 +10,6 @@ from typing import Any
 
 import aio_pika
 from pydantic import BaseModel, Field
-
 from shared.envelope import build
 from shared.errors import Rejected
 from shared.runtime import ServiceRuntime
@@ -68,8 +67,14 @@ def listener_service(source: ServiceDefinition) -> ServiceDefinition:
 
 def settings_for(amqp_url: str, mongodb_url: str, db: str, **kw: Any) -> ServiceSettings:
     base: dict[str, Any] = dict(
-        amqp_url=amqp_url, mongodb_url=mongodb_url, mongodb_db=db, log_json=False,
-        retry_delays_s=[1], max_attempts=3, outbox_poll_s=0.05, batch_wait_ms=2,
+        amqp_url=amqp_url,
+        mongodb_url=mongodb_url,
+        mongodb_db=db,
+        log_json=False,
+        retry_delays_s=[1],
+        max_attempts=3,
+        outbox_poll_s=0.05,
+        batch_wait_ms=2,
     )
     base.update(kw)
     return ServiceSettings(**base)
@@ -81,7 +86,9 @@ async def start(svc: ServiceDefinition, settings: ServiceSettings) -> ServiceRun
     return rt
 
 
-def event_body(key: str, n: int = 1, id: str | None = None, type: str = "thing.happened") -> tuple[str, bytes]:
+def event_body(
+    key: str, n: int = 1, id: str | None = None, type: str = "thing.happened"
+) -> tuple[str, bytes]:
     ev = build(type, {"key": key, "n": n}, source="wms/test", id=id, correlationid=f"corr-{key}")
     return ev.id, ev.to_json_bytes()
 
@@ -91,7 +98,9 @@ async def publish(url: str, exchange: str, routing_key: str, body: bytes, **prop
     try:
         ch = await conn.channel(publisher_confirms=True)
         ex = await ch.get_exchange(exchange, ensure=False)
-        await ex.publish(aio_pika.Message(body=body, delivery_mode=2, **props), routing_key=routing_key)
+        await ex.publish(
+            aio_pika.Message(body=body, delivery_mode=2, **props), routing_key=routing_key
+        )
     finally:
         await conn.close()
 

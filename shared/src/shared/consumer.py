@@ -64,7 +64,7 @@ def is_transient(e: BaseException) -> bool:
         or e.has_error_label("RetryableWriteError")
     ):
         return True
-    return isinstance(e, OperationFailure) and e.code in (112, 244, 251, 262)
+    return isinstance(e, OperationFailure) and e.code in {112, 244, 251, 262}
 
 
 class Consumer:
@@ -100,7 +100,7 @@ class Consumer:
     async def start(self) -> None:
         ch = await self.connection.channel()
         await ch.set_qos(prefetch_count=self.settings.prefetch)
-        self._channel = ch  # type: ignore[assignment]
+        self._channel = ch
         self._queue = await ch.get_queue(self.queue_name, ensure=True)
         self._tag = await self._queue.consume(self._on_message)
         self._worker = asyncio.create_task(self._run(), name=f"{self.svc.name}-consumer")
@@ -235,7 +235,7 @@ class Consumer:
             inner = exc.exc if isinstance(exc, HandlerFailed) else exc
             if isinstance(inner, ConnectionFailure):
                 return self._stopping and rs.attempt_number > 3
-            return rs.attempt_number >= self.settings.inproc_retries * 5
+            return bool(rs.attempt_number >= self.settings.inproc_retries * 5)
 
         def before_sleep(rs: RetryCallState) -> None:
             exc = rs.outcome.exception() if rs.outcome else None
@@ -246,7 +246,7 @@ class Consumer:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception(transient),
                 stop=stop,
-                wait=wait_exponential_jitter(multiplier=0.02, max=5.0),
+                wait=wait_exponential_jitter(multiplier=0.02, max=5.0, jitter=0.05),
                 before_sleep=before_sleep,
                 reraise=True,
             ):
@@ -328,7 +328,7 @@ class Consumer:
         if isinstance(exc, PermanentError):
             await self._dead_letter(p.message, exc, exc.kind, t)
             return
-        attempts = int((p.message.headers or {}).get(F.H_ATTEMPTS, 0) or 0) + 1
+        attempts = F.attempts_of(p.message.headers or {}) + 1
         FAILED.labels(self.svc.name, t, "handler_error").inc()
         if attempts >= self.settings.max_attempts:
             await self._dead_letter(p.message, exc, "exhausted", t)

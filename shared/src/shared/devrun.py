@@ -84,7 +84,7 @@ def run_all(data_dir: str = ".data", services: list[str] | None = None) -> int:
     while not stopping:
         for p in procs:
             if p.poll() is not None:
-                print(f"process {p.args} exited with {p.returncode}", file=sys.stderr)
+                print(f"process {p.args!r} exited with {p.returncode}", file=sys.stderr)
                 stopping, rc = True, 1
         time.sleep(0.3)
     for p in reversed(procs[1:] if not os.environ.get("MONGODB_URL") else procs):

@@ -42,6 +42,15 @@ def _iso(t: datetime) -> str:
     return t.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def attempts_of(headers: dict[str, Any]) -> int:
+    """How many failed attempts a message's headers record."""
+    v = headers.get(H_ATTEMPTS, 0)
+    try:
+        return int(v) if isinstance(v, (int, str, float)) else 0
+    except ValueError:
+        return 0
+
+
 def stack_excerpt(exc: BaseException, limit: int = 2000) -> str:
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=8))
     return text[-limit:]
@@ -61,7 +70,7 @@ def failure_headers(
     """Merge a new failure into the headers a message already carries."""
     now = _iso(datetime.now(UTC))
     h = {k: v for k, v in previous.items() if not str(k).startswith("x-")}
-    attempts = int(h.get(H_ATTEMPTS, 0) or 0) + 1
+    attempts = attempts_of(h) + 1
     h.update(
         {
             H_KIND: kind,

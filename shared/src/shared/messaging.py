@@ -40,7 +40,7 @@ class Publisher:
                     ch = await self._connection.channel(
                         publisher_confirms=True, on_return_raises=True
                     )
-                    self._channel = ch  # type: ignore[assignment]
+                    self._channel = ch
                     self._exchanges.clear()
         assert self._channel is not None
         return self._channel

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+import builtins
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -54,7 +55,7 @@ class Route:
     """Events of `type`, arriving on any of `exchanges`, validated by `model`, go to `handler`."""
 
     type: str
-    model: type[BaseModel]
+    model: builtins.type[BaseModel]
     handler: Handler
     exchanges: tuple[str, ...]
 
@@ -64,7 +65,7 @@ class Publication:
     """An event type this service publishes on its own exchange."""
 
     type: str
-    model: type[BaseModel]
+    model: builtins.type[BaseModel]
     description: str = ""
 
 

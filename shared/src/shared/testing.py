@@ -46,7 +46,7 @@ def docker_available() -> bool:
     if not shutil.which("docker") and not os.environ.get("DOCKER_HOST"):
         return False
     try:
-        import docker  # type: ignore[import-untyped]
+        import docker
 
         docker.from_env(timeout=2).ping()
         return True
@@ -72,7 +72,7 @@ class SecantusServer:
         binary = str(exe) if exe.exists() else (shutil.which("secantusd-py") or "")
         if not binary:
             raise RuntimeError("secantusd-py not found: install the dev dependencies (uv sync)")
-        log = open(Path(self.storage).parent / f"secantus-{self.port}.log", "wb")  # noqa: SIM115
+        log = open(Path(self.storage).parent / f"secantus-{self.port}.log", "wb")
         self.proc = subprocess.Popen(
             [
                 binary,
@@ -119,7 +119,7 @@ def mongodb_server() -> Iterator[tuple[str, SecantusServer | None]]:
         yield url, None
         return
     if docker_available():
-        from testcontainers.mongodb import MongoDbContainer  # type: ignore[import-untyped]
+        from testcontainers.mongodb import MongoDbContainer
 
         with MongoDbContainer("mongo:8.0").with_command("--replSet rs0 --bind_ip_all") as c:
             host, port = c.get_container_host_ip(), c.get_exposed_port(27017)
@@ -155,7 +155,7 @@ def amqp_server() -> Iterator[str]:
         yield url
         return
     if not port_open("127.0.0.1", 5672) and docker_available():
-        from testcontainers.rabbitmq import RabbitMqContainer  # type: ignore[import-untyped]
+        from testcontainers.rabbitmq import RabbitMqContainer
 
         with RabbitMqContainer("rabbitmq:4-management") as c:
             host, port = c.get_container_host_ip(), c.get_exposed_port(5672)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from shared.envelope import build
 
 from shared import failures as F
-from shared.envelope import build
 
 from ..support import (
     counter_service,
@@ -79,10 +79,16 @@ async def test_a_crash_between_commit_and_ack_has_one_effect(amqp_url, mongodb_u
     [
         (b"{not json", "malformed", "not valid JSON"),
         (b'{"hello": "world"}', "not_cloudevent", "specversion"),
-        (build("thing.unheard_of", {"key": "a"}, source="wms/x").to_json_bytes(), "unknown_type",
-         "no handler for type 'thing.unheard_of'"),
-        (build("thing.happened", {"key": "", "n": -1}, source="wms/x").to_json_bytes(),
-         "schema_invalid", "data.key" if False else "key"),
+        (
+            build("thing.unheard_of", {"key": "a"}, source="wms/x").to_json_bytes(),
+            "unknown_type",
+            "no handler for type 'thing.unheard_of'",
+        ),
+        (
+            build("thing.happened", {"key": "", "n": -1}, source="wms/x").to_json_bytes(),
+            "schema_invalid",
+            "data.key" if False else "key",
+        ),
     ],
     ids=["malformed", "not-cloudevent", "unknown-type", "schema-violation"],
 )

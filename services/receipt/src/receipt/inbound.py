@@ -86,7 +86,9 @@ def apply(
     if total == cur.emitted_qty and next_date == cur.emitted_date:
         return new, None, None
     t = max(now, cur.emitted_time) if cur.emitted_time is not None else now
-    new = new.model_copy(update={"emitted_qty": total, "emitted_date": next_date, "emitted_time": t})
+    new = new.model_copy(
+        update={"emitted_qty": total, "emitted_date": next_date, "emitted_time": t}
+    )
     event = InboundChanged(
         sku=sku, location=location, inbound_qty=total, next_expected_date=next_date
     )

@@ -121,7 +121,9 @@ def record_asn(
         expected_date=msg.expected_date,
         at=at,
         lines=tuple(
-            AsnLine(po_line_id=ln.po_line_id, sku=ln.sku, qty=to_base(ln.qty, ln.uom, ln.sku, items))
+            AsnLine(
+                po_line_id=ln.po_line_id, sku=ln.sku, qty=to_base(ln.qty, ln.uom, ln.sku, items)
+            )
             for ln in msg.lines
         ),
     )
@@ -129,9 +131,7 @@ def record_asn(
     return with_advised(cur.model_copy(update={"asns": asns})), Outcome()
 
 
-def receive(
-    po: PurchaseOrder | None, receipt: Receipt
-) -> tuple[PurchaseOrder | None, Outcome]:
+def receive(po: PurchaseOrder | None, receipt: Receipt) -> tuple[PurchaseOrder | None, Outcome]:
     """Check a receipt: blind without a PO, held until the release, else against the PO."""
     if receipt.po_id is None:
         return None, Outcome(results=(blind_receipt(receipt),))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -20,12 +20,13 @@ UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 """A date-only value (`2026-12-01`) is midnight UTC of that day."""
 Qty = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Key = Annotated[str, Field(min_length=1, max_length=256)]
-OptionalKey = Annotated[str | None, BeforeValidator(_blank_to_none), Field(max_length=256)]
+OptionalKey = Annotated[Key | None, BeforeValidator(_blank_to_none)]
+"""Optional id; an empty string is treated as absent."""
 
 ExceptionKind = Literal[
     "over_receipt", "unexpected_item", "substitution", "damaged", "short_receipt", "missing_lot"
 ]
-EXCEPTION_KINDS: tuple[str, ...] = ExceptionKind.__args__
+EXCEPTION_KINDS: tuple[str, ...] = get_args(ExceptionKind)
 PoStatus = Literal["open", "partially_received", "received", "cancelled"]
 
 
@@ -107,7 +108,9 @@ class ReceiptLineIn(_In):
     @model_validator(mode="after")
     def _damaged_within_received(self) -> ReceiptLineIn:
         if (self.qty_damaged or 0) > self.qty_received:
-            raise ValueError("qty_damaged cannot exceed qty_received (damaged units are part of it)")
+            raise ValueError(
+                "qty_damaged cannot exceed qty_received (damaged units are part of it)"
+            )
         return self
 
 

@@ -79,7 +79,10 @@ class _Acc:
             parts.append((Situation.MISSING_LOT, good))
         else:
             within = min(good, max(0.0, limit - line.accepted))
-            parts += [(Situation.WITHIN_TOLERANCE, within), (Situation.OVER_TOLERANCE, good - within)]
+            parts += [
+                (Situation.WITHIN_TOLERANCE, within),
+                (Situation.OVER_TOLERANCE, good - within),
+            ]
         accepted = quarantined = 0.0
         for sit, n in parts:
             a, qu = self.dispose(sit, q(n), ref, rl, limit=q(limit), **ctx)
@@ -184,7 +187,10 @@ def apply_receipt(po: PurchaseOrder, receipt: Receipt) -> tuple[PurchaseOrder, R
             acc.on_line(acc.lines[ln.line_id], qty, dmg, f"{i}.{j}", rl)
     result = _result(acc, receipt, po.po_id, lateness)
     new = po.model_copy(
-        update={"lines": tuple(acc.lines.values()), "receipts": (*po.receipts, result)}
+        update={
+            "lines": tuple(acc.lines.values()),
+            "receipts": (*po.receipts, result.model_copy(update={"exceptions": ()})),
+        }
     )
     return new, result
 

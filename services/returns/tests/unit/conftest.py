@@ -207,7 +207,13 @@ def h() -> Harness:
     return Harness()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
+def harness_factory() -> type[Harness]:
+    """For property tests, which need a fresh harness per example."""
+    return Harness
+
+
+@pytest.fixture(scope="session")
 def ev() -> SimpleNamespace:
     """Builders for event payloads: ev.authorized(...), ev.received(...), ev.inspected(...)."""
     return SimpleNamespace(authorized=authorized, received=received, inspected=inspected, T0=T0)

@@ -45,7 +45,7 @@ class Entry(NamedTuple):
 
 
 def normalise_code(code: str) -> str:
-    """Table keys are upper case with `_` for spaces and dashes, so `pre-transit` == `PRE_TRANSIT`."""
+    """Keys are upper case with `_` for spaces and dashes: `pre-transit` is `PRE_TRANSIT`."""
     return "_".join(code.strip().upper().replace("-", " ").split())
 
 

@@ -1,0 +1,226 @@
+"""Message handlers: load items and positions, apply the domain, save, emit. No rules here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import structlog
+from shared.service import Incoming
+from shared.uow import UnitOfWork
+
+from availability import domain, metrics, rules, store
+from availability.domain import (
+    DEFAULT_LOG_MAX,
+    DomainEvent,
+    Item,
+    OversellAttempted,
+    Position,
+    PositionChanged,
+    Result,
+    Stamp,
+    VarianceDetected,
+    make_stamp,
+    to_micro,
+    to_units,
+)
+from availability.messages import (
+    AvailabilityChanged,
+    AvailabilityVarianceDetected,
+    InboundChanged,
+    InventoryAdjusted,
+    InventoryCounted,
+    InventoryQuarantined,
+    InventoryReleased,
+    ItemUpdated,
+    OrderAllocated,
+    OrderDeallocated,
+    ReceiptConfirmed,
+    ReturnsPendingChanged,
+    ReturnStockDispositioned,
+    ReturnStockReceived,
+    ShipmentShipped,
+    TransferReceived,
+    TransferShipped,
+)
+
+log = structlog.get_logger("availability.handlers")
+
+Step = Callable[[Position], Result]
+
+
+def _log_max(uow: UnitOfWork) -> int:
+    return int(getattr(uow.settings, "availability_movement_log_max", DEFAULT_LOG_MAX))
+
+
+def _stamp(msg: Incoming[Any]) -> Stamp:
+    return make_stamp(msg.time, msg.id)
+
+
+def _observe_lag(msg: Incoming[Any], uow: UnitOfWork) -> None:
+    lag = max(0.0, (msg.received_at - msg.time).total_seconds())
+    uow.on_commit(lambda: metrics.EVENT_LAG.labels(msg.envelope.type).observe(lag))
+
+
+async def _items(uow: UnitOfWork, skus: set[str]) -> dict[str, Item | None]:
+    return {sku: store.item_from_doc(await uow.get(store.ITEMS, sku)) for sku in sorted(skus)}
+
+
+async def _touch(uow: UnitOfWork, msg: Incoming[Any], sku: str, location: str, step: Step) -> None:
+    """Load one position, apply `step`, save it if anything changed, emit what it reported."""
+    key = store.position_key(sku, location)
+    doc = await uow.get(store.POSITIONS, key)
+    before = store.position_from_doc(doc) if doc is not None else Position(sku, location)
+    after, events = step(before)
+    if after != before:
+        uow.put(store.POSITIONS, key, store.position_to_doc(after))
+    for ev in events:
+        _dispatch(uow, msg, key, ev)
+
+
+def _dispatch(uow: UnitOfWork, msg: Incoming[Any], key: str, ev: DomainEvent) -> None:
+    event_type = msg.envelope.type
+    match ev:
+        case PositionChanged(position=p):
+            uow.emit("availability.changed", AvailabilityChanged(**store.public_fields(p)), key=key)
+            uow.on_commit(lambda: metrics.POSITIONS_CHANGED.labels(event_type).inc())
+        case VarianceDetected():
+            variance = to_units(ev.variance)
+            data = AvailabilityVarianceDetected(
+                sku=ev.sku,
+                location=ev.location,
+                expected_on_hand=to_units(ev.expected_on_hand),
+                counted_on_hand=to_units(ev.counted_on_hand),
+                variance=variance,
+                counted_at=ev.counted_at,
+            )
+            uow.emit("availability.variance_detected", data, key=key)
+            loc = ev.location
+            uow.on_commit(lambda: metrics.COUNT_VARIANCE.labels(loc).observe(abs(variance)))
+            log.info("count_variance", sku=ev.sku, location=loc, variance=variance)
+        case OversellAttempted():
+            over = to_units(ev.requested - ev.available)
+            loc = ev.location
+            uow.on_commit(lambda: metrics.OVERSELL_ATTEMPTS.labels(loc).inc())
+            uow.on_commit(lambda: metrics.OVERSELL_UNITS.labels(loc).inc(over))
+            log.warning("oversell_attempt", sku=ev.sku, location=loc, beyond_available=over)
+
+
+def _skus(data: Any) -> set[str]:
+    lines = getattr(data, "lines", None)
+    return {ln.sku for ln in lines} if lines is not None else {data.sku}
+
+
+async def _apply_rule(
+    msg: Incoming[Any], uow: UnitOfWork, rule: Callable[[Any, rules.Items], rules.Plan]
+) -> None:
+    """Plan every position's effect first (an unknown unit rejects the whole event), then apply."""
+    _observe_lag(msg, uow)
+    items = await _items(uow, _skus(msg.data))
+    plan = rule(msg.data, items)
+    stamp, log_max = _stamp(msg), _log_max(uow)
+    for (sku, location), effect in sorted(plan.items()):
+        if effect == domain.Effect():
+            continue
+        step = partial(domain.apply_effect, effect=effect, stamp=stamp, item=items[sku], log_max=log_max)
+        await _touch(uow, msg, sku, location, step)
+
+
+async def handle_item_updated(msg: Incoming[ItemUpdated], uow: UnitOfWork) -> None:
+    _observe_lag(msg, uow)
+    d = msg.data
+    current = store.item_from_doc(await uow.get(store.ITEMS, d.sku))
+    result = domain.update_item(
+        current,
+        sku=d.sku,
+        base_uom=d.base_uom,
+        conversions=d.uom_conversions,
+        safety_stock=d.safety_stock,
+        stamp=_stamp(msg),
+    )
+    if result is None:
+        log.info("item_update_older_ignored", sku=d.sku)
+        return
+    item, locations = result
+    uow.put(store.ITEMS, d.sku, store.item_to_doc(item))
+    for location in locations:
+        await _touch(uow, msg, d.sku, location, partial(domain.apply_item, item=item))
+
+
+async def handle_inventory_adjusted(msg: Incoming[InventoryAdjusted], uow: UnitOfWork) -> None:
+    await _apply_rule(msg, uow, rules.inventory_adjusted)
+
+
+async def handle_inventory_counted(msg: Incoming[InventoryCounted], uow: UnitOfWork) -> None:
+    _observe_lag(msg, uow)
+    d = msg.data
+    item = (await _items(uow, {d.sku}))[d.sku]
+    counted = domain.convert(d.sku, d.counted_qty, d.uom, item)
+    step = partial(domain.count, counted_qty=counted, stamp=_stamp(msg), item=item)
+    await _touch(uow, msg, d.sku, d.location, step)
+
+
+async def handle_inventory_quarantined(
+    msg: Incoming[InventoryQuarantined], uow: UnitOfWork
+) -> None:
+    await _apply_rule(msg, uow, rules.inventory_quarantined)
+
+
+async def handle_inventory_released(msg: Incoming[InventoryReleased], uow: UnitOfWork) -> None:
+    await _apply_rule(msg, uow, rules.inventory_released)
+
+
+async def handle_order_allocated(msg: Incoming[OrderAllocated], uow: UnitOfWork) -> None:
+    await _apply_rule(msg, uow, rules.order_allocated)
+
+
+async def handle_order_deallocated(msg: Incoming[OrderDeallocated], uow: UnitOfWork) -> None:
+    await _apply_rule(msg, uow, rules.order_deallocated)
+
+
+async def handle_shipment_shipped(msg: Incoming[ShipmentShipped], uow: UnitOfWork) -> None:
+    await _apply_rule(msg, uow, rules.shipment_shipped)
+
+
+async def handle_transfer_shipped(msg: Incoming[TransferShipped], uow: UnitOfWork) -> None:
+    await _apply_rule(msg, uow, rules.transfer_shipped)
+
+
+async def handle_transfer_received(msg: Incoming[TransferReceived], uow: UnitOfWork) -> None:
+    await _apply_rule(msg, uow, rules.transfer_received)
+
+
+async def handle_receipt_confirmed(msg: Incoming[ReceiptConfirmed], uow: UnitOfWork) -> None:
+    await _apply_rule(msg, uow, rules.receipt_confirmed)
+
+
+async def handle_return_stock_received(
+    msg: Incoming[ReturnStockReceived], uow: UnitOfWork
+) -> None:
+    await _apply_rule(msg, uow, rules.return_stock_received)
+
+
+async def handle_return_stock_dispositioned(
+    msg: Incoming[ReturnStockDispositioned], uow: UnitOfWork
+) -> None:
+    await _apply_rule(msg, uow, rules.return_stock_dispositioned)
+
+
+async def handle_inbound_changed(msg: Incoming[InboundChanged], uow: UnitOfWork) -> None:
+    _observe_lag(msg, uow)
+    d = msg.data
+    item = (await _items(uow, {d.sku}))[d.sku]
+    step = partial(domain.set_inbound, qty=to_micro(d.inbound_qty), stamp=_stamp(msg), item=item)
+    await _touch(uow, msg, d.sku, d.location, step)
+
+
+async def handle_returns_pending_changed(
+    msg: Incoming[ReturnsPendingChanged], uow: UnitOfWork
+) -> None:
+    _observe_lag(msg, uow)
+    d = msg.data
+    item = (await _items(uow, {d.sku}))[d.sku]
+    qty = to_micro(d.pending_qty)
+    step = partial(domain.set_returns_pending, qty=qty, stamp=_stamp(msg), item=item)
+    await _touch(uow, msg, d.sku, d.location, step)

@@ -1,0 +1,14 @@
+"""Settings of the availability service (env `DISTSYNC_AVAILABILITY_...`), on top of the shared ones."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from shared.settings import ServiceSettings
+
+from availability.domain import DEFAULT_LOG_MAX
+
+
+class AvailabilitySettings(ServiceSettings):
+    # on-hand movements kept per position since its latest count; older ones are folded into
+    # the base, and a count older than what was folded is dead-lettered with that reason
+    availability_movement_log_max: int = Field(default=DEFAULT_LOG_MAX, ge=10, le=10_000)

@@ -1,0 +1,116 @@
+"""HTTP: a tracking number's milestone and history, and the signed carrier webhook."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import structlog
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel
+from shared.service import ApiContext
+
+from carrier_tracking import metrics, store, webhooks
+from carrier_tracking.carriers import ExceptionReason, Milestone
+from carrier_tracking.domain import HistoryEntry, current_status, history
+from carrier_tracking.messages import MAX_TRACKING_NUMBER, normalise_tracking_number
+from carrier_tracking.settings import webhook_max_bytes, webhook_secrets
+
+log = structlog.get_logger(__name__)
+
+
+class ShipmentView(BaseModel):
+    tracking_number: str
+    carrier: str
+    shipment_id: str | None
+    order_id: str | None
+    shipped_at: datetime | None
+    milestone: Milestone | None
+    milestone_at: datetime | None
+    previous_milestone: Milestone | None
+    exception_reason: ExceptionReason | None
+    native_code: str | None
+    description: str | None
+    history: list[HistoryEntry]
+
+
+class WebhookAccepted(BaseModel):
+    carrier: str
+    accepted: int
+    event_ids: list[str]
+
+
+def _tracking_number(raw: str) -> str:
+    tn = normalise_tracking_number(raw)
+    if not tn or len(tn) > MAX_TRACKING_NUMBER or not all(c.isalnum() or c == "-" for c in tn):
+        raise HTTPException(
+            422,
+            detail=f"tracking number must be 1-{MAX_TRACKING_NUMBER} letters, digits or dashes",
+        )
+    return tn
+
+
+def build_router(ctx: ApiContext) -> APIRouter:
+    router = APIRouter(tags=["carrier-tracking"])
+
+    @router.get("/v1/shipments/{tracking_number}", response_model=ShipmentView)
+    async def get_shipment(tracking_number: str) -> ShipmentView:
+        """The shipment's current milestone and every scan, in scan-time order."""
+        tn = _tracking_number(tracking_number)
+        state = await store.find(ctx.db, tn)
+        if state is None:
+            raise HTTPException(404, detail=f"no scans or shipment known for tracking number {tn}")
+        status, reg = current_status(state), state.registration
+        return ShipmentView(
+            tracking_number=tn,
+            carrier=state.carrier,
+            shipment_id=reg.shipment_id if reg else None,
+            order_id=reg.order_id if reg else None,
+            shipped_at=reg.shipped_at if reg else None,
+            milestone=status.milestone if status else None,
+            milestone_at=status.at if status else None,
+            previous_milestone=status.previous if status else None,
+            exception_reason=status.exception_reason if status else None,
+            native_code=status.native_code if status else None,
+            description=status.description if status else None,
+            history=history(state),
+        )
+
+    @router.post("/v1/webhooks/{carrier}", status_code=202, response_model=WebhookAccepted)
+    async def carrier_webhook(carrier: str, request: Request) -> WebhookAccepted:
+        """A carrier's signed push; published to carrier.events before 202 is answered."""
+        secrets = webhook_secrets(ctx.settings)
+        name = webhooks.carrier_name(carrier)
+        if name is None or (name not in webhooks.WEBHOOK_CARRIERS and name not in secrets):
+            raise HTTPException(404, detail=f"unknown carrier {carrier!r}: no webhook for it")
+        label = metrics.carrier_label(name)
+        secret = secrets.get(name)
+        if not secret:
+            metrics.WEBHOOK_SIGNATURE_FAILURES.labels(label, "not_configured").inc()
+            raise HTTPException(401, detail=f"no webhook secret is configured for {name}")
+        body = await request.body()
+        if len(body) > webhook_max_bytes(ctx.settings):
+            raise HTTPException(413, detail="push body is too large")
+        problem = webhooks.check_signature(
+            secret, body, request.headers.get(webhooks.SIGNATURE_HEADER)
+        )
+        if problem is not None:
+            metrics.WEBHOOK_SIGNATURE_FAILURES.labels(label, problem).inc()
+            log.warning("webhook_signature_refused", carrier=name, reason=problem)
+            raise HTTPException(
+                401, detail=f"{webhooks.SIGNATURE_HEADER} {problem}: expected sha256=<hex HMAC>"
+            )
+        try:
+            events = webhooks.events_from_push(name, body)
+        except webhooks.WebhookPayloadError as e:
+            raise HTTPException(422, detail=str(e)) from e
+        for ev in events:
+            try:
+                await ctx.publish(webhooks.EXCHANGE, ev)
+            except Exception as e:
+                log.error("webhook_publish_failed", carrier=name, error=str(e))
+                raise HTTPException(503, detail="could not publish the push; send it again") from e
+        metrics.WEBHOOK_EVENTS.labels(label).inc(len(events))
+        log.info("webhook_accepted", carrier=name, events=len(events))
+        return WebhookAccepted(carrier=name, accepted=len(events), event_ids=[e.id for e in events])
+
+    return router

@@ -1,0 +1,120 @@
+"""Signed carrier pushes: verify the HMAC, parse the carrier's shape, build tracking.reported.
+
+The event id is derived from carrier, tracking number, code and scan time, so a carrier that
+re-sends a push produces the same ids and the consumer's inbox drops the repeats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import ValidationError
+from shared.envelope import CloudEvent, build, format_time, short_errors
+
+from carrier_tracking.carriers import normalise_carrier
+from carrier_tracking.carriers.table import normalise_code
+from carrier_tracking.messages import TRACKING_REPORTED, TrackingReported
+from carrier_tracking.webhook_formats import FORMATS, MAX_EVENTS, Report, format_for
+
+SIGNATURE_HEADER = "X-Distsync-Signature"
+EXCHANGE = "carrier.events"
+WEBHOOK_CARRIERS: tuple[str, ...] = tuple(FORMATS)
+_CARRIER_NAME = re.compile(r"^[a-z0-9][a-z0-9_]{0,31}$")
+_EVENT_ID_NAMESPACE = uuid.UUID("5b0e2a1c-7d3f-4c1e-9a57-2f8d0c6b4e91")
+
+SignatureProblem = Literal["missing", "malformed", "invalid"]
+
+
+class WebhookPayloadError(ValueError):
+    """The push is signed correctly but is not a payload we can read (answered with 422)."""
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The header value a carrier (or a test) sends: `sha256=<hex HMAC-SHA256 of the body>`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def check_signature(secret: str, body: bytes, header: str | None) -> SignatureProblem | None:
+    """None when the header is the body's HMAC under `secret`; compared in constant time."""
+    if not header or not header.strip():
+        return "missing"
+    scheme, sep, digest = header.strip().partition("=")
+    if not sep or scheme.strip().lower() != "sha256" or not digest:
+        return "malformed"
+    expected = sign(secret, body).partition("=")[2]
+    if not hmac.compare_digest(expected.encode(), digest.strip().lower().encode("utf-8")):
+        return "invalid"
+    return None
+
+
+def carrier_name(path_value: str) -> str | None:
+    """The carrier named in the URL, normalised; None when it cannot be a carrier name."""
+    name = normalise_carrier(path_value)
+    return name if _CARRIER_NAME.fullmatch(name) else None
+
+
+def parse_push(carrier: str, body: bytes) -> list[Report]:
+    """Read a push in `carrier`'s shape; raises WebhookPayloadError with a readable reason."""
+    try:
+        raw = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise WebhookPayloadError(f"body is not valid JSON: {e}") from e
+    if not isinstance(raw, dict):
+        raise WebhookPayloadError("body must be a JSON object")
+    fmt = format_for(carrier)
+    try:
+        payload = fmt.model.model_validate(raw)
+    except ValidationError as e:
+        raise WebhookPayloadError(f"not a {carrier} push: {short_errors(e)}") from e
+    reports = fmt.reports(payload)
+    if not reports:
+        raise WebhookPayloadError("push holds no tracking events")
+    if len(reports) > MAX_EVENTS:
+        raise WebhookPayloadError(f"push holds {len(reports)} events, at most {MAX_EVENTS}")
+    return reports
+
+
+def event_id(carrier: str, tracking_number: str, native_code: str, time: datetime) -> str:
+    """Deterministic: the same scan pushed twice gets the same CloudEvent id."""
+    key = "|".join((carrier, tracking_number, normalise_code(native_code), format_time(time)))
+    return str(uuid.uuid5(_EVENT_ID_NAMESPACE, key))
+
+
+def to_events(carrier: str, reports: list[Report]) -> list[CloudEvent]:
+    """One `tracking.reported` per scan, repeats within the push collapsed."""
+    events: dict[str, CloudEvent] = {}
+    for r in reports:
+        try:
+            data = TrackingReported(
+                carrier=carrier,
+                tracking_number=r.tracking_number,
+                native_code=r.native_code,
+                native_type=r.native_type,
+                description=r.description,
+                location=r.location,
+            )
+        except ValidationError as e:
+            raise WebhookPayloadError(f"invalid tracking event: {short_errors(e)}") from e
+        eid = event_id(data.carrier, data.tracking_number, data.native_code, r.time)
+        events.setdefault(
+            eid,
+            build(
+                TRACKING_REPORTED,
+                data,
+                source=f"carrier/{data.carrier}-webhook",
+                id=eid,
+                time=r.time,
+                subject=data.tracking_number,
+            ),
+        )
+    return list(events.values())
+
+
+def events_from_push(carrier: str, body: bytes) -> list[CloudEvent]:
+    return to_events(carrier, parse_push(carrier, body))

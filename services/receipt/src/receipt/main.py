@@ -1,0 +1,66 @@
+"""The receipt service's declaration for the shared runtime; nothing runs at import."""
+
+from __future__ import annotations
+
+from receipt import handlers, messages
+from receipt.api import build_router
+from receipt.settings import ReceiptSettings
+from receipt.store import setup_store
+from shared.service import Publication, Route, ServiceDefinition
+
+ERP = "erp.events"
+WMS = "wms.events"
+COMMERCE = "commerce.events"  # the EDI gateway publishes ASNs here
+
+SERVICE = ServiceDefinition(
+    name="receipt",
+    description=(
+        "Checks warehouse receipts against purchase orders and ASNs; publishes what arrived "
+        "(accepted or quarantined), the exceptions, and inbound supply still expected."
+    ),
+    routes=(
+        Route("item.updated", messages.ItemUpdated, handlers.handle_item_updated, (ERP,)),
+        Route(
+            "purchase_order.released",
+            messages.PurchaseOrderReleased,
+            handlers.handle_purchase_order_released,
+            (ERP,),
+        ),
+        Route(
+            "purchase_order.cancelled",
+            messages.PurchaseOrderCancelled,
+            handlers.handle_purchase_order_cancelled,
+            (ERP,),
+        ),
+        Route("asn.received", messages.AsnReceived, handlers.handle_asn_received, (ERP, COMMERCE)),
+        Route(
+            "receipt.recorded", messages.ReceiptRecorded, handlers.handle_receipt_recorded, (WMS,)
+        ),
+    ),
+    publishes=(
+        Publication(
+            "receipt.confirmed",
+            messages.ReceiptConfirmed,
+            "Per receipt and SKU/lot: units accepted and units quarantined (base units).",
+        ),
+        Publication(
+            "receipt.exception",
+            messages.ReceiptException,
+            "A receipt rule was broken: over_receipt, unexpected_item, substitution, damaged, "
+            "short_receipt, missing_lot.",
+        ),
+        Publication(
+            "inbound.changed",
+            messages.InboundChanged,
+            "Absolute quantity still expected on open POs per SKU and location, next date.",
+        ),
+        Publication(
+            "purchase_order.status_changed",
+            messages.PurchaseOrderStatusChanged,
+            "open, partially_received, received, cancelled.",
+        ),
+    ),
+    setup_store=setup_store,
+    api=build_router,
+    settings_cls=ReceiptSettings,
+)

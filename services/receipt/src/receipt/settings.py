@@ -1,0 +1,13 @@
+"""The receipt service's settings: the shared runtime's, plus its own (env `DISTSYNC_RECEIPT_*`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from receipt.policy import DEFAULT_TOLERANCE_PCT
+from shared.settings import ServiceSettings
+
+
+class ReceiptSettings(ServiceSettings):
+    receipt_default_tolerance_pct: float = Field(default=DEFAULT_TOLERANCE_PCT, ge=0)
+    """Over-receipt tolerance (%) of a PO line whose release gives none."""
