@@ -3,12 +3,10 @@
 # step (`distsync topology apply`) and on-call commands (`distsync dlq ...`). Build from the root:
 #   docker build -f deploy/docker/tools.Dockerfile -t distsync/tools:dev .
 
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
-ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
+# uv pinned to the version that wrote uv.lock.
+FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
 
-FROM ${UV_IMAGE} AS uv
-
-FROM ${PYTHON_IMAGE} AS builder
+FROM python:3.11-slim-bookworm AS builder
 COPY --from=uv /uv /usr/local/bin/uv
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
@@ -34,7 +32,7 @@ COPY services/carrier-tracking/src services/carrier-tracking/src
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable --all-packages
 
-FROM ${PYTHON_IMAGE} AS runtime
+FROM python:3.11-slim-bookworm AS runtime
 LABEL org.opencontainers.image.title="distsync-tools" \
       org.opencontainers.image.description="distsync CLI: topology apply, dlq, simulate"
 RUN groupadd --system --gid 10001 distsync \

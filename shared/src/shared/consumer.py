@@ -289,6 +289,14 @@ class Consumer:
             async with await session.start_transaction():
                 uow = MongoUnitOfWork(self.svc.name, self.db, session, self.settings)
                 dupes = await inbox.seen(self.db, [p.envelope.id for p in parsed], session)
+                wanted: dict[str, set[str]] = {}
+                for p in parsed:
+                    if p.route.preload is not None and p.envelope.id not in dupes:
+                        with contextlib.suppress(Exception):
+                            for coll, key in p.route.preload(p.incoming.data):
+                                wanted.setdefault(coll, set()).add(key)
+                if wanted:
+                    await uow.preload(wanted)
                 applied: list[Parsed] = []
                 for i, p in enumerate(parsed):
                     if p.envelope.id in dupes:

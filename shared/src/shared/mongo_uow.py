@@ -18,6 +18,21 @@ class MongoUnitOfWork(BaseUnitOfWork):
         self.db = db
         self.session = session
 
+    async def preload(self, wanted: dict[str, set[str]]) -> None:
+        """Read many aggregates with one query per collection (what handlers will `get`)."""
+        for coll, keys in wanted.items():
+            keys = {k for k in keys if (coll, k) not in self._loaded}
+            if not keys:
+                continue
+            found = {
+                d["_id"]: d
+                async for d in self.db[coll].find(
+                    {"_id": {"$in": list(keys)}}, session=self.session
+                )
+            }
+            for k in keys:
+                self._loaded[(coll, k)] = found.get(k)
+
     async def _load(self, collection: str, key: str) -> dict[str, Any] | None:
         doc: dict[str, Any] | None = await self.db[collection].find_one(
             {"_id": key}, session=self.session

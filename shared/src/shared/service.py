@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 import builtins
@@ -58,6 +58,8 @@ class Route:
     model: builtins.type[BaseModel]
     handler: Handler
     exchanges: tuple[str, ...]
+    # (collection, key) pairs the handler will `uow.get`: read for the whole batch in one query
+    preload: Callable[[Any], Iterable[tuple[str, str]]] | None = None
 
 
 @dataclass(frozen=True)

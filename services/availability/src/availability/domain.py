@@ -115,7 +115,11 @@ def update_item(
     item = Item(sku, base_uom, tuple(sorted(conversions.items())), safety, stamp)
     old = current.safety_stock if current is not None else ()
     locations = {loc for loc, _ in safety} | {loc for loc, _ in old}
-    changed = (loc for loc in locations if current is None or current.safety_for(loc) != item.safety_for(loc))
+    changed = (
+        loc
+        for loc in locations
+        if current is None or current.safety_for(loc) != item.safety_for(loc)
+    )
     return item, tuple(sorted(changed))
 
 
@@ -239,7 +243,12 @@ Result = tuple[Position, list[DomainEvent]]
 
 
 def apply_effect(
-    pos: Position, effect: Effect, stamp: Stamp, *, item: Item | None, log_max: int = DEFAULT_LOG_MAX
+    pos: Position,
+    effect: Effect,
+    stamp: Stamp,
+    *,
+    item: Item | None,
+    log_max: int = DEFAULT_LOG_MAX,
 ) -> Result:
     """Apply summed-bucket deltas; an allocation beyond available_to_sell is reported."""
     new = sync_safety_stock(pos, item)
@@ -274,9 +283,7 @@ def _move_on_hand(pos: Position, delta: int, stamp: Stamp, log_max: int) -> Posi
     return replace(pos, on_hand_base=base, movements=tuple(log), folded_through=folded)
 
 
-def count(
-    pos: Position, counted_qty: int, stamp: Stamp, *, item: Item | None
-) -> Result:
+def count(pos: Position, counted_qty: int, stamp: Stamp, *, item: Item | None) -> Result:
     """Set on_hand as of the count's time; later movements stay on top, earlier ones are in it.
 
     A count not newer than the latest one changes nothing and reports nothing.
@@ -319,7 +326,9 @@ def apply_item(pos: Position, item: Item) -> Result:
 
 def sync_safety_stock(pos: Position, item: Item | None) -> Position:
     """Safety stock follows the newest item record seen; an older one never overwrites it."""
-    if item is None or (pos.safety_stock_stamp is not None and item.stamp <= pos.safety_stock_stamp):
+    if item is None or (
+        pos.safety_stock_stamp is not None and item.stamp <= pos.safety_stock_stamp
+    ):
         return pos
     return replace(pos, safety_stock=item.safety_for(pos.location), safety_stock_stamp=item.stamp)
 

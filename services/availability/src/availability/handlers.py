@@ -123,7 +123,9 @@ async def _apply_rule(
     for (sku, location), effect in sorted(plan.items()):
         if effect == domain.Effect():
             continue
-        step = partial(domain.apply_effect, effect=effect, stamp=stamp, item=items[sku], log_max=log_max)
+        step = partial(
+            domain.apply_effect, effect=effect, stamp=stamp, item=items[sku], log_max=log_max
+        )
         await _touch(uow, msg, sku, location, step)
 
 
@@ -195,9 +197,7 @@ async def handle_receipt_confirmed(msg: Incoming[ReceiptConfirmed], uow: UnitOfW
     await _apply_rule(msg, uow, rules.receipt_confirmed)
 
 
-async def handle_return_stock_received(
-    msg: Incoming[ReturnStockReceived], uow: UnitOfWork
-) -> None:
+async def handle_return_stock_received(msg: Incoming[ReturnStockReceived], uow: UnitOfWork) -> None:
     await _apply_rule(msg, uow, rules.return_stock_received)
 
 

@@ -1,4 +1,4 @@
-"""Settings of the availability service (env `DISTSYNC_AVAILABILITY_...`), on top of the shared ones."""
+"""Settings of the availability service (env `DISTSYNC_AVAILABILITY_...`) on top of shared."""
 
 from __future__ import annotations
 

@@ -41,7 +41,8 @@ class WebhookAccepted(BaseModel):
 
 def _tracking_number(raw: str) -> str:
     tn = normalise_tracking_number(raw)
-    if not tn or len(tn) > MAX_TRACKING_NUMBER or not all(c.isalnum() or c == "-" for c in tn):
+    ok = all(c.isascii() and (c.isalnum() or c == "-") for c in tn)
+    if not tn or len(tn) > MAX_TRACKING_NUMBER or not ok:
         raise HTTPException(
             422,
             detail=f"tracking number must be 1-{MAX_TRACKING_NUMBER} letters, digits or dashes",
@@ -87,9 +88,13 @@ def build_router(ctx: ApiContext) -> APIRouter:
         if not secret:
             metrics.WEBHOOK_SIGNATURE_FAILURES.labels(label, "not_configured").inc()
             raise HTTPException(401, detail=f"no webhook secret is configured for {name}")
+        limit = webhook_max_bytes(ctx.settings)
+        declared = request.headers.get("content-length", "0")
+        if declared.isdigit() and int(declared) > limit:
+            raise HTTPException(413, detail=f"push body is larger than {limit} bytes")
         body = await request.body()
-        if len(body) > webhook_max_bytes(ctx.settings):
-            raise HTTPException(413, detail="push body is too large")
+        if len(body) > limit:
+            raise HTTPException(413, detail=f"push body is larger than {limit} bytes")
         problem = webhooks.check_signature(
             secret, body, request.headers.get(webhooks.SIGNATURE_HEADER)
         )

@@ -19,6 +19,8 @@ class Line:
     allocated: float = 0.0
     backordered: float = 0.0
     picked: float = 0.0
+    shipped: float = 0.0  # on shipments reported shipped
+    delivered: float = 0.0  # on shipments delivered
     native_status: str | None = None
     claim: str | None = None  # highest status a line-level report claimed
 
@@ -89,12 +91,24 @@ class Quantities:
         self.shipments.append(s)
         return s
 
-    def shipped(self, line_id: str) -> float:
-        return sum(sl.qty for s in self.shipments for sl in s.lines if sl.line_id == line_id)
+    def confirm(self, s: Shipment, lines: list[ShipmentLine]) -> None:
+        """A shipment's lines are known (first shipment.shipped for it)."""
+        s.lines, s.confirmed = lines, True
+        for sl in lines:
+            ln = self.line(sl.line_id, sl.sku)
+            ln.shipped += sl.qty
+            if s.delivered_at is not None:
+                ln.delivered += sl.qty
+
+    def deliver(self, s: Shipment, at: datetime) -> None:
+        if s.delivered_at is None:
+            s.delivered_at = at
+            for sl in s.lines:
+                self.line(sl.line_id, sl.sku).delivered += sl.qty
 
     def covered(self, ln: Line) -> float:
         """Allocated, or further along: a pick or a shipment proves the allocation."""
-        return max(ln.allocated, ln.picked, self.shipped(ln.line_id))
+        return max(ln.allocated, ln.picked, ln.shipped)
 
     def open_backorder(self, ln: Line) -> float:
         if not self.created:
@@ -107,7 +121,7 @@ class Quantities:
         if not lines:
             return None
         targets = [ln for ln in lines if ln.ordered > EPS] if self.created else []
-        any_shipped = any(self.shipped(ln.line_id) > EPS for ln in lines)
+        any_shipped = any(ln.shipped > EPS for ln in lines)
         any_covered = any(self.covered(ln) > EPS for ln in lines)
         any_backorder = any(self.open_backorder(ln) > EPS for ln in lines)
         if not targets:
@@ -116,7 +130,7 @@ class Quantities:
             if any_backorder:
                 return "backordered"
             return "partially_allocated" if any_covered else "received"
-        if all(self.shipped(ln.line_id) >= ln.ordered - EPS for ln in targets):
+        if all(ln.shipped >= ln.ordered - EPS for ln in targets):
             return "shipped"
         if any_shipped:
             return "partially_shipped"
@@ -136,12 +150,11 @@ class Quantities:
         return min((ln.claim for ln in targets if ln.claim), key=lambda s: RANK[s])
 
     def delivered(self) -> bool:
-        """Fully shipped, and every shipment of the order delivered (split shipments too)."""
-        return (
-            self.rollup() == "shipped"
-            and bool(self.shipments)
-            and all(s.delivered_at is not None for s in self.shipments)
-        )
+        """Every ordered unit is on a delivered shipment: with split shipments, all of them."""
+        targets = [ln for ln in self.lines.values() if ln.ordered > EPS]
+        if not self.created or not targets:
+            return False
+        return all(ln.delivered >= ln.ordered - EPS for ln in targets)
 
     def line_views(self) -> tuple[LineView, ...]:
         return tuple(
@@ -153,7 +166,8 @@ class Quantities:
                 allocated=ln.allocated,
                 backordered=self.open_backorder(ln),
                 picked=ln.picked,
-                shipped=self.shipped(ln.line_id),
+                shipped=ln.shipped,
+                delivered=ln.delivered,
                 native_status=ln.native_status,
             )
             for ln in self.lines.values()

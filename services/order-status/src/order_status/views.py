@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from order_status.messages import EnterpriseStatus
 
@@ -41,6 +41,13 @@ class Fact(Frozen):
     source: str
     data: dict[str, Any]
 
+    @field_validator("time", "received_at")
+    @classmethod
+    def _millis(cls, v: datetime) -> datetime:
+        """MongoDB keeps milliseconds: truncate now, so a reloaded order folds identically."""
+        v = v.astimezone(UTC) if v.tzinfo else v.replace(tzinfo=UTC)
+        return v.replace(microsecond=v.microsecond // 1000 * 1000)
+
     @property
     def system(self) -> str:
         return self.source.split("/", 1)[0].lower()
@@ -59,6 +66,7 @@ class LineView(Frozen):
     backordered: float = 0.0
     picked: float = 0.0
     shipped: float = 0.0
+    delivered: float = 0.0
     native_status: str | None = None
 
 

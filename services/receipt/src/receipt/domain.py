@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
+from shared.errors import Rejected
 
 from receipt.messages import (
     ConfirmedLine,
@@ -20,7 +21,6 @@ from receipt.messages import (
     ReceiptRecorded,
     UtcDatetime,
 )
-from shared.errors import Rejected
 
 
 class Frozen(BaseModel):

@@ -8,7 +8,7 @@ total is published as `inbound.changed` only when the total or the next date cha
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from receipt.domain import Frozen, PurchaseOrder, is_open, line_expected_date, q
 from receipt.messages import InboundChanged, UtcDatetime
@@ -73,7 +73,7 @@ def apply(
 ) -> tuple[Inbound, InboundChanged | None, datetime | None]:
     """Replace `po_id`'s entries; returns (state, event to publish or None, its time).
 
-    The time is never earlier than the previous one's, so a consumer ordering these absolute
+    The time is always later than the previous one's, so a consumer ordering these absolute
     values by event time always keeps the latest state.
     """
     cur = inbound or Inbound(sku=sku, location=location)
@@ -85,7 +85,7 @@ def apply(
     total, next_date = new.total, new.next_date
     if total == cur.emitted_qty and next_date == cur.emitted_date:
         return new, None, None
-    t = max(now, cur.emitted_time) if cur.emitted_time is not None else now
+    t = _after(now, cur.emitted_time)
     new = new.model_copy(
         update={"emitted_qty": total, "emitted_date": next_date, "emitted_time": t}
     )
@@ -93,3 +93,16 @@ def apply(
         sku=sku, location=location, inbound_qty=total, next_expected_date=next_date
     )
     return new, event, t
+
+
+_MS = timedelta(milliseconds=1)
+
+
+def _after(now: datetime, last: datetime | None) -> datetime:
+    """`now` at the envelope's millisecond precision, but strictly after `last`.
+
+    Equal times would leave the order to the consumer's tie-break (the random event id), so a
+    clock that is behind, or two changes within one millisecond, still step forward by 1 ms.
+    """
+    t = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    return t if last is None or t > last else last + _MS

@@ -16,7 +16,8 @@ EXCEPTIONS = Counter(
 _DAY = 86_400.0
 ASN_TO_RECEIPT = Histogram(
     "distsync_receipt_asn_to_receipt_seconds",
-    "Receipt event time minus its ASN's expected date (negative: early)",
+    "Receipt event time minus its ASN's expected date; negative is early "
+    "(signed buckets, so prometheus_client exposes no _sum)",
     buckets=(
         -7 * _DAY,
         -3 * _DAY,

@@ -9,9 +9,9 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 from shared.service import ApiContext
 
-from returns import domain, store
-from returns.domain import Flag, HistoryEntry, Rma, RmaLine
+from returns import state, store
 from returns.messages import Status
+from returns.state import Flag, HistoryEntry, Rma, RmaLine
 
 RMA_ID = re.compile(r"^[^\s/]{1,256}$")
 
@@ -83,10 +83,10 @@ def view(rma: Rma) -> ReturnView:
     totals = Quantities(
         authorized=sum(i.authorized for i in items),
         received=sum(i.received for i in items),
-        pending=sum(domain.pending_contributions(rma).values()),
+        pending=sum(state.pending_contributions(rma).values()),
         awaiting_inspection=sum(i.awaiting_inspection for i in items),
         inspected=sum(i.inspected for i in items),
-        excess=sum(domain.excess_by_sku(rma).values()),
+        excess=sum(state.excess_by_sku(rma).values()),
     )
     return ReturnView(
         rma_id=rma.rma_id,

@@ -9,10 +9,10 @@ from typing import Any
 from shared.service import Incoming
 from shared.uow import UnitOfWork
 
-from returns import domain, metrics, store
-from returns.domain import Emit, Rma
+from returns import domain, metrics, state, store
 from returns.messages import ReturnAuthorized, ReturnInspected, ReturnReceived
 from returns.pending import Pending, set_pending
+from returns.state import Emit, Rma
 
 
 async def load_rma(uow: UnitOfWork, rma_id: str) -> Rma | None:
@@ -29,16 +29,16 @@ async def save_rma(
     correlationid: str,
 ) -> None:
     """Write the RMA, its events, and every pending share it changed, in the same unit."""
-    if after == before:
+    if after == before or (before is None and after == Rma(rma_id=after.rma_id)):
         return
     uow.put(store.RMAS, after.rma_id, store.rma_to_doc(after))
     for e in emits:
         uow.emit(e.type, e.data, key=after.rma_id, time=e.time, correlationid=correlationid)
-    old = domain.pending_contributions(before)
-    new = domain.pending_contributions(after)
+    old = state.pending_contributions(before)
+    new = state.pending_contributions(after)
     for sku, location in sorted(set(old) | set(new)):
         qty = new.get((sku, location), 0.0)
-        if abs(qty - old.get((sku, location), 0.0)) <= domain.EPS:
+        if abs(qty - old.get((sku, location), 0.0)) <= state.EPS:
             continue
         key = store.pending_key(sku, location)
         current = store.pending_from_doc(await uow.get(store.PENDING, key))
@@ -87,7 +87,7 @@ async def handle_return_inspected(msg: Incoming[ReturnInspected], uow: UnitOfWor
 async def expire(uow: UnitOfWork, rma_id: str, now: datetime) -> bool:
     """Lapse one RMA if it is still due when re-read inside the transaction; True if it was."""
     before = await load_rma(uow, rma_id)
-    if before is None or not domain.is_due(before, now):
+    if before is None or not state.is_due(before, now):
         return False
     after, emits = domain.lapse(before, now)
     await save_rma(uow, before, after, emits, now=now, correlationid=rma_id)

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from prometheus_client import Counter, Histogram
 
-from returns.domain import Emit, Rma
 from returns.messages import ReturnStatusChanged, ReturnStockDispositioned, ReturnStockReceived
+from returns.state import Emit, Rma
 
 STATUS_CHANGES = Counter(
     "distsync_returns_status_changes_total", "RMAs reaching each status", ["status"]
@@ -42,7 +42,7 @@ RECEIPT_TO_INSPECTION = Histogram(
         30 * 86400,
     ),
 )
-SWEEP_EXPIRED = Counter(
+SWEEP = Counter(
     "distsync_returns_sweep_total", "RMAs the expiry sweep handled, by outcome", ["outcome"]
 )
 

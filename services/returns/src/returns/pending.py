@@ -11,8 +11,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from returns.domain import EPS, Emit
 from returns.messages import ReturnsPendingChanged
+from returns.state import EPS, Emit
 
 
 class PendingEntry(BaseModel):

@@ -13,14 +13,13 @@ from shared.uow import UnitOfWork
 
 from returns import metrics, store
 from returns.handlers import expire
-from returns.settings import ReturnsSettings
+from returns.settings import SWEEP_BATCH, SWEEP_INTERVAL_S
 
 log = structlog.get_logger(__name__)
 
 # How often the runtime wakes the sweep; it runs at most every
 # `returns_expiry_sweep_interval_s` seconds (a setting, read at run time).
 TICK_S = 5.0
-_DEFAULTS = ReturnsSettings.model_fields
 
 
 class ExpirySweep:
@@ -40,10 +39,7 @@ class ExpirySweep:
         self._last_run: float | None = None
 
     async def __call__(self, ctx: TaskContext) -> None:
-        interval = float(
-            getattr(ctx.settings, "returns_expiry_sweep_interval_s", None)
-            or _DEFAULTS["returns_expiry_sweep_interval_s"].default
-        )
+        interval = float(getattr(ctx.settings, "returns_expiry_sweep_interval_s", SWEEP_INTERVAL_S))
         tick = self._monotonic()
         if self._last_run is not None and tick - self._last_run < interval:
             return
@@ -53,10 +49,7 @@ class ExpirySweep:
     async def run_once(self, ctx: TaskContext) -> int:
         """One pass; returns how many RMAs this replica lapsed."""
         now = self._clock()
-        limit = int(
-            getattr(ctx.settings, "returns_expiry_sweep_batch", None)
-            or _DEFAULTS["returns_expiry_sweep_batch"].default
-        )
+        limit = int(getattr(ctx.settings, "returns_expiry_sweep_batch", SWEEP_BATCH))
         done = 0
         for rma_id in await store.due_rma_ids(ctx.db, now, limit):
             lapsed: list[bool] = []
@@ -67,11 +60,11 @@ class ExpirySweep:
             try:
                 await ctx.run_in_transaction(step)
             except Exception as e:  # one bad RMA must not stop the others
-                metrics.SWEEP_EXPIRED.labels(outcome="error").inc()
+                metrics.SWEEP.labels(outcome="error").inc()
                 log.warning("returns_expiry_failed", rma_id=rma_id, error=repr(e))
                 continue
             outcome = "lapsed" if lapsed and lapsed[-1] else "skipped"
-            metrics.SWEEP_EXPIRED.labels(outcome=outcome).inc()
+            metrics.SWEEP.labels(outcome=outcome).inc()
             done += outcome == "lapsed"
         if done:
             log.info("returns_expiry_swept", lapsed=done)

@@ -197,7 +197,8 @@ def inspected(
         "rma_id": rma_id,
         "location": location,
         "lines": [
-            {"sku": s, "qty": q, "disposition": d} for s, q, d in (lines or [("SKU-1", 5, "restock")])
+            {"sku": s, "qty": q, "disposition": d}
+            for s, q, d in (lines or [("SKU-1", 5, "restock")])
         ],
     }
 

@@ -72,7 +72,10 @@ async def test_two_replicas_racing_expire_the_rma_once(h, ev):
     second.commit()
 
     assert second.published == []
-    assert [e.event.type for e in first.published] == ["return.status_changed", "returns.pending_changed"]
+    assert [e.event.type for e in first.published] == [
+        "return.status_changed",
+        "returns.pending_changed",
+    ]
     assert first.published[0].event.data["status"] == "expired"
 
 

@@ -25,7 +25,10 @@ async def test_receipt_before_authorization_beyond_it_is_flagged_on_authorizatio
     await h.send("return.authorized", ev.authorized(lines=[("SKU-1", 5)]))
 
     flags = {(f.kind, f.sku, f.location, f.qty) for f in h.rma("RMA-1").flags}
-    assert flags == {("over_receipt", "SKU-1", "DC-EAST", 1), ("unexpected_sku", "SKU-7", "DC-EAST", 1)}
+    assert flags == {
+        ("over_receipt", "SKU-1", "DC-EAST", 1),
+        ("unexpected_sku", "SKU-7", "DC-EAST", 1),
+    }
     assert h.statuses("RMA-1") == ["received"]
     assert h.pending("SKU-1", "DC-EAST") == 0
 
@@ -84,7 +87,9 @@ async def test_same_units_under_a_new_event_id_count_as_a_new_receipt(h, ev):
 
 async def test_late_receipt_keeps_status_time_moving_forward(h, ev):
     await h.send("return.authorized", ev.authorized(lines=[("SKU-1", 5)]), at=ev.T0)
-    await h.send("return.received", ev.received(lines=[("SKU-1", 5)]), at=ev.T0 + timedelta(hours=2))
+    await h.send(
+        "return.received", ev.received(lines=[("SKU-1", 5)]), at=ev.T0 + timedelta(hours=2)
+    )
     await h.send(
         "return.inspected",
         ev.inspected(lines=[("SKU-1", 5, "restock")]),

@@ -85,8 +85,20 @@ async def test_mixed_dispositions_restock_three_scrap_two_complete_the_return(h,
 
     dispositioned = [e.data for e in out if e.type == "return.stock_dispositioned"]
     assert dispositioned == [
-        {"rma_id": "RMA-1", "location": "DC-EAST", "sku": "SKU-1", "qty": 3, "disposition": "restock"},
-        {"rma_id": "RMA-1", "location": "DC-EAST", "sku": "SKU-1", "qty": 2, "disposition": "scrap"},
+        {
+            "rma_id": "RMA-1",
+            "location": "DC-EAST",
+            "sku": "SKU-1",
+            "qty": 3,
+            "disposition": "restock",
+        },
+        {
+            "rma_id": "RMA-1",
+            "location": "DC-EAST",
+            "sku": "SKU-1",
+            "qty": 2,
+            "disposition": "scrap",
+        },
     ]
     (item,) = h.rma("RMA-1").items
     assert (item.restock, item.scrap, item.awaiting_inspection) == (3, 2, 0)
@@ -149,7 +161,9 @@ async def test_receipt_at_another_location_counts_against_the_authorization(h, e
     assert [e.data["location"] for e in out if e.type == "return.stock_received"] == ["DC-WEST"]
     assert h.pending("SKU-1", "DC-EAST") == 0
     assert h.rma("RMA-1").status == "received"
-    await h.send("return.inspected", ev.inspected(lines=[("SKU-1", 5, "restock")], location="DC-WEST"))
+    await h.send(
+        "return.inspected", ev.inspected(lines=[("SKU-1", 5, "restock")], location="DC-WEST")
+    )
     assert h.rma("RMA-1").status == "completed"
 
 
@@ -159,3 +173,9 @@ async def test_authorization_with_nothing_to_return_rejects_the_rma(h, ev):
 
     assert h.statuses("RMA-1") == ["authorized", "rejected"]
     assert h.pending("SKU-1", "DC-EAST") == 0
+
+
+async def test_receipt_with_only_empty_lines_for_an_unknown_rma_stores_nothing(h, ev):
+    out = await h.send("return.received", ev.received(rma_id="RMA-0", lines=[("SKU-1", 0)]))
+    assert out == []
+    assert "RMA-0" not in h.store.get("rmas", {})

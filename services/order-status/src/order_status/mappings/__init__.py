@@ -34,9 +34,12 @@ DEFAULT_TABLES: dict[str, Table] = {
 }
 
 
+_SEPARATORS = re.compile(r"[^a-z0-9]+")
+
+
 def normalize(code: str) -> str:
     """`Credit Hold`, `credit-hold` and `CREDIT_HOLD` are the same native status."""
-    return re.sub(r"[^a-z0-9]+", "_", code.strip().lower()).strip("_")
+    return _SEPARATORS.sub("_", code.strip().lower()).strip("_")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Commerce channel (eCommerce, EDI gateway, customer portal) order statuses -> enterprise status."""
+"""Commerce channels (eCommerce, EDI gateway, customer portal) order statuses -> enterprise."""
 
 TABLE: dict[str, str] = {
     "placed": "received",

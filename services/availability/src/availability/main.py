@@ -1,0 +1,71 @@
+"""The availability service as the runtime sees it: routes, publications, store, API."""
+
+from __future__ import annotations
+
+from shared.service import Publication, Route, ServiceDefinition, service_exchange
+
+from availability import handlers as h
+from availability import messages as m
+from availability.api import build_router
+from availability.settings import AvailabilitySettings
+from availability.store import setup_store
+
+ERP = ("erp.events",)
+WMS = ("wms.events",)
+RECEIPT = (service_exchange("receipt"),)
+RETURNS = (service_exchange("returns"),)
+
+ROUTES = (
+    Route("item.updated", m.ItemUpdated, h.handle_item_updated, ERP),
+    Route("order.allocated", m.OrderAllocated, h.handle_order_allocated, ERP),
+    Route("order.deallocated", m.OrderDeallocated, h.handle_order_deallocated, ERP),
+    Route("inventory.adjusted", m.InventoryAdjusted, h.handle_inventory_adjusted, WMS),
+    Route("inventory.counted", m.InventoryCounted, h.handle_inventory_counted, WMS),
+    Route("inventory.quarantined", m.InventoryQuarantined, h.handle_inventory_quarantined, WMS),
+    Route("inventory.released", m.InventoryReleased, h.handle_inventory_released, WMS),
+    Route("shipment.shipped", m.ShipmentShipped, h.handle_shipment_shipped, WMS),
+    Route("transfer.shipped", m.TransferShipped, h.handle_transfer_shipped, WMS),
+    Route("transfer.received", m.TransferReceived, h.handle_transfer_received, WMS),
+    Route("receipt.confirmed", m.ReceiptConfirmed, h.handle_receipt_confirmed, RECEIPT),
+    Route("inbound.changed", m.InboundChanged, h.handle_inbound_changed, RECEIPT),
+    Route("return.stock_received", m.ReturnStockReceived, h.handle_return_stock_received, RETURNS),
+    Route(
+        "return.stock_dispositioned",
+        m.ReturnStockDispositioned,
+        h.handle_return_stock_dispositioned,
+        RETURNS,
+    ),
+    Route(
+        "returns.pending_changed",
+        m.ReturnsPendingChanged,
+        h.handle_returns_pending_changed,
+        RETURNS,
+    ),
+)
+
+PUBLISHES = (
+    Publication(
+        "availability.changed",
+        m.AvailabilityChanged,
+        "A position's numbers changed: every bucket, the derived figures, version and as_of.",
+    ),
+    Publication(
+        "availability.variance_detected",
+        m.AvailabilityVarianceDetected,
+        "A cycle count differs (or not) from the on-hand expected at its time.",
+    ),
+)
+
+SERVICE = ServiceDefinition(
+    name="availability",
+    routes=ROUTES,
+    publishes=PUBLISHES,
+    setup_store=setup_store,
+    api=build_router,
+    settings_cls=AvailabilitySettings,
+    description=(
+        "One trusted stock position per SKU and location, in base units: on_hand, allocated, "
+        "quarantined, in_transit, inbound, returns_pending, safety_stock, available_to_sell and "
+        "available_to_promise, correct under duplicates and any arrival order."
+    ),
+)

@@ -1,0 +1,159 @@
+"""Cycle counts (on-hand as of their event time) and unit-of-measure conversion."""
+
+from __future__ import annotations
+
+import pytest
+from availability import metrics
+from availability.settings import AvailabilitySettings
+from shared.errors import Rejected
+
+ADJ = "inventory.adjusted"
+COUNT = "inventory.counted"
+ITEM = {"sku": "SKU-1", "base_uom": "EA", "uom_conversions": {"CS": 12}}
+
+
+def adj(qty: float, uom: str | None = None) -> dict[str, object]:
+    d: dict[str, object] = {"location": "A", "sku": "SKU-1", "qty_delta": qty, "reason_code": "X"}
+    if uom:
+        d["uom"] = uom
+    return d
+
+
+def count(qty: float, uom: str | None = None) -> dict[str, object]:
+    d: dict[str, object] = {"location": "A", "sku": "SKU-1", "counted_qty": qty, "user": "u"}
+    if uom:
+        d["uom"] = uom
+    return d
+
+
+async def test_a_count_sets_on_hand_and_reports_the_variance(h, changed, variances) -> None:
+    await h.send(ADJ, adj(10), minutes=1)
+    out = await h.send(COUNT, count(8), minutes=2)
+    assert variances(out) == [
+        {
+            "sku": "SKU-1",
+            "location": "A",
+            "expected_on_hand": 10.0,
+            "counted_on_hand": 8.0,
+            "variance": -2.0,
+            "counted_at": "2026-11-27T10:02:00Z",
+        }
+    ]
+    assert [d["on_hand"] for d in changed(out)] == [8.0]
+
+
+async def test_movements_after_the_count_time_stay_on_top_even_if_they_arrived_first(
+    h, variances
+) -> None:
+    await h.send(ADJ, adj(10), minutes=1)
+    await h.send(ADJ, adj(-3), minutes=5)
+    out = await h.send(COUNT, count(9), minutes=3)
+    assert variances(out)[0]["expected_on_hand"] == 10.0
+    assert h.pos("SKU-1", "A")["on_hand"] == 6
+
+
+async def test_a_movement_older_than_the_count_arriving_late_does_not_change_on_hand(h) -> None:
+    await h.send(COUNT, count(9), minutes=3)
+    assert await h.send(ADJ, adj(5), minutes=2) == []
+    assert h.pos("SKU-1", "A")["on_hand"] == 9
+
+
+async def test_a_late_shipment_older_than_the_count_still_releases_its_allocation(h) -> None:
+    line = {"sku": "SKU-1", "location": "A", "qty": 2}
+    await h.send("order.allocated", {"lines": [line]}, minutes=1)
+    await h.send(COUNT, count(9), minutes=3)
+    await h.send("shipment.shipped", {"location": "A", "lines": [line]}, minutes=2)
+    p = h.pos("SKU-1", "A")
+    assert (p["on_hand"], p["allocated"]) == (9, 0)
+
+
+async def test_a_count_older_than_the_latest_count_changes_nothing(h) -> None:
+    await h.send(COUNT, count(9), minutes=5)
+    await h.send(ADJ, adj(1), minutes=6)
+    assert await h.send(COUNT, count(50), minutes=4) == []
+    assert h.pos("SKU-1", "A")["on_hand"] == 10
+
+
+async def test_a_count_equal_to_on_hand_reports_zero_variance_and_no_change(
+    h, changed, variances
+) -> None:
+    await h.send(ADJ, adj(4), minutes=1)
+    out = await h.send(COUNT, count(4), minutes=2)
+    assert changed(out) == [] and variances(out)[0]["variance"] == 0.0
+
+
+async def test_the_movement_log_is_pruned_at_each_count(h) -> None:
+    for i in range(3):
+        await h.send(ADJ, adj(1), minutes=i)
+    await h.send(ADJ, adj(1), minutes=10)
+    await h.send(COUNT, count(2), minutes=5)
+    assert [m["delta"] for m in h.doc("SKU-1", "A")["movements"]] == [1.0]
+    assert h.pos("SKU-1", "A")["on_hand"] == 3
+
+
+async def test_count_variance_is_observed_by_location(h) -> None:
+    hist = metrics.COUNT_VARIANCE.labels("A")
+    before = hist._sum.get()
+    await h.send(ADJ, adj(10), minutes=1)
+    await h.send(COUNT, count(7), minutes=2)
+    assert hist._sum.get() == before + 3
+
+
+async def test_a_count_older_than_the_folded_history_is_rejected(harness) -> None:
+    h = harness(AvailabilitySettings(availability_movement_log_max=10))
+    for i in range(15):
+        await h.send(ADJ, adj(1), minutes=i)
+    assert len(h.doc("SKU-1", "A")["movements"]) == 10
+    assert h.pos("SKU-1", "A")["on_hand"] == 15
+    with pytest.raises(Rejected, match="older than the movement history kept"):
+        await h.send(COUNT, count(3), minutes=2.5)
+    await h.send(COUNT, count(3), minutes=9.5)
+    assert h.pos("SKU-1", "A")["on_hand"] == 8
+
+
+async def test_a_late_movement_within_the_folded_history_still_adds_to_on_hand(harness) -> None:
+    h = harness(AvailabilitySettings(availability_movement_log_max=10))
+    for i in range(15):
+        await h.send(ADJ, adj(1), minutes=i)
+    await h.send(ADJ, adj(1), minutes=0.5)
+    assert h.pos("SKU-1", "A")["on_hand"] == 16
+
+
+async def test_a_quantity_in_an_unknown_unit_is_rejected_and_nothing_is_saved(h) -> None:
+    with pytest.raises(Rejected, match="no conversion from CS to base unit for SKU-1"):
+        await h.send(ADJ, adj(2, "CS"))
+    assert h.doc("SKU-1", "A") is None and h.published == []
+
+
+async def test_a_rejected_message_succeeds_when_replayed_after_the_conversion_arrives(h) -> None:
+    ev = h.event(ADJ, adj(2, "CS"), minutes=2)
+    with pytest.raises(Rejected):
+        await h.deliver(ev)
+    await h.send("item.updated", ITEM, minutes=1)
+    await h.deliver(ev)
+    assert h.pos("SKU-1", "A")["on_hand"] == 24
+
+
+async def test_a_line_in_an_unknown_unit_rejects_the_whole_multi_line_event(h) -> None:
+    await h.send("item.updated", ITEM)
+    lines = [
+        {"sku": "SKU-1", "location": "A", "qty": 1, "uom": "CS"},
+        {"sku": "SKU-1", "location": "B", "qty": 1, "uom": "PAL"},
+    ]
+    with pytest.raises(Rejected, match="PAL"):
+        await h.send("order.allocated", {"lines": lines})
+    assert h.doc("SKU-1", "A") is None
+
+
+async def test_quantities_in_the_base_unit_or_a_known_unit_are_converted(h) -> None:
+    await h.send("item.updated", ITEM)
+    await h.send(ADJ, adj(2, "CS"), minutes=1)
+    await h.send(ADJ, adj(3, "EA"), minutes=2)
+    await h.send(ADJ, adj(1), minutes=3)
+    assert h.pos("SKU-1", "A")["on_hand"] == 28
+
+
+async def test_a_count_in_cases_is_converted_to_base_units(h, variances) -> None:
+    await h.send("item.updated", ITEM)
+    out = await h.send(COUNT, count(2, "CS"), minutes=1)
+    assert variances(out)[0]["counted_on_hand"] == 24.0

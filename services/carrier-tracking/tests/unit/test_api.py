@@ -1,0 +1,171 @@
+"""The HTTP router with a fake context: GET a shipment, and signed webhook pushes end to end."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from carrier_tracking.api import build_router
+from carrier_tracking.settings import CarrierTrackingSettings
+from carrier_tracking.webhooks import SIGNATURE_HEADER, sign
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from shared.service import ApiContext
+
+PAYLOADS: dict[str, Any] = json.loads((Path(__file__).parent / "payloads.json").read_text())
+SECRET = {"ups": "ups-secret", "fedex": "fedex-secret", "dhl": "dhl-secret"}
+SECRET |= {"usps": "usps-secret", "generic": "generic-secret", "ontrac": "ontrac-secret"}
+FAILURES = "distsync_carrier_tracking_webhook_signature_failures_total"
+
+
+@pytest.fixture
+def client(api_ctx: ApiContext) -> TestClient:
+    app = FastAPI()
+    app.include_router(build_router(api_ctx))
+    return TestClient(app)
+
+
+def push(client: TestClient, carrier: str, raw: bytes, signature: str | None = "sign") -> Any:
+    headers = {"content-type": "application/json"}
+    if signature == "sign":
+        signature = sign(SECRET.get(carrier, "x"), raw)
+    if signature is not None:
+        headers[SIGNATURE_HEADER] = signature
+    return client.post(f"/v1/webhooks/{carrier}", content=raw, headers=headers)
+
+
+def raw(carrier: str) -> bytes:
+    return json.dumps(PAYLOADS[carrier]).encode()
+
+
+@pytest.mark.parametrize(
+    ("carrier", "shape", "count"),
+    [
+        ("ups", "ups", 1),
+        ("fedex", "fedex", 2),
+        ("dhl", "dhl", 2),
+        ("usps", "usps", 1),
+        ("generic", "generic", 1),
+        ("ontrac", "generic", 1),
+    ],
+)
+def test_signed_push_is_published_to_carrier_events_before_202(
+    client: TestClient, publisher: Any, carrier: str, shape: str, count: int
+) -> None:
+    r = push(client, carrier, raw(shape), sign(SECRET[carrier], raw(shape)))
+    assert r.status_code == 202, r.text
+    assert r.json()["accepted"] == count
+    assert [ex for ex, _ in publisher.sent] == ["carrier.events"] * count
+    assert r.json()["event_ids"] == [ev.id for _, ev in publisher.sent]
+    assert {ev.source for _, ev in publisher.sent} == {f"carrier/{carrier}-webhook"}
+
+
+def test_wrong_signature_is_401_publishes_nothing_and_is_counted(
+    client: TestClient, publisher: Any, metric: Callable[..., float]
+) -> None:
+    before = metric(FAILURES, carrier="ups", reason="invalid")
+    r = push(client, "ups", raw("ups"), sign("not-the-secret", raw("ups")))
+    assert r.status_code == 401 and "invalid" in r.json()["detail"]
+    assert publisher.sent == []
+    assert metric(FAILURES, carrier="ups", reason="invalid") == before + 1
+
+
+def test_missing_signature_is_401_and_counted(
+    client: TestClient, publisher: Any, metric: Callable[..., float]
+) -> None:
+    before = metric(FAILURES, carrier="dhl", reason="missing")
+    r = push(client, "dhl", raw("dhl"), None)
+    assert r.status_code == 401 and "missing" in r.json()["detail"]
+    assert publisher.sent == []
+    assert metric(FAILURES, carrier="dhl", reason="missing") == before + 1
+
+
+def test_unknown_carrier_without_a_secret_is_404(client: TestClient) -> None:
+    r = push(client, "acme", raw("generic"))
+    assert r.status_code == 404 and "acme" in r.json()["detail"]
+
+
+def test_known_carrier_without_a_configured_secret_is_401(
+    api_ctx: ApiContext, publisher: Any
+) -> None:
+    api_ctx.settings = CarrierTrackingSettings(carrier_tracking_webhook_secrets={"ups": "s"})
+    app = FastAPI()
+    app.include_router(build_router(api_ctx))
+    r = push(TestClient(app), "fedex", raw("fedex"))
+    assert r.status_code == 401 and "no webhook secret" in r.json()["detail"]
+    assert publisher.sent == []
+
+
+def test_signed_but_malformed_push_is_422_with_a_message(
+    client: TestClient, publisher: Any
+) -> None:
+    r = push(client, "usps", b'{"trackingNumber": "9400"}')
+    assert r.status_code == 422 and "trackingEvents" in r.json()["detail"]
+    r = push(client, "usps", b"{not json")
+    assert r.status_code == 422 and "not valid JSON" in r.json()["detail"]
+    assert publisher.sent == []
+
+
+def test_broker_failure_answers_503_so_the_carrier_sends_again(
+    client: TestClient, publisher: Any
+) -> None:
+    publisher.fail = True
+    r = push(client, "ups", raw("ups"))
+    assert r.status_code == 503
+
+
+def test_oversized_push_is_413(api_ctx: ApiContext, publisher: Any) -> None:
+    api_ctx.settings = CarrierTrackingSettings(
+        carrier_tracking_webhook_secrets=SECRET, carrier_tracking_webhook_max_bytes=10
+    )
+    app = FastAPI()
+    app.include_router(build_router(api_ctx))
+    assert push(TestClient(app), "ups", raw("ups")).status_code == 413
+
+
+def test_unknown_tracking_number_is_404(client: TestClient) -> None:
+    r = client.get("/v1/shipments/1ZNOPE")
+    assert r.status_code == 404 and "1ZNOPE" in r.json()["detail"]
+
+
+def test_invalid_tracking_number_is_422(client: TestClient) -> None:
+    assert client.get("/v1/shipments/" + "9" * 65).status_code == 422
+    assert client.get("/v1/shipments/1Z$x").status_code == 422
+    assert client.get("/v1/shipments/1Zé").status_code == 422
+
+
+async def test_shipment_view_shows_order_milestone_and_full_history(
+    client: TestClient, runtime: Any, publisher: Any
+) -> None:
+    tn = "1Z999AA10123456784"
+    await runtime.shipped(tn)
+    for code, hour in (("MP", 0.5), ("OR", 1), ("Q7", 2), ("AR", 3)):
+        await runtime.scan(tn, code, hour)
+    # A webhook push goes through carrier.events and the same handler as broker scans.
+    assert push(client, "ups", raw("ups")).status_code == 202
+    assert push(client, "ups", raw("ups")).status_code == 202  # re-sent: same id
+    for _, ev in publisher.sent:
+        await runtime.deliver(ev)
+    view = client.get("/v1/shipments/1z999aa10123456784").json()
+    assert (view["carrier"], view["order_id"], view["shipment_id"]) == ("ups", "ORD-1", "SHP-1")
+    assert (view["milestone"], view["native_code"]) == ("in_transit", "AR")
+    codes = [(h["native_code"], h["milestone"], h["unmapped"]) for h in view["history"]]
+    assert codes == [
+        ("MP", "label_created", False),
+        ("OR", "picked_up", False),
+        ("Q7", None, True),
+        ("AR", "in_transit", False),
+        ("AR", "in_transit", False),
+    ]
+    assert publisher.sent[0][1].id == publisher.sent[1][1].id
+
+
+def test_secrets_come_from_the_environment_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = '{"UPS": "ups-s3cret", "FedEx": "fx-s3cret"}'
+    monkeypatch.setenv("DISTSYNC_CARRIER_TRACKING_WEBHOOK_SECRETS", env)
+    s = CarrierTrackingSettings()
+    assert s.carrier_tracking_webhook_secrets == {"ups": "ups-s3cret", "fedex": "fx-s3cret"}
+    assert "s3cret" not in repr(s)

@@ -1,0 +1,121 @@
+"""Properties over random purchase orders and receipts, on the pure domain."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from receipt import lifecycle
+from receipt.domain import Receipt, ReceiptLine
+from receipt.messages import PoLineIn, PurchaseOrderReleased
+from receipt.policy import acceptance_limit
+
+T0 = datetime(2026, 11, 27, tzinfo=UTC)
+SKUS = ["A", "B", "C", "Z"]  # Z is never on the PO
+
+po_lines = st.lists(
+    st.builds(
+        lambda sku, qty, tol, lot: (sku, qty, tol, lot),
+        st.sampled_from(SKUS[:3]),
+        st.integers(0, 20),
+        st.sampled_from([None, 0, 10]),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@st.composite
+def receipt_line(draw: st.DrawFn) -> ReceiptLine:
+    qty = draw(st.integers(0, 30))
+    return ReceiptLine(
+        po_line_id=draw(st.sampled_from([None, "1", "2", "9"])),
+        sku=draw(st.sampled_from(SKUS)),
+        qty=qty,
+        damaged=draw(st.integers(0, qty)),
+        lot=draw(st.sampled_from([None, "L1"])),
+        substitute_for_sku=draw(st.sampled_from([None, None, None, "A"])),
+    )
+
+
+receipts = st.lists(st.lists(receipt_line(), min_size=1, max_size=3), min_size=1, max_size=4)
+
+
+def _release(lines: list) -> PurchaseOrderReleased:
+    return PurchaseOrderReleased(
+        po_id="PO-1",
+        supplier_id="S",
+        location="DC",
+        expected_date=T0,
+        lines=[
+            PoLineIn(
+                line_id=str(i + 1),
+                sku=sku,
+                qty=qty,
+                over_receipt_tolerance_pct=tol,
+                lot_tracked=lot,
+            )
+            for i, (sku, qty, tol, lot) in enumerate(lines)
+        ],
+    )
+
+
+def _receipts(batches: list[list[ReceiptLine]]) -> list[Receipt]:
+    return [
+        Receipt(
+            receipt_id=f"R-{i}",
+            location="DC",
+            po_id="PO-1",
+            at=T0 + timedelta(hours=i + 1),
+            lines=tuple(lines),
+        )
+        for i, lines in enumerate(batches)
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(po_lines, receipts, st.booleans())
+def test_every_received_unit_is_confirmed_exactly_once_whatever_the_order(lines, batches, early):
+    release = _release(lines)
+    po = None
+    results = []
+    if not early:
+        po, out = lifecycle.release(po, release, T0, {}, 0.0)
+        results += out.results
+    for r in _receipts(batches):
+        po, out = lifecycle.receive(po, r)
+        results += out.results
+    if early:
+        po, out = lifecycle.release(po, release, T0, {}, 0.0)
+        results += out.results
+    assert po is not None
+
+    received = sum(ln.qty for b in batches for ln in b)
+    confirmed = sum(
+        c.qty_accepted + c.qty_quarantined for r in results for c in r.confirmed_lines()
+    )
+    assert confirmed == received
+    for ln in po.lines:
+        assert ln.accepted + ln.quarantined == ln.received
+        assert ln.accepted <= acceptance_limit(ln.ordered, ln.tolerance_pct) + 1e-9
+        if ln.lot_tracked:
+            assert sum(x.qty for x in ln.lots) <= ln.received
+
+
+@settings(max_examples=200, deadline=None)
+@given(po_lines, receipts)
+def test_receipts_held_before_the_release_end_in_the_same_state_as_in_order(lines, batches):
+    release = _release(lines)
+    in_order, _ = lifecycle.release(None, release, T0, {}, 0.0)
+    held = None
+    for r in _receipts(batches):
+        in_order, _ = lifecycle.receive(in_order, r)
+        held, _ = lifecycle.receive(held, r)
+    held, _ = lifecycle.release(held, release, T0, {}, 0.0)
+    assert held is not None and in_order is not None
+
+    assert held.lines == in_order.lines
+    assert held.status == in_order.status
+    assert held.receipts == in_order.receipts
