@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from availability.api import build_router
 from availability.settings import AvailabilitySettings
-from fastapi.testclient import TestClient
 from shared.http import create_app
 from shared.service import ApiContext
 
@@ -55,7 +56,7 @@ class FakeDb:
 
 
 @pytest.fixture
-async def client(h) -> TestClient:
+async def client(h) -> AsyncIterator[httpx.AsyncClient]:
     await h.send("item.updated", {"sku": "SKU-1", "base_uom": "EA", "uom_conversions": {"CS": 12}})
     for location, qty in (("A", 30), ("B", 10)):
         data = {"location": location, "sku": "SKU-1", "qty_delta": qty, "reason_code": "X"}
@@ -73,11 +74,20 @@ async def client(h) -> TestClient:
     ctx = ApiContext("availability", FakeDb(h.store), AvailabilitySettings(), publish)
     app = create_app("availability", ready)
     app.include_router(build_router(ctx))
-    return TestClient(app)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://availability") as c:
+        yield c
 
 
-def test_a_sku_answers_every_location_and_a_total(client) -> None:
-    r = client.get("/v1/availability/SKU-1")
+async def check(client: httpx.AsyncClient, lines: list[dict[str, Any]]) -> dict[str, Any]:
+    r = await client.post("/v1/availability/check", json={"lines": lines})
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+async def test_a_sku_answers_every_location_and_a_total(client) -> None:
+    r = await client.get("/v1/availability/SKU-1")
     assert r.status_code == 200
     body = r.json()
     assert body["base_uom"] == "EA"
@@ -94,14 +104,14 @@ def test_a_sku_answers_every_location_and_a_total(client) -> None:
     )
 
 
-def test_an_unknown_sku_is_a_404_with_a_message(client) -> None:
-    r = client.get("/v1/availability/NOPE")
+async def test_an_unknown_sku_is_a_404_with_a_message(client) -> None:
+    r = await client.get("/v1/availability/NOPE")
     assert r.status_code == 404
     assert r.json()["detail"] == "unknown SKU NOPE: no stock position or item record"
 
 
-def test_one_position_has_the_fields_of_availability_changed(client) -> None:
-    r = client.get("/v1/availability/SKU-1/A")
+async def test_one_position_has_the_fields_of_availability_changed(client) -> None:
+    r = await client.get("/v1/availability/SKU-1/A")
     assert r.status_code == 200
     assert set(r.json()) == {
         "sku",
@@ -121,13 +131,13 @@ def test_one_position_has_the_fields_of_availability_changed(client) -> None:
     assert r.json()["version"] == 2
 
 
-def test_a_missing_position_is_a_404_with_a_message(client) -> None:
-    r = client.get("/v1/availability/SKU-1/Z")
+async def test_a_missing_position_is_a_404_with_a_message(client) -> None:
+    r = await client.get("/v1/availability/SKU-1/Z")
     assert r.status_code == 404 and r.json()["detail"] == "no stock position for SKU-1 at Z"
 
 
-def test_check_promises_from_the_best_location_in_base_units(client) -> None:
-    r = client.post(
+async def test_check_promises_from_the_best_location_in_base_units(client) -> None:
+    r = await client.post(
         "/v1/availability/check", json={"lines": [{"sku": "SKU-1", "qty": 2, "uom": "CS"}]}
     )
     assert r.status_code == 200
@@ -136,8 +146,8 @@ def test_check_promises_from_the_best_location_in_base_units(client) -> None:
     assert r.json()["promisable"] is True
 
 
-def test_check_at_a_given_location_says_how_much_is_available_when_it_cannot(client) -> None:
-    r = client.post(
+async def test_check_at_a_given_location_says_how_much_is_available_when_it_cannot(client) -> None:
+    r = await client.post(
         "/v1/availability/check", json={"lines": [{"sku": "SKU-1", "qty": 11, "location": "B"}]}
     )
     [line] = r.json()["lines"]
@@ -146,29 +156,27 @@ def test_check_at_a_given_location_says_how_much_is_available_when_it_cannot(cli
     assert r.json()["promisable"] is False
 
 
-def test_check_lines_of_one_order_do_not_count_on_the_same_units_twice(client) -> None:
+async def test_check_lines_of_one_order_do_not_count_on_the_same_units_twice(client) -> None:
     lines = [
         {"line_id": "1", "sku": "SKU-1", "qty": 20},
         {"line_id": "2", "sku": "SKU-1", "qty": 20},
     ]
-    body = client.post("/v1/availability/check", json={"lines": lines}).json()
+    body = await check(client, lines)
     assert [(ln["line_id"], ln["promisable"], ln["location"]) for ln in body["lines"]] == [
         ("1", True, "A"),
         ("2", False, "B"),
     ]
 
 
-def test_check_line_in_an_unknown_unit_is_not_promisable_with_a_reason(client) -> None:
-    body = client.post(
-        "/v1/availability/check", json={"lines": [{"sku": "SKU-1", "qty": 1, "uom": "PAL"}]}
-    ).json()
+async def test_check_line_in_an_unknown_unit_is_not_promisable_with_a_reason(client) -> None:
+    body = await check(client, [{"sku": "SKU-1", "qty": 1, "uom": "PAL"}])
     [line] = body["lines"]
     assert line["promisable"] is False
     assert line["reason"] == "no conversion from PAL to base unit for SKU-1"
 
 
-def test_check_line_for_an_unknown_sku_is_not_promisable(client) -> None:
-    body = client.post("/v1/availability/check", json={"lines": [{"sku": "NOPE", "qty": 1}]}).json()
+async def test_check_line_for_an_unknown_sku_is_not_promisable(client) -> None:
+    body = await check(client, [{"sku": "NOPE", "qty": 1}])
     assert body["lines"][0]["reason"] == "unknown SKU NOPE"
 
 
@@ -176,7 +184,7 @@ def test_check_line_for_an_unknown_sku_is_not_promisable(client) -> None:
     "body",
     [{}, {"lines": []}, {"lines": [{"sku": "SKU-1", "qty": 0}]}, {"lines": [{"qty": 1}]}],
 )
-def test_a_bad_check_body_is_a_422_with_a_message(client, body) -> None:
-    r = client.post("/v1/availability/check", json=body)
+async def test_a_bad_check_body_is_a_422_with_a_message(client, body) -> None:
+    r = await client.post("/v1/availability/check", json=body)
     assert r.status_code == 422
     assert isinstance(r.json()["detail"], str) and r.json()["detail"]
