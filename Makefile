@@ -1,14 +1,13 @@
 # distsync: `make run` runs it, `make test` tests it. Both install what they need first.
 SHELL := /bin/bash
-UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export PATH := $(HOME)/.local/bin:$(PATH)
+UV ?= uv
 PYTEST_ARGS ?=
 
 .PHONY: install run test test-unit lint typecheck check-deploy bench bench-e2e topology clean
 
-$(UV):
-	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --user uv || curl -LsSf https://astral.sh/uv/install.sh | sh
-
-install: $(UV)
+install:
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
 	$(UV) sync --frozen
 
 ## run all five services locally (SecantusDB started unless MONGODB_URL is set); Ctrl-C stops
