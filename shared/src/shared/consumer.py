@@ -135,8 +135,8 @@ class Consumer:
             first = await self._buffer.get()
             self.busy.set()
             self.idle.clear()
+            batch = [first]
             try:
-                batch = [first]
                 deadline = loop.time() + wait_s
                 while len(batch) < self.settings.batch_size:
                     try:
@@ -154,8 +154,11 @@ class Consumer:
                 await self.process(batch)
             except asyncio.CancelledError:
                 raise
-            except Exception as e:  # never let the worker die; messages will be redelivered
+            except Exception as e:  # never let the worker die: give the batch back to the broker
                 log.error("batch_crashed", error=repr(e), exc_info=True)
+                for m in batch:
+                    with contextlib.suppress(Exception):
+                        await m.nack(requeue=True)
                 await asyncio.sleep(0.5)
             finally:
                 self.busy.clear()

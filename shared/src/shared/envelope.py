@@ -137,13 +137,18 @@ def build(
         id=id or new_id(),
         source=source,
         type=type,
-        time=time or now(),
+        time=_to_ms(time or now()),
         datacontenttype="application/json",
         correlationid=correlationid,
         causationid=causationid,
         subject=subject,
         data=data,
     )
+
+
+def _to_ms(t: datetime) -> datetime:
+    """Millisecond precision, so an event equals what its JSON says."""
+    return t.replace(microsecond=t.microsecond // 1000 * 1000)
 
 
 def amqp_properties(ev: CloudEvent) -> dict[str, Any]:

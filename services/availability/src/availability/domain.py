@@ -55,11 +55,15 @@ def make_stamp(at: datetime, event_id: str) -> Stamp:
 
 @dataclass(frozen=True, slots=True)
 class Item:
+    """Item master. The safety-stock map keeps its own stamp: an `item.updated` without one
+    leaves it alone, so each part is simply the newest value that was sent for it."""
+
     sku: str
     base_uom: str
     conversions: tuple[tuple[str, float], ...]  # (uom, base units per uom)
-    safety_stock: tuple[tuple[str, int], ...]  # (location, micro), sorted by location
     stamp: Stamp
+    safety_stock: tuple[tuple[str, int], ...] = ()  # (location, micro), sorted by location
+    safety_stamp: Stamp | None = None
 
     def factor(self, uom: str) -> float | None:
         if uom == self.base_uom:
@@ -102,25 +106,29 @@ def update_item(
     safety_stock: Mapping[str, float] | None,
     stamp: Stamp,
 ) -> tuple[Item, tuple[str, ...]] | None:
-    """The new item record and the locations whose safety stock changed; None if not newer.
-
-    A missing `safety_stock` keeps the current map; a present one replaces it entirely.
-    """
-    if current is not None and stamp <= current.stamp:
-        return None
-    if safety_stock is None:
-        safety = current.safety_stock if current is not None else ()
-    else:
-        safety = tuple(sorted((loc, to_micro(q)) for loc, q in safety_stock.items()))
-    item = Item(sku, base_uom, tuple(sorted(conversions.items())), safety, stamp)
-    old = current.safety_stock if current is not None else ()
-    locations = {loc for loc, _ in safety} | {loc for loc, _ in old}
-    changed = (
-        loc
-        for loc in locations
-        if current is None or current.safety_for(loc) != item.safety_for(loc)
+    """The new item record and the locations whose safety stock changed; None if nothing in
+    the update is newer than what is kept. `safety_stock`, when present, is the whole map."""
+    newer_master = current is None or stamp > current.stamp
+    newer_safety = safety_stock is not None and (
+        current is None or current.safety_stamp is None or stamp > current.safety_stamp
     )
-    return item, tuple(sorted(changed))
+    if not newer_master and not newer_safety:
+        return None
+    item = current or Item(sku, base_uom, (), stamp)
+    if newer_master:
+        item = replace(item, base_uom=base_uom, conversions=tuple(sorted(conversions.items())))
+        item = replace(item, stamp=stamp)
+    if safety_stock is not None and newer_safety:
+        safety = tuple(sorted((loc, to_micro(q)) for loc, q in safety_stock.items()))
+        item = replace(item, safety_stock=safety, safety_stamp=stamp)
+    old = current.safety_stock if current is not None else ()
+    locations = {loc for loc, _ in item.safety_stock} | {loc for loc, _ in old}
+    changed = [
+        loc
+        for loc in sorted(locations)
+        if current is None or current.safety_for(loc) != item.safety_for(loc)
+    ]
+    return item, tuple(changed)
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -321,7 +329,8 @@ def set_returns_pending(pos: Position, qty: int, stamp: Stamp, *, item: Item | N
 
 def apply_item(pos: Position, item: Item) -> Result:
     """Take the safety stock of a newer item record."""
-    return _finish(pos, sync_safety_stock(pos, item), item.stamp.at, [])
+    at = (item.safety_stamp or item.stamp).at
+    return _finish(pos, sync_safety_stock(pos, item), at, [])
 
 
 def sync_safety_stock(pos: Position, item: Item | None) -> Position:

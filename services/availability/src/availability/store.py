@@ -104,6 +104,7 @@ def item_to_doc(item: Item) -> dict[str, Any]:
         "conversions": [{"uom": u, "factor": f} for u, f in item.conversions],
         "safety_stock": [{"location": loc, "qty": to_units(q)} for loc, q in item.safety_stock],
         "updated": _stamp_doc(item.stamp),
+        "safety_stock_updated": _stamp_doc(item.safety_stamp),
     }
 
 
@@ -116,10 +117,11 @@ def item_from_doc(doc: dict[str, Any] | None) -> Item | None:
         sku=doc["sku"],
         base_uom=doc["base_uom"],
         conversions=tuple((c["uom"], float(c["factor"])) for c in doc.get("conversions") or ()),
+        stamp=stamp,
         safety_stock=tuple(
             (s["location"], to_micro(float(s["qty"]))) for s in doc.get("safety_stock") or ()
         ),
-        stamp=stamp,
+        safety_stamp=_stamp(doc.get("safety_stock_updated")),
     )
 
 

@@ -42,6 +42,7 @@ def item(**safety: float) -> Item:
         "SKU-1",
         "EA",
         (("CS", 12.0), ("KG", 0.5)),
+        stamp(0, "item"),
         tuple(sorted((k, to_micro(v)) for k, v in safety.items())),
         stamp(0, "item"),
     )
@@ -117,13 +118,31 @@ def test_uom_without_any_item_record_is_rejected() -> None:
 
 def test_an_older_item_update_never_overwrites_a_newer_one() -> None:
     newer = domain.update_item(
-        None, sku="S", base_uom="EA", conversions={"CS": 6}, safety_stock=None, stamp=stamp(5)
+        None, sku="S", base_uom="EA", conversions={"CS": 6}, safety_stock={"A": 1}, stamp=stamp(5)
     )
     assert newer is not None
     older = domain.update_item(
         newer[0], sku="S", base_uom="EA", conversions={"CS": 12}, safety_stock={}, stamp=stamp(1)
     )
     assert older is None
+
+
+def test_an_older_safety_stock_map_still_applies_when_the_newer_update_had_none() -> None:
+    newer = domain.update_item(
+        None, sku="S", base_uom="EA", conversions={"CS": 6}, safety_stock=None, stamp=stamp(5)
+    )
+    assert newer is not None
+    older = domain.update_item(
+        newer[0], sku="S", base_uom="KG", conversions={}, safety_stock={"A": 2}, stamp=stamp(1)
+    )
+    assert older is not None
+    item, changed = older
+    assert (item.base_uom, item.factor("CS"), item.safety_for("A"), changed) == (
+        "EA",
+        6.0,
+        2 * U,
+        ("A",),
+    )
 
 
 def test_item_update_lists_locations_whose_safety_stock_changed() -> None:

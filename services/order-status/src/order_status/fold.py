@@ -26,6 +26,12 @@ from order_status.views import (
     TimelineEntry,
 )
 
+EVENT_TYPES = (
+    "order.created order.allocated order.deallocated order.backordered order.cancelled "
+    "order.status_reported pick.completed pack.completed shipment.shipped "
+    "shipment.tracking_updated return.status_changed"
+).split()
+
 
 def _st(s: str | None) -> EnterpriseStatus | None:
     return cast("EnterpriseStatus | None", s)
@@ -69,17 +75,7 @@ class _Fold:
         self.milestones: list[Milestone] = []
         self.timeline: list[TimelineEntry] = []
         self.on: dict[str, Callable[[Fact, _Effect], None]] = {
-            "order.created": self._created,
-            "order.allocated": self._allocated,
-            "order.deallocated": self._deallocated,
-            "order.backordered": self._backordered,
-            "order.cancelled": self._cancelled,
-            "order.status_reported": self._reported,
-            "pick.completed": self._picked,
-            "pack.completed": self._packed,
-            "shipment.shipped": self._shipped,
-            "shipment.tracking_updated": self._tracking,
-            "return.status_changed": self._return,
+            t: getattr(self, "_" + t.replace(".", "_")) for t in EVENT_TYPES
         }
 
     def step(self, f: Fact) -> None:
@@ -178,7 +174,7 @@ class _Fold:
         eff.mapped = found.status
         return found.status
 
-    def _created(self, f: Fact, eff: _Effect) -> None:
+    def _order_created(self, f: Fact, eff: _Effect) -> None:
         d = m.OrderCreated.model_validate(f.data)
         if self.q.created:
             eff.note = "order amended: lines replaced"
@@ -194,21 +190,21 @@ class _Fold:
             ln = self.q.line(line.line_id, line.sku)
             ln.sku, ln.ordered, ln.uom = line.sku, line.qty, line.uom
 
-    def _allocated(self, f: Fact, eff: _Effect) -> None:
+    def _order_allocated(self, f: Fact, eff: _Effect) -> None:
         for line in m.OrderAllocated.model_validate(f.data).lines:
             ln = self.q.line(line.line_id, line.sku)
             ln.allocated += line.qty
             ln.backordered = max(0.0, ln.backordered - line.qty)
         eff.milestone = True
 
-    def _deallocated(self, f: Fact, eff: _Effect) -> None:
+    def _order_deallocated(self, f: Fact, eff: _Effect) -> None:
         d = m.OrderDeallocated.model_validate(f.data)
         for line in d.lines:
             ln = self.q.line(line.line_id, line.sku)
             ln.allocated = max(0.0, ln.allocated - line.qty)
         eff.reason = d.reason
 
-    def _backordered(self, f: Fact, eff: _Effect) -> None:
+    def _order_backordered(self, f: Fact, eff: _Effect) -> None:
         d = m.OrderBackordered.model_validate(f.data)
         for line in d.lines:
             self.q.line(line.line_id, line.sku).backordered += line.qty
@@ -216,11 +212,11 @@ class _Fold:
             eff.note = f"expected {d.expected_date}"
         eff.milestone = True
 
-    def _cancelled(self, f: Fact, eff: _Effect) -> None:
+    def _order_cancelled(self, f: Fact, eff: _Effect) -> None:
         eff.reason = m.OrderCancelled.model_validate(f.data).reason
         self._terminal(f, eff, "cancelled")
 
-    def _reported(self, f: Fact, eff: _Effect) -> None:
+    def _order_status_reported(self, f: Fact, eff: _Effect) -> None:
         d = m.OrderStatusReported.model_validate(f.data)
         eff.native, eff.reason, eff.line_id = d.native_status, d.reason, d.line_id
         line = self.q.line(d.line_id, "") if d.line_id else None
@@ -230,12 +226,12 @@ class _Fold:
         if status is not None:
             self._mapped(f, eff, status, line)
 
-    def _picked(self, f: Fact, eff: _Effect) -> None:
+    def _pick_completed(self, f: Fact, eff: _Effect) -> None:
         for line in m.PickCompleted.model_validate(f.data).lines:
             self.q.line(line.line_id, line.sku).picked += line.qty_picked
         eff.milestone = True
 
-    def _packed(self, f: Fact, eff: _Effect) -> None:
+    def _pack_completed(self, f: Fact, eff: _Effect) -> None:
         d = m.PackCompleted.model_validate(f.data)
         s = self.q.shipment(d.shipment_id, None)
         s.packed_at = s.packed_at or f.time
@@ -243,7 +239,7 @@ class _Fold:
         eff.shipment_id = d.shipment_id
         self._mapped(f, eff, "packed", None)
 
-    def _shipped(self, f: Fact, eff: _Effect) -> None:
+    def _shipment_shipped(self, f: Fact, eff: _Effect) -> None:
         d = m.ShipmentShipped.model_validate(f.data)
         s = self.q.shipment(d.shipment_id, d.tracking_number)
         eff.shipment_id = d.shipment_id
@@ -255,7 +251,7 @@ class _Fold:
         self.q.confirm(s, [ShipmentLine(line_id=x.line_id, sku=x.sku, qty=x.qty) for x in d.lines])
         eff.milestone = True
 
-    def _tracking(self, f: Fact, eff: _Effect) -> None:
+    def _shipment_tracking_updated(self, f: Fact, eff: _Effect) -> None:
         d = m.ShipmentTrackingUpdated.model_validate(f.data)
         s = self.q.shipment(d.shipment_id, d.tracking_number)
         scope = f"shipment:{self.q.shipments.index(s)}"
@@ -283,7 +279,7 @@ class _Fold:
         if status == "delivered":
             self.q.deliver(s, f.time)
 
-    def _return(self, f: Fact, eff: _Effect) -> None:
+    def _return_status_changed(self, f: Fact, eff: _Effect) -> None:
         d = m.ReturnStatusChanged.model_validate(f.data)
         eff.native, eff.note = d.status, f"rma {d.rma_id}"
         status = self._lookup(f, eff, "returns", d.status)

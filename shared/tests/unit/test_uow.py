@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from shared.envelope import build
+from shared.uow import InMemoryUnitOfWork
+
+
+async def test_reads_see_the_batch_s_own_writes_and_returned_documents_are_copies():
+    uow = InMemoryUnitOfWork("svc", store={"c": {"k": {"_id": "k", "n": 1}}})
+    doc = await uow.get("c", "k")
+    doc["n"] = 99
+    assert (await uow.get("c", "k"))["n"] == 1
+    uow.put("c", "k", {"n": 2})
+    assert (await uow.get("c", "k")) == {"n": 2, "_id": "k"}
+
+
+async def test_emitted_events_copy_correlation_and_set_causation_from_the_current_message():
+    uow = InMemoryUnitOfWork("availability")
+    uow.current = build("inventory.adjusted", {}, source="wms/x", correlationid="ORD-1")
+    ev = uow.emit("availability.changed", {"sku": "A"}, key="A|L")
+    assert ev.correlationid == "ORD-1" and ev.causationid == uow.current.id
+    assert ev.source == "distsync/availability"
+    assert uow.events[0].exchange == "availability.events"
+
+
+async def test_a_savepoint_rollback_forgets_writes_events_and_commit_hooks():
+    uow = InMemoryUnitOfWork("s")
+    sp = uow.savepoint()
+    uow.put("c", "k", {"n": 1})
+    uow.emit("t", {}, key="k")
+    uow.on_commit(lambda: None)
+    uow.rollback_to(sp)
+    assert uow.dirty_items() == [] and uow.events == [] and uow.after_commit == []
