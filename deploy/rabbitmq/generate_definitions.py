@@ -30,24 +30,7 @@ INGRESS = {  # publishing system (its user name) -> its exchange
     "commerce": "commerce.events",
 }
 
-# service -> the exchanges its <service>.main queue is bound to. The bindings themselves (one per
-# event type) are declared by `distsync topology apply` from each service's routes, so they live in
-# code only; read permission on these exchanges lets a service bind its own queue and nothing else.
-CONSUMES: dict[str, tuple[str, ...]] = {
-    "availability": ("erp.events", "wms.events", "receipt.events", "returns.events"),
-    "order-status": (
-        "erp.events",
-        "wms.events",
-        "commerce.events",
-        "carrier.events",
-        "carrier-tracking.events",
-        "returns.events",
-    ),
-    "receipt": ("erp.events", "commerce.events", "wms.events"),
-    "returns": ("erp.events", "commerce.events", "wms.events"),
-    "carrier-tracking": ("wms.events", "carrier.events"),
-}
-SERVICES = tuple(CONSUMES)
+SERVICES = ("availability", "order-status", "receipt", "returns", "carrier-tracking")
 
 # Exchanges a service may publish to besides its own <service>.events and <service>.dlx.
 EXTRA_WRITES: dict[str, tuple[str, ...]] = {"carrier-tracking": ("carrier.events",)}
@@ -62,17 +45,15 @@ def _alt(names: list[str]) -> str:
 
 
 def service_permissions(service: str) -> dict[str, str]:
-    """Own objects only; read on the exchanges it consumes lets it bind its own queue, nothing more."""
+    """Its own objects only. Writing to amq.default is how it schedules retries (retry queues)."""
     own = _re(service) + r"\.(events|dlx|main|dlq|retry\.[0-9]+s)"
-    own_queues = _re(service) + r"\.(main|dlq|dlx|retry\.[0-9]+s)"
     writes = ["amq\\.default", own] + [_re(x) for x in EXTRA_WRITES.get(service, ())]
-    reads = [own_queues] + [_re(x) for x in CONSUMES[service]]
     return {
         "user": service,
         "vhost": VHOST,
         "configure": "^" + own + "$",
         "write": _alt(writes),
-        "read": _alt(reads),
+        "read": "^" + own + "$",
     }
 
 
@@ -146,11 +127,13 @@ def _binding(source: str, destination: str, key: str) -> dict[str, object]:
 
 
 def topology() -> dict[str, list[dict[str, object]]]:
-    """Exchanges, queues and structural bindings (dlx -> dlq, unrouted); event bindings are the runtime's."""
+    """Exchanges, queues and the structural bindings (dlx -> dlq, unrouted), as shared.topology
+    declares them; the per-event-type bindings of <service>.main are declared only by
+    `distsync topology apply` (from each service's routes), so they live in code alone."""
     exchanges = [_exchange(UNROUTED, "fanout")]
     exchanges += [_exchange(x, "topic", {"alternate-exchange": UNROUTED}) for x in INGRESS.values()]
     queues = [_queue(UNROUTED, _quorum())]
-    bindings = [_binding(UNROUTED, UNROUTED, "")]
+    bindings = [_binding(UNROUTED, UNROUTED, "#")]
     for svc in SERVICES:
         exchanges.append(_exchange(f"{svc}.events", "topic"))
         exchanges.append(_exchange(f"{svc}.dlx", "fanout"))
@@ -170,10 +153,12 @@ def topology() -> dict[str, list[dict[str, object]]]:
                     "x-message-ttl": delay * 1000,
                     "x-dead-letter-exchange": "",
                     "x-dead-letter-routing-key": f"{svc}.main",
+                    "x-dead-letter-strategy": "at-least-once",
+                    "x-overflow": "reject-publish",
                 }
             )
             queues.append(_queue(f"{svc}.retry.{delay}s", retry_args))
-        bindings.append(_binding(f"{svc}.dlx", f"{svc}.dlq", ""))
+        bindings.append(_binding(f"{svc}.dlx", f"{svc}.dlq", "#"))
     return {"exchanges": exchanges, "queues": queues, "bindings": bindings}
 
 

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.service import ApiContext
 
 from availability import promise, store
-from availability.domain import Numbers, Position, to_units
+from availability.domain import Numbers, Position
+from availability.items import to_units
 from availability.messages import MAX_QTY, AvailabilityChanged, AvailabilityNumbers, Key, Uom
 
 MAX_CHECK_LINES = 1000

@@ -10,21 +10,17 @@ import structlog
 from shared.service import Incoming
 from shared.uow import UnitOfWork
 
-from availability import domain, metrics, rules, store
+from availability import domain, items, metrics, rules, store
 from availability.domain import (
     DEFAULT_LOG_MAX,
     DomainEvent,
-    Item,
     OversellAttempted,
     Position,
     PositionChanged,
     Result,
-    Stamp,
     VarianceDetected,
-    make_stamp,
-    to_micro,
-    to_units,
 )
+from availability.items import Item, Stamp, make_stamp, to_micro, to_units
 from availability.messages import (
     AvailabilityChanged,
     AvailabilityVarianceDetected,
@@ -63,7 +59,7 @@ def _observe_lag(msg: Incoming[Any], uow: UnitOfWork) -> None:
     uow.on_commit(lambda: metrics.EVENT_LAG.labels(msg.envelope.type).observe(lag))
 
 
-async def _items(uow: UnitOfWork, skus: set[str]) -> dict[str, Item | None]:
+async def _load_items(uow: UnitOfWork, skus: set[str]) -> dict[str, Item | None]:
     return {sku: store.item_from_doc(await uow.get(store.ITEMS, sku)) for sku in sorted(skus)}
 
 
@@ -117,14 +113,14 @@ async def _apply_rule(
 ) -> None:
     """Plan every position's effect first (an unknown unit rejects the whole event), then apply."""
     _observe_lag(msg, uow)
-    items = await _items(uow, _skus(msg.data))
-    plan = rule(msg.data, items)
+    known = await _load_items(uow, _skus(msg.data))
+    plan = rule(msg.data, known)
     stamp, log_max = _stamp(msg), _log_max(uow)
     for (sku, location), effect in sorted(plan.items()):
         if effect == domain.Effect():
             continue
         step = partial(
-            domain.apply_effect, effect=effect, stamp=stamp, item=items[sku], log_max=log_max
+            domain.apply_effect, effect=effect, stamp=stamp, item=known[sku], log_max=log_max
         )
         await _touch(uow, msg, sku, location, step)
 
@@ -133,7 +129,7 @@ async def handle_item_updated(msg: Incoming[ItemUpdated], uow: UnitOfWork) -> No
     _observe_lag(msg, uow)
     d = msg.data
     current = store.item_from_doc(await uow.get(store.ITEMS, d.sku))
-    result = domain.update_item(
+    result = items.update_item(
         current,
         sku=d.sku,
         base_uom=d.base_uom,
@@ -157,8 +153,8 @@ async def handle_inventory_adjusted(msg: Incoming[InventoryAdjusted], uow: UnitO
 async def handle_inventory_counted(msg: Incoming[InventoryCounted], uow: UnitOfWork) -> None:
     _observe_lag(msg, uow)
     d = msg.data
-    item = (await _items(uow, {d.sku}))[d.sku]
-    counted = domain.convert(d.sku, d.counted_qty, d.uom, item)
+    item = (await _load_items(uow, {d.sku}))[d.sku]
+    counted = items.convert(d.sku, d.counted_qty, d.uom, item)
     step = partial(domain.count, counted_qty=counted, stamp=_stamp(msg), item=item)
     await _touch(uow, msg, d.sku, d.location, step)
 
@@ -210,7 +206,7 @@ async def handle_return_stock_dispositioned(
 async def handle_inbound_changed(msg: Incoming[InboundChanged], uow: UnitOfWork) -> None:
     _observe_lag(msg, uow)
     d = msg.data
-    item = (await _items(uow, {d.sku}))[d.sku]
+    item = (await _load_items(uow, {d.sku}))[d.sku]
     step = partial(domain.set_inbound, qty=to_micro(d.inbound_qty), stamp=_stamp(msg), item=item)
     await _touch(uow, msg, d.sku, d.location, step)
 
@@ -220,7 +216,7 @@ async def handle_returns_pending_changed(
 ) -> None:
     _observe_lag(msg, uow)
     d = msg.data
-    item = (await _items(uow, {d.sku}))[d.sku]
+    item = (await _load_items(uow, {d.sku}))[d.sku]
     qty = to_micro(d.pending_qty)
     step = partial(domain.set_returns_pending, qty=qty, stamp=_stamp(msg), item=item)
     await _touch(uow, msg, d.sku, d.location, step)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from availability.domain import Item, Position, conversion_factor, to_micro, to_units
+from availability.domain import Position
+from availability.items import Item, conversion_factor, to_micro, to_units
 
 
 @dataclass(frozen=True, slots=True)

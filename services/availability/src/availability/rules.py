@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from availability.domain import Effect, Item, convert
+from availability.domain import Effect
+from availability.items import Item, convert
 from availability.messages import (
     InventoryAdjusted,
     InventoryQuarantined,

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from availability.domain import Item, Movement, Position, Stamp, to_micro, to_units
+from availability.domain import Movement, Position
+from availability.items import MICRO, Item, Stamp, to_units
 
 POSITIONS = "positions"
 ITEMS = "items"
@@ -32,8 +33,13 @@ def _stamp(d: dict[str, Any] | None) -> Stamp | None:
     return None if d is None else Stamp(d["at"], d["event_id"])
 
 
+def _micro(v: Any) -> int:
+    """A stored quantity back in millionths; exact for the magnitudes messages may carry."""
+    return round(float(v) * MICRO)
+
+
 def _m(doc: dict[str, Any], field: str) -> int:
-    return to_micro(float(doc.get(field) or 0.0))
+    return _micro(doc.get(field) or 0.0)
 
 
 def public_fields(p: Position) -> dict[str, Any]:
@@ -78,8 +84,7 @@ def position_from_doc(doc: dict[str, Any]) -> Position:
         location=doc["location"],
         on_hand_base=_m(doc, "on_hand_base"),
         movements=tuple(
-            Movement(m["at"], m["event_id"], to_micro(float(m["delta"])))
-            for m in doc.get("movements") or ()
+            Movement(m["at"], m["event_id"], _micro(m["delta"])) for m in doc.get("movements") or ()
         ),
         counted=_stamp(doc.get("counted")),
         folded_through=doc.get("folded_through"),
@@ -119,7 +124,7 @@ def item_from_doc(doc: dict[str, Any] | None) -> Item | None:
         conversions=tuple((c["uom"], float(c["factor"])) for c in doc.get("conversions") or ()),
         stamp=stamp,
         safety_stock=tuple(
-            (s["location"], to_micro(float(s["qty"]))) for s in doc.get("safety_stock") or ()
+            (s["location"], _micro(s["qty"])) for s in doc.get("safety_stock") or ()
         ),
         safety_stamp=_stamp(doc.get("safety_stock_updated")),
     )

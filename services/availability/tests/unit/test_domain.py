@@ -7,19 +7,8 @@ from datetime import UTC, datetime, timedelta
 import availability
 import pytest
 from availability import domain
-from availability.domain import (
-    Effect,
-    Item,
-    Numbers,
-    Position,
-    PositionChanged,
-    Stamp,
-    apply_effect,
-    convert,
-    make_stamp,
-    to_micro,
-    to_units,
-)
+from availability.domain import Effect, Numbers, Position, PositionChanged, apply_effect
+from availability.items import Item, Stamp, convert, make_stamp, to_micro, to_units, update_item
 from availability.store import (
     item_from_doc,
     item_to_doc,
@@ -117,22 +106,22 @@ def test_uom_without_any_item_record_is_rejected() -> None:
 
 
 def test_an_older_item_update_never_overwrites_a_newer_one() -> None:
-    newer = domain.update_item(
+    newer = update_item(
         None, sku="S", base_uom="EA", conversions={"CS": 6}, safety_stock={"A": 1}, stamp=stamp(5)
     )
     assert newer is not None
-    older = domain.update_item(
+    older = update_item(
         newer[0], sku="S", base_uom="EA", conversions={"CS": 12}, safety_stock={}, stamp=stamp(1)
     )
     assert older is None
 
 
 def test_an_older_safety_stock_map_still_applies_when_the_newer_update_had_none() -> None:
-    newer = domain.update_item(
+    newer = update_item(
         None, sku="S", base_uom="EA", conversions={"CS": 6}, safety_stock=None, stamp=stamp(5)
     )
     assert newer is not None
-    older = domain.update_item(
+    older = update_item(
         newer[0], sku="S", base_uom="KG", conversions={}, safety_stock={"A": 2}, stamp=stamp(1)
     )
     assert older is not None
@@ -146,11 +135,11 @@ def test_an_older_safety_stock_map_still_applies_when_the_newer_update_had_none(
 
 
 def test_item_update_lists_locations_whose_safety_stock_changed() -> None:
-    first = domain.update_item(
+    first = update_item(
         None, sku="S", base_uom="EA", conversions={}, safety_stock={"A": 5, "B": 1}, stamp=stamp(1)
     )
     assert first is not None and first[1] == ("A", "B")
-    second = domain.update_item(
+    second = update_item(
         first[0], sku="S", base_uom="EA", conversions={}, safety_stock={"B": 1}, stamp=stamp(2)
     )
     assert second is not None and second[1] == ("A",)
@@ -158,11 +147,11 @@ def test_item_update_lists_locations_whose_safety_stock_changed() -> None:
 
 
 def test_item_update_without_safety_stock_keeps_the_current_map() -> None:
-    first = domain.update_item(
+    first = update_item(
         None, sku="S", base_uom="EA", conversions={}, safety_stock={"A": 5}, stamp=stamp(1)
     )
     assert first is not None
-    second = domain.update_item(
+    second = update_item(
         first[0], sku="S", base_uom="EA", conversions={}, safety_stock=None, stamp=stamp(2)
     )
     assert second is not None
@@ -213,7 +202,7 @@ def test_position_and_item_documents_round_trip_without_losing_state() -> None:
 
 
 FORBIDDEN = {"aio_pika", "pymongo", "structlog", "prometheus_client", "fastapi"}
-PURE = ("domain.py", "rules.py", "promise.py")
+PURE = ("domain.py", "items.py", "rules.py", "promise.py")
 
 
 @pytest.mark.parametrize("module", PURE)

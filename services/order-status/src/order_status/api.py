@@ -6,31 +6,67 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel
 from shared.service import ApiContext
 
 from order_status import store
 from order_status.mappings import STATUSES
+from order_status.messages import EnterpriseStatus
+from order_status.views import LineView, Milestone, ShipmentView, TimelineEntry
 
 MAX_LIMIT = 500
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such order; `detail` says which"},
+    422: {"description": "A parameter is invalid; `detail` says why"},
+}
+
+
+class OrderSummary(BaseModel):
+    order_id: str
+    status: EnterpriseStatus
+    status_at: datetime
+    reason: str | None = None
+    updated_at: datetime
+    channel: str | None = None
+    customer_id: str | None = None
+
+
+class OrderOut(OrderSummary):
+    """`timeline`: every event in event-time order, `at` = event time, `received_at` = arrival."""
+
+    status_source: str
+    native_status: str | None = None
+    promised_date: str | None = None
+    lines: list[LineView]
+    shipments: list[ShipmentView]
+    milestones: list[Milestone]
+    timeline: list[TimelineEntry]
+
+
+class OrderPage(BaseModel):
+    items: list[OrderSummary]
+    next_cursor: str | None = None
 
 
 def build_router(ctx: ApiContext) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["orders"])
 
-    @router.get("/orders/{order_id}", summary="One order: status, lines, shipments, timeline")
+    @router.get("/orders/{order_id}", response_model=OrderOut, responses=ERRORS)
     async def get_order(order_id: str) -> dict[str, Any]:
+        """One order: status, lines, shipments with tracking, milestones and full timeline."""
         doc = await store.get_order(ctx.db, order_id)
         if doc is None:
             raise HTTPException(404, detail=f"order {order_id!r} is not known to order-status")
         return doc
 
-    @router.get("/orders", summary="Orders by status, updated since a time, paged by cursor")
+    @router.get("/orders", response_model=OrderPage, responses=ERRORS)
     async def list_orders(
         status: str | None = Query(None, description="an enterprise status"),
         since: datetime | None = Query(None, description="updated at or after (RFC 3339)"),
         limit: int = Query(100, ge=1, le=MAX_LIMIT),
         cursor: str | None = Query(None, description="next_cursor of the previous page"),
     ) -> dict[str, Any]:
+        """Orders in (updated_at, order_id) order, optionally by status and updated since."""
         if status is not None and status not in STATUSES:
             raise HTTPException(
                 422, detail=f"unknown status {status!r}; expected one of {sorted(STATUSES)}"

@@ -7,7 +7,7 @@ arrival order and duplicates cannot change it, and a late event lands in its pla
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import cast
 
@@ -33,16 +33,12 @@ EVENT_TYPES = (
 ).split()
 
 
-def _st(s: str | None) -> EnterpriseStatus | None:
-    return cast("EnterpriseStatus | None", s)
-
-
 @dataclass
 class _Effect:
     """What one fact did, for its timeline entry."""
 
-    native: str | None = None
-    mapped: str | None = None
+    native_status: str | None = None
+    mapped_status: str | None = None
     unmapped: bool = False
     mapping: str | None = None
     note: str | None = None
@@ -96,27 +92,16 @@ class _Fold:
                     at=f.time,
                     source=f.source,
                     event_id=f.id,
-                    native_status=eff.native,
+                    native_status=eff.native_status,
                     reason=reason,
                 )
             )
             self.status = status
+        entry = {k: v for k, v in asdict(eff).items() if k != "milestone"}
         self.timeline.append(
-            TimelineEntry(
-                event_id=f.id,
-                type=f.type,
-                at=f.time,
-                received_at=f.received_at,
-                source=f.source,
-                status=cast("EnterpriseStatus", status),
-                native_status=eff.native,
-                mapped_status=_st(eff.mapped),
-                unmapped=eff.unmapped,
-                mapping=eff.mapping,
-                note=eff.note,
-                reason=eff.reason,
-                line_id=eff.line_id,
-                shipment_id=eff.shipment_id,
+            TimelineEntry.model_validate(
+                {"event_id": f.id, "type": f.type, "at": f.time, "received_at": f.received_at}
+                | {"source": f.source, "status": status, **entry}
             )
         )
 
@@ -141,7 +126,7 @@ class _Fold:
     def _mapped(self, f: Fact, eff: _Effect, status: str, line: Line | None) -> None:
         """Apply an enterprise status a native status was mapped to."""
         if status == "exception":
-            reason = eff.reason or eff.native or "exception"
+            reason = eff.reason or eff.native_status or "exception"
             self.exceptions["order"] = _Mark("exception", f.time, f.id, reason)
         elif status in TERMINAL:
             self._terminal(f, eff, status)
@@ -171,7 +156,7 @@ class _Fold:
             eff.note = f"unmapped native status {native!r} from {mapping}; status kept"
         elif found.status is None:
             eff.note = "known native status; no status change"
-        eff.mapped = found.status
+        eff.mapped_status = found.status
         return found.status
 
     def _order_created(self, f: Fact, eff: _Effect) -> None:
@@ -218,7 +203,7 @@ class _Fold:
 
     def _order_status_reported(self, f: Fact, eff: _Effect) -> None:
         d = m.OrderStatusReported.model_validate(f.data)
-        eff.native, eff.reason, eff.line_id = d.native_status, d.reason, d.line_id
+        eff.native_status, eff.reason, eff.line_id = d.native_status, d.reason, d.line_id
         line = self.q.line(d.line_id, "") if d.line_id else None
         if line is not None:
             line.native_status = d.native_status
@@ -256,32 +241,34 @@ class _Fold:
         s = self.q.shipment(d.shipment_id, d.tracking_number)
         scope = f"shipment:{self.q.shipments.index(s)}"
         s.carrier = s.carrier or d.carrier
-        eff.native, eff.shipment_id = d.native_code, s.shipment_id
+        eff.native_status, eff.shipment_id = d.native_code, s.shipment_id
         eff.reason = d.exception_reason
         status = self._lookup(f, eff, "carrier", d.milestone)
         if not eff.unmapped:
             eff.note = f"carrier milestone {d.milestone}"
         if status is None:
             return
-        if s.delivered_at is not None and status not in ("exception", "delivered"):
-            eff.note = f"carrier milestone {d.milestone} after delivery; shipment kept delivered"
-            return
-        s.milestone, s.milestone_at = d.milestone, f.time
-        s.native_code, s.description = d.native_code, d.description
         if status == "exception":
-            reason = d.exception_reason or d.description or d.milestone
-            s.exception_reason = reason
-            self.exceptions[scope] = _Mark("exception", f.time, f.id, reason)
+            s.milestone, s.milestone_at, s.native_code = d.milestone, f.time, d.native_code
+            s.description = d.description
+            s.exception_reason = d.exception_reason or d.description or d.milestone
+            self.exceptions[scope] = _Mark("exception", f.time, f.id, s.exception_reason)
             return
         self.exceptions.pop(scope, None)
         s.exception_reason = None
         eff.milestone = True
+        if s.delivered_at is not None and status != "delivered":
+            eff.note = f"carrier milestone {d.milestone} after delivery; shipment kept delivered"
+            s.milestone, s.milestone_at = "delivered", s.delivered_at
+            return
+        s.milestone, s.milestone_at, s.native_code = d.milestone, f.time, d.native_code
+        s.description = d.description
         if status == "delivered":
             self.q.deliver(s, f.time)
 
     def _return_status_changed(self, f: Fact, eff: _Effect) -> None:
         d = m.ReturnStatusChanged.model_validate(f.data)
-        eff.native, eff.note = d.status, f"rma {d.rma_id}"
+        eff.native_status, eff.note = d.status, f"rma {d.rma_id}"
         status = self._lookup(f, eff, "returns", d.status)
         if status is not None:
             self._mapped(f, eff, status, None)

@@ -45,10 +45,8 @@ async def record(uow: UnitOfWork, order_id: str, facts: list[Fact], msg: Incomin
         corr = msg.envelope.correlationid or order_id
         uow.emit(STATUS_CHANGED, data, key=order_id, time=c.at, correlationid=corr)
     old = {f.id for f in before.facts} if before is not None else set()
-    assert order.view is not None
-    unmapped = [
-        e.mapping or "unknown" for e in order.view.timeline if e.unmapped and e.event_id not in old
-    ]
+    timeline = order.view.timeline if order.view is not None else ()
+    unmapped = [e.mapping or "unknown" for e in timeline if e.unmapped and e.event_id not in old]
     uow.on_commit(lambda: metrics.observe(changes, latencies, unmapped))
 
 
@@ -118,3 +116,32 @@ async def handle_shipment_tracking_updated(
         return
     await _remember(uow, f"tracking:{d.tracking_number}", order_id)
     await record(uow, order_id, [to_fact(msg)], msg)
+
+
+# What each handler will `uow.get`, so the runtime reads a whole batch's documents at once.
+def preload_order(data: Any) -> list[tuple[str, str]]:
+    return [(store.ORDERS, data.order_id)]
+
+
+def preload_pack(data: m.PackCompleted) -> list[tuple[str, str]]:
+    return [(store.ORDERS, data.order_id), (store.REFS, f"shipment:{data.shipment_id}")]
+
+
+def preload_shipment(data: m.ShipmentShipped) -> list[tuple[str, str]]:
+    tracking = f"tracking:{data.tracking_number}"
+    return [
+        (store.ORDERS, data.order_id),
+        (store.REFS, f"shipment:{data.shipment_id}"),
+        (store.REFS, tracking),
+        (store.PENDING, tracking),
+    ]
+
+
+def preload_tracking(data: m.ShipmentTrackingUpdated) -> list[tuple[str, str]]:
+    tracking = f"tracking:{data.tracking_number}"
+    keys = [(store.REFS, tracking), (store.PENDING, tracking)]
+    if data.shipment_id:
+        keys.append((store.REFS, f"shipment:{data.shipment_id}"))
+    if data.order_id:
+        keys.append((store.ORDERS, data.order_id))
+    return keys

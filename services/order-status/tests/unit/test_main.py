@@ -62,3 +62,16 @@ async def test_orders_in_exception_gauge_is_refreshed_from_the_database() -> Non
     )
     await refresh_exception_gauge(ctx)
     assert REGISTRY.get_sample_value("distsync_order_status_orders_in_exception") == 3
+
+
+def test_every_route_preloads_what_its_handler_reads() -> None:
+    assert all(r.preload is not None for r in SERVICE.routes)
+    route = SERVICE.route_for("shipment.tracking_updated")
+    assert route is not None and route.preload is not None
+    data = route.model.model_validate(
+        {"carrier": "ups", "tracking_number": "1Z", "milestone": "delivered", "native_code": "D"}
+    )
+    assert set(route.preload(data)) == {
+        ("order_refs", "tracking:1Z"),
+        ("pending_tracking", "tracking:1Z"),
+    }

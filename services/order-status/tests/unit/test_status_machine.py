@@ -199,3 +199,40 @@ def test_scan_without_shipment_id_is_matched_by_tracking_number(kit: Any) -> Non
     view = kit.fold_all(facts)
     assert view.status == "delivered"
     assert len(view.shipments) == 1
+
+
+def test_exception_after_delivery_holds_until_a_later_scan_of_that_shipment(kit: Any) -> None:
+    h = kit.History()
+    facts = [
+        h.created(0),
+        h.shipped(1, L1=10),
+        h.scan(2, "delivered"),
+        h.scan(3, "exception", reason="damaged on arrival"),
+    ]
+    view = kit.fold_all(facts)
+    assert (view.status, view.reason) == ("exception", "damaged on arrival")
+    assert view.shipments[0].delivered_at == kit.t(2)
+    cleared = kit.fold_all([*facts, h.scan(4, "available_for_pickup")])
+    assert cleared.status == "delivered"
+    assert cleared.shipments[0].milestone == "delivered"
+    assert cleared.shipments[0].exception_reason is None
+
+
+def test_label_scanned_before_the_shipment_report_is_the_same_shipment(kit: Any) -> None:
+    h = kit.History()
+    facts = [
+        h.created(0),
+        h.scan(1, "label_created", "1Z1", None),
+        h.shipped(2, "S1", "1Z1", L1=10),
+        h.scan(3, "delivered", "1Z1", "S1"),
+    ]
+    view = kit.fold_all(facts)
+    assert [(s.shipment_id, s.tracking_number) for s in view.shipments] == [("S1", "1Z1")]
+    assert view.status == "delivered"
+
+
+def test_same_shipment_reported_by_wms_and_tms_is_counted_once(kit: Any) -> None:
+    h = kit.History()
+    view = kit.fold_all([h.created(0, L1=10), h.shipped(1, L1=5), h.shipped(2, L1=5)])
+    assert view.status == "partially_shipped"
+    assert view.lines[0].shipped == 5

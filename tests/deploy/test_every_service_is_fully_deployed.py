@@ -1,0 +1,242 @@
+"""A service cannot be half-deployed: image, Kubernetes, queue, users and compose all exist and agree.
+
+`service` is every folder under services/ (conftest), so a new service fails here until it has
+all of them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+EXPECTED = ["availability", "carrier-tracking", "order-status", "receipt", "returns"]
+PORTS = {
+    "availability": 8001,
+    "order-status": 8002,
+    "receipt": 8003,
+    "returns": 8004,
+    "carrier-tracking": 8005,
+}
+
+
+def _env(service: str, suffix: str) -> str:
+    return suffix + service.upper().replace("-", "_")
+
+
+def _db(service: str) -> str:
+    return "distsync_" + service.replace("-", "_")
+
+
+def _find(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    hits = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(hits) == 1, f"expected one {kind}/{name}, found {len(hits)}"
+    return hits[0]
+
+
+def _final_stage(dockerfile: str) -> str:
+    return dockerfile[dockerfile.rindex("\nFROM ") :]
+
+
+def test_the_services_folder_holds_the_five_known_services(root: Path) -> None:
+    from shared.service import SERVICE_NAMES
+
+    found = sorted(p.parent.name for p in (root / "services").glob("*/pyproject.toml"))
+    assert found == EXPECTED
+    assert sorted(SERVICE_NAMES) == EXPECTED
+
+
+def test_service_has_a_multi_stage_non_root_image_built_from_the_lock(
+    root: Path, service: str
+) -> None:
+    text = (root / "services" / service / "Dockerfile").read_text()
+    assert len(re.findall(r"^FROM ", text, re.M)) >= 3, "uv, builder and runtime stages"
+    assert f"uv sync --frozen --no-dev --no-editable --package distsync-{service}" in text
+    final = _final_stage(text)
+    assert final.startswith("\nFROM python:3.11-slim")
+    assert "USER 10001:10001" in final
+    assert re.search(r"HEALTHCHECK .*\n?.*urllib.*/healthz", final)
+    assert f'CMD ["distsync", "run", "{service}"]' in final
+    assert f"DISTSYNC_HTTP_PORT={PORTS[service]}" in final
+    # Nothing from the build toolchain reaches the final image: only the venv is copied.
+    assert "uv" not in re.findall(r"COPY --from=(\S+)", final)
+    assert re.findall(r"^COPY .*", final, re.M) == ["COPY --from=builder /app/.venv /app/.venv"]
+    assert not re.search(r"apt-get|pip install|gcc|build-essential", final)
+
+
+def test_service_has_a_hardened_deployment_with_probes(root: Path, service: str) -> None:
+    folder = root / "deploy/k8s/base" / service
+    kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
+    docs = [d for f in kustomization["resources"] for d in yaml.safe_load_all((folder / f).read_text())]
+    kinds = sorted(d["kind"] for d in docs)
+    assert kinds == sorted(
+        [
+            "ConfigMap",
+            "Deployment",
+            "NetworkPolicy",
+            "PodDisruptionBudget",
+            "Service",
+            "ServiceAccount",
+        ]
+    )
+    deployment = _find(docs, "Deployment", service)
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == f"distsync/{service}:dev"
+    assert container["args"] == ["distsync", "run", service]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["ports"][0]["containerPort"] == PORTS[service]
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    sc = container["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"]["drop"] == ["ALL"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    assert pod["automountServiceAccountToken"] is False
+    # Drains within DISTSYNC_SHUTDOWN_GRACE_S (25 s) after a 5 s preStop pause.
+    assert pod["terminationGracePeriodSeconds"] >= 5 + 25 + 5
+    assert container["lifecycle"]["preStop"]["sleep"]["seconds"] == 5
+    config = _find(docs, "ConfigMap", f"{service}-config")["data"]
+    assert config["DISTSYNC_HTTP_PORT"] == str(PORTS[service])
+    assert config["DISTSYNC_DECLARE_TOPOLOGY"] == "false"
+    assert config["DISTSYNC_MONGODB_DB"] == _db(service)
+    assert {"configMapRef": {"name": f"{service}-config"}} in container["envFrom"]
+    assert {"secretRef": {"name": f"{service}-secrets"}} in container["envFrom"]
+    assert _find(docs, "ServiceAccount", service)["automountServiceAccountToken"] is False
+    base = yaml.safe_load((root / "deploy/k8s/base/kustomization.yaml").read_text())
+    assert service in base["resources"]
+
+
+def test_service_network_policy_allows_only_http_in_and_broker_database_dns_out(
+    root: Path, service: str
+) -> None:
+    policy = yaml.safe_load((root / "deploy/k8s/base" / service / "networkpolicy.yaml").read_text())
+    spec = policy["spec"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert [p["port"] for rule in spec["ingress"] for p in rule["ports"]] == ["http"]
+    out_ports = sorted(p["port"] for rule in spec["egress"] for p in rule["ports"])
+    assert out_ports == [53, 53, 5671, 5672, 27017]
+
+
+def test_service_scales_on_its_own_queue_with_keda_and_on_cpu_without(
+    k8s_base: list[dict[str, Any]], service: str
+) -> None:
+    scaled = _find(k8s_base, "ScaledObject", service)
+    assert scaled["spec"]["scaleTargetRef"]["name"] == service
+    (trigger,) = scaled["spec"]["triggers"]
+    assert trigger["type"] == "rabbitmq"
+    assert trigger["metadata"]["queueName"] == f"{service}.main"
+    auth = _find(k8s_base, "TriggerAuthentication", trigger["authenticationRef"]["name"])
+    assert auth["spec"]["secretTargetRef"][0]["name"] == f"{service}-secrets"
+    hpa = _find(k8s_base, "HorizontalPodAutoscaler", service)
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": service,
+    }
+    monitor = _find(k8s_base, "ServiceMonitor", service)
+    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+
+
+def test_service_has_its_queues_and_exchanges_in_the_definitions(
+    definitions: dict[str, Any], service: str
+) -> None:
+    queues = {q["name"]: q["arguments"] for q in definitions["queues"]}
+    main = queues[f"{service}.main"]
+    assert main["x-queue-type"] == "quorum"
+    assert main["x-dead-letter-exchange"] == f"{service}.dlx"
+    assert main["x-dead-letter-strategy"] == "at-least-once"
+    assert main["x-overflow"] == "reject-publish"
+    assert isinstance(main["x-delivery-limit"], int)
+    assert queues[f"{service}.dlq"]["x-queue-type"] == "quorum"
+    for delay in (1, 10, 60):
+        retry = queues[f"{service}.retry.{delay}s"]
+        assert retry["x-message-ttl"] == delay * 1000
+        assert retry["x-dead-letter-exchange"] == ""
+        assert retry["x-dead-letter-routing-key"] == f"{service}.main"
+    exchanges = {e["name"]: e["type"] for e in definitions["exchanges"]}
+    assert exchanges[f"{service}.events"] == "topic"
+    assert exchanges[f"{service}.dlx"] == "fanout"
+
+
+def test_service_has_its_own_rabbitmq_user_in_compose_and_kubernetes(
+    definitions: dict[str, Any], k8s_base: list[dict[str, Any]], service: str
+) -> None:
+    assert service in {u["name"] for u in definitions["users"]}
+    assert service in {p["user"] for p in definitions["permissions"]}
+    user = _find(k8s_base, "User", service)
+    assert user["spec"]["importCredentialsSecret"]["name"] == f"rabbitmq-user-{service}"
+    _find(k8s_base, "Permission", f"{service}-distsync")
+
+
+def test_service_has_its_own_mongodb_user_with_read_write_on_its_database_only(
+    root: Path, compose: dict[str, Any], service: str
+) -> None:
+    script = (root / "deploy/mongodb/init-mongodb.js").read_text()
+    listed = re.search(r"const SERVICES = \[(.*?)\];", script)
+    assert listed is not None
+    assert f'"{service}"' in listed.group(1)
+    assert 'roles = [{ role: "readWrite", db: dbName }]' in script
+    init_env = compose["services"]["mongodb-init"]["environment"]
+    assert _env(service, "MONGO_PASSWORD_") in init_env
+    dev = yaml.safe_load((root / "deploy/k8s/overlays/dev/kustomization.yaml").read_text())
+    secrets = {s["name"]: s["literals"] for s in dev["secretGenerator"]}
+    assert any(
+        lit.startswith(_env(service, "MONGO_PASSWORD_") + "=") for lit in secrets["mongodb-users"]
+    )
+    urls = dict(lit.split("=", 1) for lit in secrets[f"{service}-secrets"])
+    assert urls["MONGODB_URL"].startswith(f"mongodb://{service}:")
+    assert f"/{_db(service)}?replicaSet=rs0&authSource={_db(service)}" in urls["MONGODB_URL"]
+    assert urls["AMQP_URL"].startswith(f"amqp://{service}:")
+    assert urls["AMQP_URL"].endswith("@rabbitmq:5672/distsync")
+
+
+def test_service_runs_in_compose_with_its_own_users_and_no_topology_rights(
+    compose: dict[str, Any], service: str
+) -> None:
+    spec = compose["services"][service]
+    assert spec["build"] == {"context": ".", "dockerfile": f"services/{service}/Dockerfile"}
+    env = spec["environment"]
+    assert env["DISTSYNC_HTTP_PORT"] == str(PORTS[service])
+    assert env["DISTSYNC_DECLARE_TOPOLOGY"] == "false"
+    assert env["AMQP_URL"].startswith(f"amqp://{service}:${{RABBITMQ_PASSWORD_")
+    assert env["AMQP_URL"].endswith("@rabbitmq:5672/distsync")
+    assert env["MONGODB_URL"].startswith(f"mongodb://{service}:${{MONGO_PASSWORD_")
+    assert f"authSource={_db(service)}" in env["MONGODB_URL"]
+    assert spec["depends_on"]["topology"]["condition"] == "service_completed_successfully"
+    assert spec["depends_on"]["mongodb-init"]["condition"] == "service_completed_successfully"
+    assert spec["read_only"] is True
+    assert spec["cap_drop"] == ["ALL"]
+    assert spec["ports"] == [f"127.0.0.1:{PORTS[service]}:{PORTS[service]}"]
+
+
+def test_service_is_scraped_by_prometheus(root: Path, service: str) -> None:
+    config = yaml.safe_load((root / "deploy/prometheus/prometheus.yml").read_text())
+    targets = [
+        t
+        for job in config["scrape_configs"]
+        for sc in job.get("static_configs", [])
+        for t in sc["targets"]
+    ]
+    assert f"{service}:{PORTS[service]}" in targets
+
+
+def test_compose_dev_passwords_match_the_definitions_hashes(
+    compose: dict[str, Any], definitions: dict[str, Any], model: ModuleType
+) -> None:
+    hashes = {u["name"]: u["password_hash"] for u in definitions["users"]}
+    urls = [s.get("environment", {}).get("AMQP_URL", "") for s in compose["services"].values()]
+    checked = 0
+    for url in filter(None, urls):
+        m = re.match(r"amqp://([^:]+):\$\{(\w+):-([^}]+)\}@", url)
+        assert m, url
+        user, env_name, default = m.groups()
+        assert env_name == model.password_env(user)
+        assert model.password_matches(hashes[user], default), user
+        checked += 1
+    assert checked == 6  # five services and the topology step (admin)

@@ -1,0 +1,145 @@
+"""The RabbitMQ definitions: generated from one model, least privilege, no real secrets, same as the code.
+
+The regex checks here evaluate the permissions as RabbitMQ does (an anchored regex match on the
+resource name, the default exchange being "amq.default"); test_least_privilege_on_the_local_broker
+proves the same against a real broker.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+PUBLISHERS = {
+    "erp": "erp.events",
+    "wms": "wms.events",
+    "carrier": "carrier.events",
+    "commerce": "commerce.events",
+}
+
+
+def _universe(definitions: dict[str, Any]) -> set[str]:
+    names = {e["name"] for e in definitions["exchanges"]} | {q["name"] for q in definitions["queues"]}
+    return names | {"amq.default"}
+
+
+def _allowed(definitions: dict[str, Any], user: str, what: str) -> set[str]:
+    (perm,) = [p for p in definitions["permissions"] if p["user"] == user]
+    pattern = re.compile(perm[what])
+    return {n for n in _universe(definitions) if pattern.search(n)}
+
+
+def _own(definitions: dict[str, Any], service: str) -> set[str]:
+    return {n for n in _universe(definitions) if n.startswith(service + ".")}
+
+
+def _without_hashes(defs: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(defs)
+    for u in out["users"]:
+        u.pop("password_hash")
+    return out
+
+
+def test_definitions_json_is_what_the_generator_writes(
+    definitions: dict[str, Any], model: ModuleType
+) -> None:
+    passwords = {u: model.dev_password(u) for u in model.user_names()}
+    assert _without_hashes(definitions) == _without_hashes(model.build(passwords))
+
+
+def test_every_committed_password_hash_is_a_documented_dev_password(
+    definitions: dict[str, Any], model: ModuleType
+) -> None:
+    for user in definitions["users"]:
+        assert user["hashing_algorithm"] == "rabbit_password_hashing_sha256"
+        assert model.password_matches(user["password_hash"], model.dev_password(user["name"])), (
+            f"{user['name']}: definitions.json must hold only dev-password hashes; real ones "
+            "are set at deploy time (docs/deploy.md, Secrets)"
+        )
+
+
+def test_there_is_no_guest_user_and_guest_may_only_connect_locally(
+    root: Path, definitions: dict[str, Any]
+) -> None:
+    assert "guest" not in {u["name"] for u in definitions["users"]}
+    conf = (root / "deploy/rabbitmq/rabbitmq.conf").read_text()
+    assert re.search(r"^loopback_users\.guest = true$", conf, re.M)
+    cluster = yaml.safe_load((root / "deploy/k8s/base/rabbitmq/rabbitmqcluster.yaml").read_text())
+    assert "loopback_users.guest = true" in cluster["spec"]["rabbitmq"]["additionalConfig"]
+    assert cluster["spec"]["replicas"] == 3
+
+
+@pytest.mark.parametrize(("system", "exchange"), sorted(PUBLISHERS.items()))
+def test_a_publishing_system_may_write_only_its_own_exchange(
+    definitions: dict[str, Any], system: str, exchange: str
+) -> None:
+    assert _allowed(definitions, system, "write") == {exchange}
+    assert _allowed(definitions, system, "configure") == set()
+    assert _allowed(definitions, system, "read") == set()
+
+
+def test_a_service_may_touch_only_its_own_objects_and_the_default_exchange(
+    definitions: dict[str, Any], service: str
+) -> None:
+    own = _own(definitions, service)
+    extra = {"carrier.events"} if service == "carrier-tracking" else set()
+    assert _allowed(definitions, service, "configure") == own
+    assert _allowed(definitions, service, "read") == own
+    assert _allowed(definitions, service, "write") == own | {"amq.default"} | extra
+    others = {n for n in _universe(definitions) if n.endswith((".main", ".dlq"))} - own
+    assert not others & _allowed(definitions, service, "read")
+
+
+def test_only_the_admin_user_may_configure_shared_objects(definitions: dict[str, Any]) -> None:
+    shared = {"unrouted", *PUBLISHERS.values()}
+    for perm in definitions["permissions"]:
+        may = {n for n in shared if re.search(perm["configure"], n)}
+        assert may == (shared if perm["user"] == "distsync-admin" else set()), perm["user"]
+
+
+def test_kubernetes_users_and_permissions_equal_the_definitions(
+    root: Path, definitions: dict[str, Any]
+) -> None:
+    folder = root / "deploy/k8s/base/rabbitmq"
+    perms = [d for d in yaml.safe_load_all((folder / "permissions.yaml").read_text()) if d]
+    users = [d for d in yaml.safe_load_all((folder / "users.yaml").read_text()) if d]
+    as_k8s = sorted(
+        (p["spec"]["userReference"]["name"], p["spec"]["vhost"], tuple(sorted(p["spec"]["permissions"].items())))
+        for p in perms
+    )
+    as_defs = sorted(
+        (
+            p["user"],
+            p["vhost"],
+            tuple(sorted((k, p[k]) for k in ("configure", "write", "read"))),
+        )
+        for p in definitions["permissions"]
+    )
+    assert as_k8s == as_defs
+    assert sorted((u["metadata"]["name"], tuple(u["spec"]["tags"])) for u in users) == sorted(
+        (u["name"], tuple(u["tags"])) for u in definitions["users"]
+    )
+
+
+def test_definitions_declare_exactly_what_topology_apply_declares(
+    definitions: dict[str, Any],
+) -> None:
+    """Same names, types and arguments, so `distsync topology apply` never meets a conflict."""
+    from shared.topology import all_services, full_topology
+
+    topo = full_topology(all_services())
+    assert {e["name"]: (e["type"], e["arguments"]) for e in definitions["exchanges"]} == {
+        name: (kind, args) for name, (kind, args) in topo.exchanges.items()
+    }
+    assert {q["name"]: q["arguments"] for q in definitions["queues"]} == {
+        q.name: q.arguments for q in topo.queues
+    }
+    code_bindings = {(ex, q.name, key) for q in topo.queues for ex, key in q.bindings}
+    for b in definitions["bindings"]:
+        assert (b["source"], b["destination"], b["routing_key"]) in code_bindings
