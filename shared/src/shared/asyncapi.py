@@ -133,9 +133,9 @@ def _collect(services: Iterable[ServiceDefinition], schemas: _Schemas) -> dict[s
         # `extra={"sends": [(exchange, type), ...]}`: a service that also publishes on an
         # exchange it does not own (carrier-tracking's webhooks publish tracking.reported).
         for ex, type_ in svc.extra.get("sends", ()):
-            ch = channels.get(f"{ex}.{type_}")
-            if ch is not None and svc.name not in ch.also_sent_by:
-                ch.also_sent_by.append(svc.name)
+            relayed = channels.get(f"{ex}.{type_}")
+            if relayed is not None and svc.name not in relayed.also_sent_by:
+                relayed.also_sent_by.append(svc.name)
     return channels
 
 

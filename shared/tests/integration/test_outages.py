@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from shared.testing import SecantusServer, rabbitmqctl_usable
 
-from ..support import counter_service, event_body, eventually, publish, settings_for, start
+from runtime_support import counter_service, event_body, eventually, publish, settings_for, start
 
 pytestmark = pytest.mark.integration
 

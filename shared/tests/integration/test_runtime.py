@@ -9,7 +9,7 @@ from shared.envelope import build
 
 from shared import failures as F
 
-from ..support import (
+from runtime_support import (
     counter_service,
     drain_queue,
     event_body,

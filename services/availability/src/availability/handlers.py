@@ -92,15 +92,21 @@ def _dispatch(uow: UnitOfWork, msg: Incoming[Any], key: str, ev: DomainEvent) ->
                 counted_at=ev.counted_at,
             )
             uow.emit("availability.variance_detected", data, key=key)
-            loc = ev.location
-            uow.on_commit(lambda: metrics.COUNT_VARIANCE.labels(loc).observe(abs(variance)))
-            log.info("count_variance", sku=ev.sku, location=loc, variance=variance)
+            uow.on_commit(partial(_variance_committed, ev.sku, ev.location, variance))
         case OversellAttempted():
             over = to_units(ev.requested - ev.available)
-            loc = ev.location
-            uow.on_commit(lambda: metrics.OVERSELL_ATTEMPTS.labels(loc).inc())
-            uow.on_commit(lambda: metrics.OVERSELL_UNITS.labels(loc).inc(over))
-            log.warning("oversell_attempt", sku=ev.sku, location=loc, beyond_available=over)
+            uow.on_commit(partial(_oversell_committed, ev.sku, ev.location, over))
+
+
+def _variance_committed(sku: str, location: str, variance: float) -> None:
+    metrics.COUNT_VARIANCE.labels(location).observe(abs(variance))
+    log.info("count_variance", sku=sku, location=location, variance=variance)
+
+
+def _oversell_committed(sku: str, location: str, over: float) -> None:
+    metrics.OVERSELL_ATTEMPTS.labels(location).inc()
+    metrics.OVERSELL_UNITS.labels(location).inc(over)
+    log.warning("oversell_attempt", sku=sku, location=location, beyond_available=over)
 
 
 def _skus(data: Any) -> set[str]:

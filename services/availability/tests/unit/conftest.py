@@ -58,7 +58,9 @@ class Harness:
             correlationid=correlationid,
         )
 
-    async def deliver(self, ev: CloudEvent) -> list[CloudEvent]:
+    async def deliver(
+        self, ev: CloudEvent, *, received_at: datetime | None = None
+    ) -> list[CloudEvent]:
         """Handle one message; a duplicate id is a no-op, an exception commits nothing."""
         if ev.id in self.seen:
             return []
@@ -67,7 +69,7 @@ class Harness:
         data = route.model.model_validate(ev.data)
         uow = InMemoryUnitOfWork("availability", self.store, self.settings)
         uow.current = ev
-        msg = Incoming(ev, data, route.exchanges[0], ev.type, received_at=ev.time)
+        msg = Incoming(ev, data, route.exchanges[0], ev.type, received_at=received_at or ev.time)
         await route.handler(msg, uow)
         uow.commit()
         self.seen.add(ev.id)
