@@ -114,6 +114,21 @@ def _skus(data: Any) -> set[str]:
     return {ln.sku for ln in lines} if lines is not None else {data.sku}
 
 
+def preload_keys(data: Any) -> list[tuple[str, str]]:
+    """The documents a handler will read, so the runtime can fetch a whole batch's at once."""
+    skus = _skus(data)
+    keys = [(store.ITEMS, sku) for sku in sorted(skus)]
+    if isinstance(data, ItemUpdated):
+        locations = set(data.safety_stock or ())
+    else:
+        fields = ("location", "from_location", "to_location")
+        locations = {v for f in fields if isinstance(v := getattr(data, f, None), str)}
+    pairs = {(sku, loc) for sku in skus for loc in locations}
+    pairs |= {(ln.sku, ln.location) for ln in getattr(data, "lines", ()) if hasattr(ln, "location")}
+    keys += [(store.POSITIONS, store.position_key(s, loc)) for s, loc in sorted(pairs)]
+    return keys
+
+
 async def _apply_rule(
     msg: Incoming[Any], uow: UnitOfWork, rule: Callable[[Any, rules.Items], rules.Plan]
 ) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from shared.service import Publication, Route, ServiceDefinition, service_exchange
+from pydantic import BaseModel
+from shared.service import Handler, Publication, Route, ServiceDefinition, service_exchange
 
 from availability import handlers as h
 from availability import messages as m
@@ -15,33 +16,31 @@ WMS = ("wms.events",)
 RECEIPT = (service_exchange("receipt"),)
 RETURNS = (service_exchange("returns"),)
 
-ROUTES = (
-    Route("item.updated", m.ItemUpdated, h.handle_item_updated, ERP),
-    Route("order.allocated", m.OrderAllocated, h.handle_order_allocated, ERP),
-    Route("order.deallocated", m.OrderDeallocated, h.handle_order_deallocated, ERP),
-    Route("inventory.adjusted", m.InventoryAdjusted, h.handle_inventory_adjusted, WMS),
-    Route("inventory.counted", m.InventoryCounted, h.handle_inventory_counted, WMS),
-    Route("inventory.quarantined", m.InventoryQuarantined, h.handle_inventory_quarantined, WMS),
-    Route("inventory.released", m.InventoryReleased, h.handle_inventory_released, WMS),
-    Route("shipment.shipped", m.ShipmentShipped, h.handle_shipment_shipped, WMS),
-    Route("transfer.shipped", m.TransferShipped, h.handle_transfer_shipped, WMS),
-    Route("transfer.received", m.TransferReceived, h.handle_transfer_received, WMS),
-    Route("receipt.confirmed", m.ReceiptConfirmed, h.handle_receipt_confirmed, RECEIPT),
-    Route("inbound.changed", m.InboundChanged, h.handle_inbound_changed, RECEIPT),
-    Route("return.stock_received", m.ReturnStockReceived, h.handle_return_stock_received, RETURNS),
-    Route(
+# (type, payload model, handler, exchanges it arrives on): contract §2-3
+_TABLE: tuple[tuple[str, type[BaseModel], Handler, tuple[str, ...]], ...] = (
+    ("item.updated", m.ItemUpdated, h.handle_item_updated, ERP),
+    ("order.allocated", m.OrderAllocated, h.handle_order_allocated, ERP),
+    ("order.deallocated", m.OrderDeallocated, h.handle_order_deallocated, ERP),
+    ("inventory.adjusted", m.InventoryAdjusted, h.handle_inventory_adjusted, WMS),
+    ("inventory.counted", m.InventoryCounted, h.handle_inventory_counted, WMS),
+    ("inventory.quarantined", m.InventoryQuarantined, h.handle_inventory_quarantined, WMS),
+    ("inventory.released", m.InventoryReleased, h.handle_inventory_released, WMS),
+    ("shipment.shipped", m.ShipmentShipped, h.handle_shipment_shipped, WMS),
+    ("transfer.shipped", m.TransferShipped, h.handle_transfer_shipped, WMS),
+    ("transfer.received", m.TransferReceived, h.handle_transfer_received, WMS),
+    ("receipt.confirmed", m.ReceiptConfirmed, h.handle_receipt_confirmed, RECEIPT),
+    ("inbound.changed", m.InboundChanged, h.handle_inbound_changed, RECEIPT),
+    ("return.stock_received", m.ReturnStockReceived, h.handle_return_stock_received, RETURNS),
+    (
         "return.stock_dispositioned",
         m.ReturnStockDispositioned,
         h.handle_return_stock_dispositioned,
         RETURNS,
     ),
-    Route(
-        "returns.pending_changed",
-        m.ReturnsPendingChanged,
-        h.handle_returns_pending_changed,
-        RETURNS,
-    ),
+    ("returns.pending_changed", m.ReturnsPendingChanged, h.handle_returns_pending_changed, RETURNS),
 )
+
+ROUTES = tuple(Route(t, model, fn, ex, preload=h.preload_keys) for t, model, fn, ex in _TABLE)
 
 PUBLISHES = (
     Publication(

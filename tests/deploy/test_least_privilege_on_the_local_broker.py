@@ -1,0 +1,267 @@
+"""The permissions of deploy/rabbitmq/definitions.json, enforced by a real RabbitMQ.
+
+A throwaway vhost gets the definitions' users (renamed with a unique prefix, test passwords) and
+exactly their permission regexes, via rabbitmqctl; guest declares the definitions' exchanges and
+queues there as the admin would. Then each user tries what it may and may not do. Needs the local
+broker (127.0.0.1:5672, guest) and rabbitmqctl (run as root); everything is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import aio_pika
+import aiormq.exceptions
+import pytest
+
+pytestmark = pytest.mark.integration
+
+HOST = "127.0.0.1"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _broker_available() -> str | None:
+    if shutil.which("rabbitmqctl") is None:
+        return "rabbitmqctl not found (needs the local RabbitMQ, as root)"
+    try:
+        socket.create_connection((HOST, 5672), timeout=2).close()
+    except OSError:
+        return "no RabbitMQ on 127.0.0.1:5672 (`rabbitmq-server -detached`)"
+    return None
+
+
+def _ctl_all(commands: list[list[str]]) -> None:
+    """Run rabbitmqctl commands concurrently (each one starts an Erlang VM)."""
+    procs = [
+        subprocess.Popen(["rabbitmqctl", "-q", *c], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for c in commands
+    ]
+    for cmd, p in zip(commands, procs, strict=True):
+        out, err = p.communicate(timeout=60)
+        if p.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl {cmd[0]} failed: {err.decode()}{out.decode()}")
+
+
+@dataclass
+class Broker:
+    vhost: str
+    prefix: str
+    password: str
+
+    def url(self, user: str) -> str:
+        name = quote(self.prefix + user, safe="")
+        return f"amqp://{name}:{quote(self.password, safe='')}@{HOST}:5672/{quote(self.vhost, safe='')}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"amqp://guest:guest@{HOST}:5672/{quote(self.vhost, safe='')}"
+
+
+@pytest.fixture(scope="module")
+def broker(definitions: dict[str, Any]) -> Iterator[Broker]:
+    reason = _broker_available()
+    if reason:
+        pytest.skip(reason)
+    b = Broker(
+        vhost=f"distsync-lp-{uuid.uuid4().hex[:8]}",
+        prefix=f"lp{uuid.uuid4().hex[:6]}-",
+        password=uuid.uuid4().hex,
+    )
+    perms = [p for p in definitions["permissions"] if p["vhost"] == "distsync"]
+    users = [b.prefix + p["user"] for p in perms]
+    _ctl_all([["add_vhost", b.vhost]])
+    try:
+        _ctl_all(
+            [["set_permissions", "-p", b.vhost, "guest", ".*", ".*", ".*"]]
+            + [["add_user", u, b.password] for u in users]
+        )
+        _ctl_all(
+            [
+                ["set_permissions", "-p", b.vhost, b.prefix + p["user"], p["configure"], p["write"], p["read"]]
+                for p in perms
+            ]
+        )
+        yield b
+    finally:
+        _ctl_all([["delete_vhost", b.vhost]] + [["delete_user", u] for u in users])
+
+
+@pytest.fixture(scope="module")
+async def topology(broker: Broker, definitions: dict[str, Any]) -> AsyncIterator[None]:
+    """Declare the definitions' exchanges, queues and bindings as the admin would."""
+    conn = await aio_pika.connect(broker.admin_url)
+    try:
+        ch = await conn.channel()
+        exchanges = sorted(definitions["exchanges"], key=lambda e: e["name"] != "unrouted")
+        for e in exchanges:
+            await ch.declare_exchange(
+                e["name"], aio_pika.ExchangeType(e["type"]), durable=True, arguments=e["arguments"]
+            )
+        for q in definitions["queues"]:
+            await ch.declare_queue(q["name"], durable=True, arguments=q["arguments"])
+        for bnd in definitions["bindings"]:
+            queue = await ch.get_queue(bnd["destination"], ensure=False)
+            await queue.bind(bnd["source"], routing_key=bnd["routing_key"])
+        yield
+    finally:
+        await conn.close()
+
+
+async def publish(url: str, exchange: str, routing_key: str) -> None:
+    """Publish one persistent message with publisher confirms; raises if the broker refuses."""
+    conn = await aio_pika.connect(url)
+    try:
+        ch = await conn.channel(publisher_confirms=True)
+        ex = ch.default_exchange if exchange == "" else await ch.get_exchange(exchange, ensure=False)
+        await ex.publish(
+            aio_pika.Message(b'{"specversion": "1.0"}', delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key=routing_key,
+            timeout=10,
+        )
+    finally:
+        await conn.close()
+
+
+async def read_one(url: str, queue: str) -> None:
+    """basic.get on a queue (needs read permission on it)."""
+    conn = await aio_pika.connect(url)
+    try:
+        ch = await conn.channel()
+        q = await ch.get_queue(queue, ensure=False)
+        await q.get(no_ack=False, fail=False, timeout=10)
+    finally:
+        await conn.close()
+
+
+async def declare_queue(url: str, queue: str, arguments: dict[str, Any]) -> None:
+    conn = await aio_pika.connect(url)
+    try:
+        ch = await conn.channel()
+        await ch.declare_queue(queue, durable=True, arguments=arguments)
+    finally:
+        await conn.close()
+
+
+def _queue_args(definitions: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(q["arguments"] for q in definitions["queues"] if q["name"] == name)
+
+
+Refused = aiormq.exceptions.ChannelAccessRefused
+
+
+async def test_wms_may_publish_to_wms_events(broker: Broker, topology: None) -> None:
+    await publish(broker.url("wms"), "wms.events", "inventory.adjusted")
+
+
+async def test_wms_is_refused_publishing_to_erp_events(broker: Broker, topology: None) -> None:
+    with pytest.raises(Refused) as refused:
+        await publish(broker.url("wms"), "erp.events", "order.created")
+    assert "ACCESS_REFUSED" in str(refused.value)
+    assert "erp.events" in str(refused.value)
+
+
+async def test_wms_is_refused_publishing_straight_into_a_service_queue(
+    broker: Broker, topology: None
+) -> None:
+    with pytest.raises(Refused):
+        await publish(broker.url("wms"), "", "availability.main")
+
+
+async def test_every_publishing_system_may_write_its_own_exchange_only(
+    broker: Broker, topology: None
+) -> None:
+    exchanges = ("erp.events", "wms.events", "carrier.events", "commerce.events")
+    for system in ("erp", "wms", "carrier", "commerce"):
+        for exchange in exchanges:
+            if exchange == f"{system}.events":
+                await publish(broker.url(system), exchange, "test.event")
+            else:
+                with pytest.raises(Refused):
+                    await publish(broker.url(system), exchange, "test.event")
+
+
+async def test_a_publishing_system_cannot_declare_its_own_exchange(
+    broker: Broker, topology: None
+) -> None:
+    conn = await aio_pika.connect(broker.url("erp"))
+    try:
+        ch = await conn.channel()
+        with pytest.raises(Refused):
+            await ch.declare_exchange("erp.events", aio_pika.ExchangeType.TOPIC, durable=True)
+    finally:
+        await conn.close()
+
+
+async def test_a_service_cannot_read_another_services_queue(broker: Broker, topology: None) -> None:
+    await read_one(broker.url("availability"), "availability.main")
+    with pytest.raises(Refused) as refused:
+        await read_one(broker.url("availability"), "order-status.main")
+    assert "order-status.main" in str(refused.value)
+    with pytest.raises(Refused):
+        await read_one(broker.url("order-status"), "availability.dlq")
+
+
+async def test_a_service_publishes_its_events_retries_and_dead_letters_only(
+    broker: Broker, topology: None
+) -> None:
+    url = broker.url("availability")
+    await publish(url, "availability.events", "availability.changed")
+    await publish(url, "availability.dlx", "availability.changed")
+    await publish(url, "", "availability.retry.1s")
+    with pytest.raises(Refused):
+        await publish(url, "order-status.events", "order.status_changed")
+    with pytest.raises(Refused):
+        await publish(url, "erp.events", "order.created")
+
+
+async def test_carrier_tracking_may_also_publish_carrier_events(
+    broker: Broker, topology: None
+) -> None:
+    await publish(broker.url("carrier-tracking"), "carrier.events", "tracking.reported")
+    with pytest.raises(Refused):
+        await publish(broker.url("availability"), "carrier.events", "tracking.reported")
+
+
+async def test_a_service_cannot_declare_another_services_queue(
+    broker: Broker, topology: None, definitions: dict[str, Any]
+) -> None:
+    own = "availability.main"
+    await declare_queue(broker.url("availability"), own, _queue_args(definitions, own))
+    other = "returns.main"
+    with pytest.raises(Refused):
+        await declare_queue(broker.url("availability"), other, _queue_args(definitions, other))
+
+
+def test_topology_apply_agrees_with_the_definitions_on_a_real_broker(
+    broker: Broker, topology: None
+) -> None:
+    """`distsync topology apply` over the definitions' objects: no inequivalent-argument error."""
+    from shared.topology import all_services
+
+    distsync = Path(sys.executable).with_name("distsync")
+    if not distsync.exists():
+        pytest.skip("the distsync CLI is not installed in this environment")
+    try:
+        all_services()
+    except Exception as e:  # a service's code that does not import fails its own tests
+        pytest.skip(f"the installed services do not load ({type(e).__name__}: {e})")
+    env = {**os.environ, "AMQP_URL": broker.admin_url}
+    result = subprocess.run(
+        [str(distsync), "topology", "apply"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
