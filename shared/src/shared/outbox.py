@@ -91,6 +91,7 @@ class OutboxRelay:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._lease_until = 0.0
+        self._backlog_at = 0.0
         self.crash_after_publish: Any = None  # test hook: raise here to mimic a crash
 
     def wake(self) -> None:
@@ -174,6 +175,7 @@ class OutboxRelay:
         if not docs:
             OUTBOX_BACKLOG.labels(self.service).set(0)
             OUTBOX_OLDEST_SECONDS.labels(self.service).set(0)
+            self._backlog_at = time.monotonic()
             return 0
         by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for d in docs:
@@ -224,7 +226,9 @@ class OutboxRelay:
             await self.db[OUTBOX].update_many(
                 {"_id": {"$in": unroutable}}, {"$set": {"sent_at": now, "unroutable": True}}
             )
-        await self._update_backlog()
+        if time.monotonic() - self._backlog_at > 2.0:  # a gauge, not worth a query per batch
+            self._backlog_at = time.monotonic()
+            await self._update_backlog()
         if errors:
             raise errors[0]
         return len(docs)

@@ -217,3 +217,48 @@ async def _depth_zero(url, queue):
 async def _seen(mongo, db, key, count):
     doc = await mongo[db]["seen"].find_one({"_id": key})
     return doc if doc and doc["count"] == count else None
+
+
+async def test_two_replicas_on_one_queue_end_with_the_same_totals_as_one(
+    amqp_url, mongodb_url, mongo, db_name
+):
+    svc = counter_service()
+    s = settings_for(amqp_url, mongodb_url, db_name, batch_size=20)
+    a, b = await start(svc, s), await start(svc, s)
+    try:
+        keys = [f"hot-{i}" for i in range(4)]
+        for i in range(200):
+            _, body = event_body(keys[i % 4], 1)
+            await publish(amqp_url, "wms.events", "thing.happened", body)
+        for k in keys:
+            await eventually(lambda k=k: _eq(total(mongo, db_name, k), 50), timeout=60)
+        await eventually(lambda: _outbox_sent(mongo, db_name, 200), timeout=30)
+        assert await mongo[db_name]["inbox"].count_documents({}) == 200
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_sigterm_style_shutdown_mid_stream_loses_and_doubles_nothing(
+    amqp_url, mongodb_url, mongo, db_name
+):
+    svc = counter_service()
+    s = settings_for(amqp_url, mongodb_url, db_name, batch_size=10)
+    rt = await start(svc, s)
+    for _ in range(300):
+        _, body = event_body("drain", 1)
+        await publish(amqp_url, "wms.events", "thing.happened", body)
+    await eventually(lambda: _inbox_at_least(mongo, db_name, 20))
+    await rt.stop()  # stop consuming, finish the batch in hand, flush the outbox
+    done = await mongo[db_name]["inbox"].count_documents({})
+    assert await total(mongo, db_name, "drain") == done
+    rt2 = await start(svc, s)
+    try:
+        await eventually(lambda: _eq(total(mongo, db_name, "drain"), 300), timeout=60)
+        await eventually(lambda: _outbox_sent(mongo, db_name, 300), timeout=30)
+    finally:
+        await rt2.stop()
+
+
+async def _inbox_at_least(mongo, db, n):
+    return await mongo[db]["inbox"].count_documents({}) >= n
