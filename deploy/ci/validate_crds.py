@@ -175,7 +175,7 @@ STRUCTURAL: dict[tuple[str, str], dict[str, Any]] = {
 
 
 def strict(schema: Any) -> Any:
-    """Rejects unknown fields wherever the schema lists properties (as the API server's pruning would drop them)."""
+    """Rejects unknown fields wherever properties are listed (the API server would prune them)."""
     if isinstance(schema, dict):
         out = {k: strict(v) for k, v in schema.items()}
         if "properties" in out and "additionalProperties" not in out:

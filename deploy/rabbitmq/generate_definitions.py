@@ -1,4 +1,4 @@
-"""Writes deploy/rabbitmq/definitions.json: the vhost, its topology, users and least-privilege permissions.
+"""Writes deploy/rabbitmq/definitions.json: vhost, topology, users, least-privilege permissions.
 
 Run `python deploy/rabbitmq/generate_definitions.py` after changing the model below. Passwords come
 from `RABBITMQ_PASSWORD_<USER>` (upper case, `-` as `_`), else the documented dev default
@@ -58,7 +58,7 @@ def service_permissions(service: str) -> dict[str, str]:
 
 
 def publisher_permissions(system: str) -> dict[str, str]:
-    """Write on its own ingress exchange; it declares nothing (the topology step does) and reads nothing."""
+    """Write on its own ingress exchange only; it declares nothing (the topology step does)."""
     return {
         "user": system,
         "vhost": VHOST,
@@ -100,10 +100,18 @@ def _quorum(args: dict[str, object] | None = None) -> dict[str, object]:
 
 
 def _queue(name: str, arguments: dict[str, object]) -> dict[str, object]:
-    return {"name": name, "vhost": VHOST, "durable": True, "auto_delete": False, "arguments": arguments}
+    return {
+        "name": name,
+        "vhost": VHOST,
+        "durable": True,
+        "auto_delete": False,
+        "arguments": arguments,
+    }
 
 
-def _exchange(name: str, type_: str, arguments: dict[str, object] | None = None) -> dict[str, object]:
+def _exchange(
+    name: str, type_: str, arguments: dict[str, object] | None = None
+) -> dict[str, object]:
     return {
         "name": name,
         "vhost": VHOST,

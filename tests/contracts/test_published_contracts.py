@@ -10,9 +10,10 @@ from typing import Any
 import jsonschema
 import pytest
 from openapi_spec_validator import validate as validate_openapi
-from shared import asyncapi, openapi
 from shared.service import INGRESS_EXCHANGES
 from shared.topology import all_services, full_topology
+
+from shared import asyncapi, openapi
 
 ROOT = Path(__file__).resolve().parents[2]
 ASYNCAPI_FILE = ROOT / "docs" / "asyncapi.json"
@@ -73,7 +74,10 @@ def test_no_openapi_document_is_left_for_a_service_that_no_longer_exists():
 
 def test_asyncapi_document_is_valid_against_the_asyncapi_3_0_schema(doc):
     validator = jsonschema.Draft7Validator(json.loads(ASYNCAPI_SCHEMA.read_text()))
-    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}" for e in validator.iter_errors(doc)]
+    errors = [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}"
+        for e in validator.iter_errors(doc)
+    ]
     assert not errors, "\n".join(errors[:20])
 
 
@@ -145,7 +149,13 @@ def test_the_contract_example_validates_and_a_broken_one_does_not(doc):
         "time": "2026-11-27T10:15:00.123Z",
         "datacontenttype": "application/json",
         "correlationid": "ORD-5001",
-        "data": {"location": "DC-EAST", "sku": "SKU-1001", "qty_delta": -3, "reason_code": "DAMAGED", "user": "jdoe"},
+        "data": {
+            "location": "DC-EAST",
+            "sku": "SKU-1001",
+            "qty_delta": -3,
+            "reason_code": "DAMAGED",
+            "user": "jdoe",
+        },
     }
     validator = payload_validator(doc, "wms.events.inventory.adjusted")
     validator.validate(example)

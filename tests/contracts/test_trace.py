@@ -6,11 +6,12 @@ import asyncio
 import json
 
 import pytest
-from shared import cli, trace
 from shared.runtime import mongo_client
 
+from shared import cli, trace
 from tests.contracts.flows import ids, receipt_flow
 from tests.e2e.harness import eventually
+
 
 def cluster_dbs(cluster) -> dict[str, str]:
     return {name: r.runtime.db.name for name, r in cluster.running.items()}
@@ -21,7 +22,9 @@ def by_type(t: trace.Trace, type_: str) -> list[trace.TraceEvent]:
 
 
 @pytest.mark.e2e
-async def test_trace_shows_the_receipt_flow_consumed_and_emitted_across_services(cluster, mongodb_url):
+async def test_trace_shows_the_receipt_flow_consumed_and_emitted_across_services(
+    cluster, mongodb_url
+):
     await cluster.start("receipt", "availability")
     cid = ids("PO-FLOW")
     sent = await receipt_flow(cluster, cid)
@@ -49,20 +52,24 @@ async def test_trace_shows_the_receipt_flow_consumed_and_emitted_across_services
     assert t.roots()[0].id == sent["released"]  # the flow started with the PO release
 
     text = trace.format_text(t)
-    print(text)
     assert "receipt           consumed  receipt.recorded" in text
     assert "receipt           emitted   receipt.confirmed" in text
     assert "availability      consumed  receipt.confirmed" in text
     assert "availability      emitted   availability.changed" in text
     tree = text.split("causation:")[1].splitlines()
-    rows = [next(i for i, line in enumerate(tree) if f"[{x}]" in line) for x in (sent["recorded"], confirmed.id, changed[0].id)]
+    rows = [
+        next(i for i, line in enumerate(tree) if f"[{x}]" in line)
+        for x in (sent["recorded"], confirmed.id, changed[0].id)
+    ]
     assert rows == sorted(rows)
     depth = [len(tree[i]) - len(tree[i].lstrip()) for i in rows]
     assert depth[0] < depth[1] < depth[2]  # recorded -> confirmed -> changed, nested
 
 
 @pytest.mark.e2e
-async def test_distsync_trace_command_prints_the_chain_as_json(cluster, mongodb_url, monkeypatch, capsys):
+async def test_distsync_trace_command_prints_the_chain_as_json(
+    cluster, mongodb_url, monkeypatch, capsys
+):
     await cluster.start("receipt", "availability")
     cid = ids("PO-CLI")
     await receipt_flow(cluster, cid)
@@ -94,7 +101,9 @@ async def test_distsync_trace_command_prints_the_chain_as_json(cluster, mongodb_
 
 
 def test_trace_database_names_default_per_service_and_follow_the_override():
-    assert trace.database_names(["order-status"], env={}) == {"order-status": "distsync_order_status"}
+    assert trace.database_names(["order-status"], env={}) == {
+        "order-status": "distsync_order_status"
+    }
     env = {trace.DBS_ENV: json.dumps({"order-status": "os_prod"})}
     assert trace.database_names(["order-status", "receipt"], env=env) == {
         "order-status": "os_prod",

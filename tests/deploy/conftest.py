@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 

@@ -70,7 +70,9 @@ def test_service_has_a_multi_stage_non_root_image_built_from_the_lock(
 def test_service_has_a_hardened_deployment_with_probes(root: Path, service: str) -> None:
     folder = root / "deploy/k8s/base" / service
     kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
-    docs = [d for f in kustomization["resources"] for d in yaml.safe_load_all((folder / f).read_text())]
+    docs = [
+        d for f in kustomization["resources"] for d in yaml.safe_load_all((folder / f).read_text())
+    ]
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == sorted(
         [
@@ -240,3 +242,24 @@ def test_compose_dev_passwords_match_the_definitions_hashes(
         assert model.password_matches(hashes[user], default), user
         checked += 1
     assert checked == 6  # five services and the topology step (admin)
+
+
+def test_every_compose_variable_is_documented_with_its_default(root: Path) -> None:
+    compose_text = (root / "docker-compose.yml").read_text()
+    used = dict(re.findall(r"\$\{(\w+):-([^}]*)\}", compose_text))
+    example = dict(
+        line.split("=", 1)
+        for line in (root / "deploy/compose/env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert used == {k: v for k, v in example.items() if k in used}
+    assert set(used) <= set(example)
+    # mongod accepts only base64 characters (6 to 1024 of them) in a keyfile.
+    assert re.fullmatch(r"[A-Za-z0-9+/=]{6,1024}", used["MONGO_KEYFILE"])
+
+
+def test_compose_secrets_reach_containers_only_through_the_environment(root: Path) -> None:
+    for dockerfile in [*root.glob("services/*/Dockerfile"), root / "deploy/docker/tools.Dockerfile"]:
+        text = dockerfile.read_text()
+        assert "PASSWORD" not in text.upper().replace("PASSWORD_HASH", "")
+        assert "AMQP_URL" not in text and "MONGODB_URL" not in text

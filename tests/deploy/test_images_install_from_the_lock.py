@@ -25,8 +25,12 @@ def package_of(service: str) -> str:
 def builder_stage(dockerfile: str) -> list[str]:
     """The builder stage's instructions, continuation lines joined, comments dropped."""
     joined = re.sub(r"\\\n\s*", " ", dockerfile)
-    lines = [ln.strip() for ln in joined.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    start = next(i for i, ln in enumerate(lines) if ln.startswith("FROM ") and ln.endswith(" AS builder"))
+    lines = [
+        ln.strip() for ln in joined.splitlines() if ln.strip() and not ln.lstrip().startswith("#")
+    ]
+    start = next(
+        i for i, ln in enumerate(lines) if ln.startswith("FROM ") and ln.endswith(" AS builder")
+    )
     end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("FROM "))
     return lines[start + 1 : end]
 

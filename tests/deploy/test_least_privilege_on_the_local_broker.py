@@ -87,7 +87,15 @@ def broker(definitions: dict[str, Any]) -> Iterator[Broker]:
         )
         _ctl_all(
             [
-                ["set_permissions", "-p", b.vhost, b.prefix + p["user"], p["configure"], p["write"], p["read"]]
+                [
+                    "set_permissions",
+                    "-p",
+                    b.vhost,
+                    b.prefix + p["user"],
+                    p["configure"],
+                    p["write"],
+                    p["read"],
+                ]
                 for p in perms
             ]
         )
@@ -122,9 +130,13 @@ async def publish(url: str, exchange: str, routing_key: str) -> None:
     conn = await aio_pika.connect(url)
     try:
         ch = await conn.channel(publisher_confirms=True)
-        ex = ch.default_exchange if exchange == "" else await ch.get_exchange(exchange, ensure=False)
+        ex = (
+            ch.default_exchange if exchange == "" else await ch.get_exchange(exchange, ensure=False)
+        )
         await ex.publish(
-            aio_pika.Message(b'{"specversion": "1.0"}', delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            aio_pika.Message(
+                b'{"specversion": "1.0"}', delivery_mode=aio_pika.DeliveryMode.PERSISTENT
+            ),
             routing_key=routing_key,
             timeout=10,
         )

