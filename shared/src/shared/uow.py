@@ -8,6 +8,8 @@ and the events it produces are saved, or not, together.
 from __future__ import annotations
 
 import copy
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +18,9 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from shared.envelope import CloudEvent, build, now
+
+# `source` is `<system>/<instance>`; for distsync's own events the system is the service name
+INSTANCE = (os.environ.get("DISTSYNC_INSTANCE") or socket.gethostname() or "local").lower()
 
 
 @dataclass
@@ -90,7 +95,7 @@ class BaseUnitOfWork:
         ev = build(
             type,
             data,
-            source=f"distsync/{self.service}",
+            source=f"{self.service}/{INSTANCE}",
             time=time or now(),
             correlationid=correlationid or (cur.correlationid if cur else None),
             causationid=cur.id if cur else None,
