@@ -2,7 +2,8 @@
 // that service's own database only. Idempotent: safe to run on every start.
 //
 // Run with mongosh, connected as the root user directly to the first member, e.g.
-//   mongosh "mongodb://root:$MONGO_ROOT_PASSWORD@mongodb:27017/admin?directConnection=true" \
+//   mongosh "mongodb://mongodb:27017/admin?directConnection=true" --username root \
+//     --password "$MONGO_ROOT_PASSWORD" --authenticationDatabase admin \
 //     --file deploy/mongodb/init-mongodb.js
 // Environment:
 //   MONGO_RS_NAME       replica set name (default rs0)

@@ -34,7 +34,7 @@ async def test_authorize_receive_and_inspect_move_availability_and_the_order_end
     running = await cluster.start("returns", "availability", "order-status")
     rs, av, os_ = running["returns"], running["availability"], running["order-status"]
     status_changes = await cluster.listen("returns.events", "return.status_changed")
-    s, order_id, rma_id = uid("SKU"), uid("ORD"), uid("RMA")
+    s, order_id, rma_id, shipment_id = uid("SKU"), uid("ORD"), uid("RMA"), uid("SH")
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
 
     def at(sec: int) -> datetime:
@@ -91,14 +91,14 @@ async def test_authorize_receive_and_inspect_move_availability_and_the_order_end
         (
             "wms.events",
             "pack.completed",
-            {"order_id": order_id, "shipment_id": uid("SH"), "location": LOC},
+            {"order_id": order_id, "shipment_id": shipment_id, "location": LOC},
             WMS,
         ),
         (
             "wms.events",
             "shipment.shipped",
             {
-                "shipment_id": uid("SH"),
+                "shipment_id": shipment_id,
                 "order_id": order_id,
                 "location": LOC,
                 "carrier": "ups",
@@ -119,6 +119,9 @@ async def test_authorize_receive_and_inspect_move_availability_and_the_order_end
         return (o, p) if ok else None
 
     o, p = await eventually(shipped)
+    assert [(sh["shipment_id"], sh["lines"][0]["qty"]) for sh in o["shipments"]] == [
+        (shipment_id, 5)
+    ]
     assert (p["quarantined"], p["returns_pending"], p["available_to_sell"]) == (0, 0, 5)
 
     # authorized: 5 units expected back, counted as expected supply (returns_pending)

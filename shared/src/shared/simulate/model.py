@@ -9,6 +9,7 @@ agenda measured in steps of the generator; each step emits what one system would
 from __future__ import annotations
 
 import heapq
+import itertools
 import random
 import uuid
 from collections.abc import Callable
@@ -103,6 +104,7 @@ class World:
         self.items: list[Item] = []
         self.by_sku: dict[str, Item] = {}
         self.stock: dict[tuple[str, str], Stock] = {}
+        self.stock_keys: list[tuple[str, str]] = []
         self.branch_skus: list[str] = []
         self.state: dict[str, Any] = {}  # per-process records, keyed by process id
         self._build_catalog()
@@ -170,27 +172,29 @@ class World:
             self.items.append(item)
             self.by_sku[item.sku] = item
         self.branch_skus = [it.sku for it in self.items if r.random() < self.cfg.branch_share]
-        self._weights = [it.weight for it in self.items]
-        self._branch_weights = [self.by_sku[s].weight for s in self.branch_skus]
+        self._skus = [it.sku for it in self.items]
+        self._cum = list(itertools.accumulate(it.weight for it in self.items))
+        self._branch_cum = list(itertools.accumulate(self.by_sku[s].weight for s in self.branch_skus))
 
     def st(self, sku: str, location: str) -> Stock:
         key = (sku, location)
         s = self.stock.get(key)
         if s is None:
             s = self.stock[key] = Stock(safety=self.by_sku[sku].safety.get(location, 0))
+            self.stock_keys.append(key)
         return s
 
     def pick_skus(self, n: int, location: str | None = None) -> list[Item]:
         """`n` distinct SKUs by demand weight (branch SKUs only for a branch)."""
         if location in BRANCHES and self.branch_skus:
-            pool, weights = self.branch_skus, self._branch_weights
+            pool, cum = self.branch_skus, self._branch_cum
         else:
-            pool, weights = [it.sku for it in self.items], self._weights
+            pool, cum = self._skus, self._cum
         out: dict[str, Item] = {}
         for _ in range(n * 4):
             if len(out) >= min(n, len(pool)):
                 break
-            sku = self.rng.choices(pool, weights)[0]
+            sku = self.rng.choices(pool, cum_weights=cum)[0]
             out[sku] = self.by_sku[sku]
         return list(out.values())
 

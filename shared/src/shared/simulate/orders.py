@@ -322,9 +322,9 @@ def ship(w: World, o: Order, sh: Shipment) -> None:
 
 def _scan_plan(w: World, carrier: str) -> list[str]:
     r = w.rng
-    plan = ["label", "pickup"] + ["transit"] * r.randint(1, 3)
+    plan = ["label"] + (["pickup"] if r.random() < 0.8 else []) + ["transit"] * r.randint(0, 2)
     if r.random() < 0.07:
-        plan.insert(r.randint(3, len(plan)), "exception")
+        plan.insert(r.randint(1, len(plan)), "exception")
         plan.append("transit")
     if r.random() < 0.03:
         plan.insert(r.randint(1, len(plan)), "info")
@@ -409,8 +409,9 @@ def _receive_return(w: World, o: Order, rma_id: str, auth: list[dict[str, Any]])
         elif x < 0.2 and i > 0:
             continue
         got.append({"sku": ln["sku"], "qty": qty})
-    if r.random() < 0.03:
-        got.append({"sku": w.pick_skus(1)[0].sku, "qty": 1})
+    extra = w.pick_skus(1)[0].sku
+    if r.random() < 0.03 and all(g["sku"] != extra for g in got):
+        got.append({"sku": extra, "qty": 1})
     for g in got:
         s = w.st(g["sku"], o.location)
         s.on_hand += g["qty"]
