@@ -39,6 +39,10 @@ SCHEMA_SOURCES: dict[tuple[str, str], tuple[str, str]] = {
         "cloudcoil.models.prometheus_operator.v1",
         "ServiceMonitor",
     ),
+    ("monitoring.coreos.com/v1", "PrometheusRule"): (
+        "cloudcoil.models.prometheus_operator.v1",
+        "PrometheusRule",
+    ),
 }
 
 

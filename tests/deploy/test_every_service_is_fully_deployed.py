@@ -259,7 +259,10 @@ def test_every_compose_variable_is_documented_with_its_default(root: Path) -> No
 
 
 def test_compose_secrets_reach_containers_only_through_the_environment(root: Path) -> None:
-    for dockerfile in [*root.glob("services/*/Dockerfile"), root / "deploy/docker/tools.Dockerfile"]:
+    for dockerfile in [
+        *root.glob("services/*/Dockerfile"),
+        root / "deploy/docker/tools.Dockerfile",
+    ]:
         text = dockerfile.read_text()
         assert "PASSWORD" not in text.upper().replace("PASSWORD_HASH", "")
         assert "AMQP_URL" not in text and "MONGODB_URL" not in text

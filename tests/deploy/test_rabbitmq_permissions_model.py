@@ -154,3 +154,11 @@ def test_definitions_declare_exactly_what_topology_apply_declares(
     code_bindings = {(ex, q.name, key) for q in topo.queues for ex, key in q.bindings}
     for b in definitions["bindings"]:
         assert (b["source"], b["destination"], b["routing_key"]) in code_bindings
+
+
+def test_kubernetes_users_and_permissions_files_are_what_the_generator_writes(
+    root: Path, model: ModuleType
+) -> None:
+    folder = root / "deploy/k8s/base/rabbitmq"
+    assert (folder / "users.yaml").read_text() == model.k8s_users()
+    assert (folder / "permissions.yaml").read_text() == model.k8s_permissions()

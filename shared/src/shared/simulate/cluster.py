@@ -50,7 +50,7 @@ class Proc:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 (kept open while it runs)
+        self._log = open(self.log_path, "ab")
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "shared.cli", "run", self.service],
             env=self.env,

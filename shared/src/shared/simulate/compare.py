@@ -91,7 +91,9 @@ async def positions(c: httpx.AsyncClient, base: str, truth: Truth) -> Comparison
                 cmp.skipped += 1
                 continue
             cmp.compared += 1
-            want = {k: _num(v) for k, v in p.numbers().items()} if p else dict.fromkeys(BUCKETS, 0.0)
+            want = (
+                {k: _num(v) for k, v in p.numbers().items()} if p else dict.fromkeys(BUCKETS, 0.0)
+            )
             got = have.get(loc)
             wrong = {
                 k: {"expected": want[k], "actual": None if got is None else got.get(k)}
@@ -105,9 +107,7 @@ async def positions(c: httpx.AsyncClient, base: str, truth: Truth) -> Comparison
     return cmp
 
 
-async def orders(
-    c: httpx.AsyncClient, base: str, truth: OrderTruth, prefix: str
-) -> Comparison:
+async def orders(c: httpx.AsyncClient, base: str, truth: OrderTruth, prefix: str) -> Comparison:
     """Statuses from the paged list; an order missing from it is read on its own."""
     cmp = Comparison("orders")
     listed: dict[str, str] = {}

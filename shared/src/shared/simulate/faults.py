@@ -100,7 +100,8 @@ class BadFactory:
         kind = self.rng.choices(kinds, (0.2, 0.2, 0.2, 0.3, 0.1))[0]
         self.made[kind] = self.made.get(kind, 0) + 1
         mid = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-        return getattr(self, "_" + kind)(mid)
+        made: BadMessage = getattr(self, "_" + kind)(mid)
+        return made
 
     def _ce(self, mid: str, type: str, data: dict[str, Any], source: str) -> bytes:
         ev = build(type, data, source=source, id=mid, time=datetime.now(UTC))
@@ -127,9 +128,7 @@ class BadFactory:
                 "not_cloudevent", ERP, "order.created", body, mid, "no specversion or source"
             )
         body = json.dumps([{"tracking": mid, "time": format_time(datetime.now(UTC))}]).encode()
-        return BadMessage(
-            "not_cloudevent", CARRIER, "tracking.reported", body, mid, "a JSON array"
-        )
+        return BadMessage("not_cloudevent", CARRIER, "tracking.reported", body, mid, "a JSON array")
 
     def _unknown_type(self, mid: str) -> BadMessage:
         if self.rng.random() < 0.5:

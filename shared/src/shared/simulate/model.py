@@ -174,7 +174,9 @@ class World:
         self.branch_skus = [it.sku for it in self.items if r.random() < self.cfg.branch_share]
         self._skus = [it.sku for it in self.items]
         self._cum = list(itertools.accumulate(it.weight for it in self.items))
-        self._branch_cum = list(itertools.accumulate(self.by_sku[s].weight for s in self.branch_skus))
+        self._branch_cum = list(
+            itertools.accumulate(self.by_sku[s].weight for s in self.branch_skus)
+        )
 
     def st(self, sku: str, location: str) -> Stock:
         key = (sku, location)

@@ -15,8 +15,8 @@ import aio_pika
 import httpx
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 
-from shared.failures import H_KIND, H_TYPE
 from shared.failures import H_EXC_MSG as H_MSG
+from shared.failures import H_KIND, H_TYPE
 from shared.service import SERVICE_NAMES, service_exchange
 
 
@@ -34,7 +34,8 @@ class Publisher:
 
     async def open(self) -> None:
         self.conn = await aio_pika.connect_robust(
-            self.url, client_properties={"connection_name": "distsync-simulate"},
+            self.url,
+            client_properties={"connection_name": "distsync-simulate"},
             reconnect_interval=0.5,
         )
         self.healthy.set()
@@ -97,7 +98,8 @@ class Listener:
 
     async def start(self) -> None:
         self.conn = await aio_pika.connect_robust(
-            self.url, client_properties={"connection_name": "distsync-simulate-listener"},
+            self.url,
+            client_properties={"connection_name": "distsync-simulate-listener"},
             reconnect_interval=0.5,
         )
         ch = await self.conn.channel()

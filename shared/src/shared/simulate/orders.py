@@ -262,11 +262,13 @@ def pack(w: World, o: Order) -> None:
         groups = [[(ln, q // 2)], [(ln, q - q // 2)]]
     for ln, q in cand:
         ln.packed += q
-    for i, g in enumerate(groups):
-        if i == 0:
-            _pack_one(w, o, g)
-        else:
-            w.later(10, 50, lambda g=g: _pack_one(w, o, g))  # type: ignore[misc]
+    _pack_one(w, o, groups[0])
+    for g in groups[1:]:
+        _pack_later(w, o, g)
+
+
+def _pack_later(w: World, o: Order, lines: list[tuple[Line, int]]) -> None:
+    w.later(10, 50, lambda: _pack_one(w, o, lines))
 
 
 def _tracking(w: World, carrier: str) -> str:
@@ -335,9 +337,7 @@ def _scan_plan(w: World, carrier: str) -> list[str]:
     return plan
 
 
-def _scan_chain(
-    w: World, o: Order, sh: Shipment, plan: list[str], i: int, sent: list[str]
-) -> None:
+def _scan_chain(w: World, o: Order, sh: Shipment, plan: list[str], i: int, sent: list[str]) -> None:
     if i >= len(plan):
         return
 
@@ -353,19 +353,17 @@ def _scan_chain(
         ev = w.emit(CARRIER, "tracking.reported", f"carrier/{sh.carrier}", data)
         sent.append(ev.id)
         if w.rng.random() < 0.02:  # the carrier sends the same scan again, under a new id
-            w.later(
-                1,
-                20,
-                lambda: w.emit(
-                    CARRIER, "tracking.reported", ev.source, dict(data), same_time_as=ev.id
-                ),
-            )
+            w.later(1, 20, lambda: _rescan(w, ev.source, data, ev.id))
         if step == "delivered":
             sh.delivered = True
             _after_delivery(w, o)
         _scan_chain(w, o, sh, plan, i + 1, sent)
 
     w.later(3, 30, scan)
+
+
+def _rescan(w: World, source: str, data: dict[str, Any], first: str) -> None:
+    w.emit(CARRIER, "tracking.reported", source, dict(data), same_time_as=first)
 
 
 def _after_delivery(w: World, o: Order) -> None:
@@ -435,6 +433,10 @@ def _receive_return(w: World, o: Order, rma_id: str, auth: list[dict[str, Any]])
         w.later(10, 60, lambda: _inspect(w, o, rma_id, todo))
 
 
+def _refurbished(w: World, sku: str, location: str, n: int) -> None:
+    w.later(20, 100, lambda: supply.release(w, sku, location, n, "REFURBISHED"))
+
+
 def _inspect(w: World, o: Order, rma_id: str, qtys: dict[str, int]) -> None:
     r = w.rng
     lines = []
@@ -442,10 +444,14 @@ def _inspect(w: World, o: Order, rma_id: str, qtys: dict[str, int]) -> None:
         if q <= 0:
             continue
         disp = r.choices(list(DISPOSITION_WEIGHTS), list(DISPOSITION_WEIGHTS.values()), k=2)
-        parts = [(disp[0], q)] if q == 1 or disp[0] == disp[1] else [
-            (disp[0], q // 2),
-            (disp[1], q - q // 2),
-        ]
+        parts = (
+            [(disp[0], q)]
+            if q == 1 or disp[0] == disp[1]
+            else [
+                (disp[0], q // 2),
+                (disp[1], q - q // 2),
+            ]
+        )
         for d, n in parts:
             lines.append({"sku": sku, "qty": n, "disposition": d})
             s = w.st(sku, o.location)
@@ -455,7 +461,7 @@ def _inspect(w: World, o: Order, rma_id: str, qtys: dict[str, int]) -> None:
                 s.on_hand -= n
                 s.quarantined -= n
             elif r.random() < 0.5:
-                w.later(20, 100, lambda sku=sku, n=n: supply.release(w, sku, o.location, n, "REFURBISHED"))  # type: ignore[misc]
+                _refurbished(w, sku, o.location, n)
     if not lines:
         return
     w.emit(

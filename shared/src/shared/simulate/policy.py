@@ -18,12 +18,14 @@ class PoLine:
     line_id: str
     sku: str
     ordered: Q
-    tolerance_pct: Q = Q(0)
+    tolerance_pct: Q = field(default_factory=Q)
     lot_tracked: bool = False
-    received: Q = Q(0)  # every unit counted on the line, damaged and over-tolerance included
-    accepted: Q = Q(0)
-    quarantined: Q = Q(0)
-    substituted: Q = Q(0)
+    received: Q = field(
+        default_factory=Q
+    )  # every unit counted on the line, damaged and over-tolerance included
+    accepted: Q = field(default_factory=Q)
+    quarantined: Q = field(default_factory=Q)
+    substituted: Q = field(default_factory=Q)
 
     @property
     def limit(self) -> Q:
@@ -66,7 +68,7 @@ class Po:
 class ReceivedLine:
     sku: str
     qty: Q  # base units, damaged included
-    damaged: Q = Q(0)
+    damaged: Q = field(default_factory=Q)
     po_line_id: str | None = None
     lot: str | None = None
     substitute_for: str | None = None

@@ -115,8 +115,7 @@ def render_markdown(r: dict[str, Any]) -> str:
     head = [
         "# Simulation report",
         "",
-        f"Produced by `{r['command']}` on {r['started_at']} "
-        f"({r['machine']}).",
+        f"Produced by `{r['command']}` on {r['started_at']} ({r['machine']}).",
         "",
         "```text",
         render_text(r),

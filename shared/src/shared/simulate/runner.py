@@ -107,7 +107,7 @@ async def run(opts: Options) -> dict[str, Any]:
     prog = Progress(opts.events, opts.progress)
     run_id = uuid.uuid4().hex[:8]
     workdir = Path(opts.workdir or tempfile.mkdtemp(prefix="distsync-sim-"))
-    workdir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         if spawn:
             amqp = stack.enter_context(isolated_vhost(amqp_base))
@@ -160,9 +160,7 @@ async def _simulate(
     bindings = {s.name: set(s.bindings()) for s in all_services()}
 
     def route(b: BadMessage) -> BadMessage:
-        b.services = tuple(
-            s for s, keys in bindings.items() if (b.exchange, b.routing_key) in keys
-        )
+        b.services = tuple(s for s, keys in bindings.items() if (b.exchange, b.routing_key) in keys)
         return b
 
     actions: list[ChaosAction] = []
@@ -403,8 +401,13 @@ async def _dlq(pub: Publisher, bad: list[BadMessage]) -> dict[str, Any]:
         if b is None or key in seen:
             unexpected += 1
             details.append(
-                {"unexpected": e.service, "id": e.message_id, "kind": e.kind,
-                 "type": e.event_type, "reason": e.reason}
+                {
+                    "unexpected": e.service,
+                    "id": e.message_id,
+                    "kind": e.kind,
+                    "type": e.event_type,
+                    "reason": e.reason,
+                }
             )
             continue
         seen.add(key)
@@ -412,8 +415,13 @@ async def _dlq(pub: Publisher, bad: list[BadMessage]) -> dict[str, Any]:
         if e.kind != b.kind:
             wrong += 1
             details.append(
-                {"wrong_reason": e.service, "id": e.message_id, "expected": b.kind,
-                 "actual": e.kind, "reason": e.reason}
+                {
+                    "wrong_reason": e.service,
+                    "id": e.message_id,
+                    "expected": b.kind,
+                    "actual": e.kind,
+                    "reason": e.reason,
+                }
             )
     missing = [k for k in expected if k not in seen]
     for svc, mid in missing[:10]:
@@ -468,10 +476,10 @@ async def _integrity(
             missing = [i for i in ids if i not in got]
             lost[svc] = len(missing)
             for i in missing[:5]:
-                ev = stream.log.get(i)
-                t = ev.type if ev else (listener.seen[i].type if i in listener.seen else "?")
+                src = stream.log.get(i)
+                t = src.type if src else (listener.seen[i].type if i in listener.seen else "?")
                 examples.append({"service": svc, "id": i, "type": t})
-        keys = {
+        agg_ids: dict[str, list[str]] = {
             "availability": sorted({sku for sku, _ in truth.positions}),
             "order-status": sorted(otruth.statuses),
             "returns": sorted(truth.rmas),
@@ -479,7 +487,7 @@ async def _integrity(
             "receipt": sorted(truth.pos),
         }
         dbs = {svc: client[name] for svc, name in cluster.db_names.items()}
-        twice = await observe.applied_twice(dbs, keys)
+        twice = await observe.applied_twice(dbs, agg_ids)
     except Exception as e:
         return {"lost": 0, "applied_twice": 0, "method": f"skipped: {e!r}"[:200]}
     finally:
@@ -497,15 +505,11 @@ async def _integrity(
     }
 
 
-def _latencies(
-    stream: Stream, listener: Listener, chaos: list[dict[str, Any]]
-) -> dict[str, Any]:
+def _latencies(stream: Stream, listener: Listener, chaos: list[dict[str, Any]]) -> dict[str, Any]:
     """Event time of the source event that started the chain -> when the listener saw the
     availability.changed / order.status_changed it caused."""
     seen = listener.seen
-    source_time = {
-        i: ev.time.timestamp() for i, ev in stream.log.items() if ev.time is not None
-    }
+    source_time = {i: ev.time.timestamp() for i, ev in stream.log.items() if ev.time is not None}
     windows = [(c["started"], c["ended"] + 30.0) for c in chaos]
     by_type: dict[str, list[float]] = {}
     outside: list[float] = []

@@ -43,7 +43,9 @@ class Stream:
         self.rng = random.Random(seed * 7919 + 1)
         self.delivery = Delivery(self.rng, window, dup_rate)
         self.bad_rate = bad_rate
-        self.bad_factory = BadFactory(random.Random(seed * 104729 + 3), [i.sku for i in world.items])
+        self.bad_factory = BadFactory(
+            random.Random(seed * 104729 + 3), [i.sku for i in world.items]
+        )
         self.bad: list[BadMessage] = []
         self.log: dict[str, SimEvent] = {}
         self.published_at: dict[str, float] = {}  # first publish, wall clock

@@ -171,8 +171,9 @@ def _receive(w: World, plan: PoPlan, late: bool = False) -> None:
                     }
                 )
                 got.append(
-                    policy.ReceivedLine(sub.sku, Fraction(n), po_line_id=ln.line_id,
-                                        substitute_for=ln.sku)
+                    policy.ReceivedLine(
+                        sub.sku, Fraction(n), po_line_id=ln.line_id, substitute_for=ln.sku
+                    )
                 )
     if not late and r.random() < 0.02:
         extra = w.pick_skus(1)[0]
@@ -201,9 +202,9 @@ def _receive(w: World, plan: PoPlan, late: bool = False) -> None:
         s.quarantined += int(a.quarantined)
         s.countable = False
         if a.quarantined:
-            w.later(20, 150, lambda a=a: _qa(w, a.sku, po.location, int(a.quarantined)))  # type: ignore[misc]
+            _qa_later(w, a.sku, po.location, int(a.quarantined))
     if r.random() < 0.02:  # the WMS sends the same receipt again under a new event id
-        w.later(1, 10, lambda: w.emit(WMS, ev.type, ev.source, dict(data), correlationid=po.po_id))
+        w.later(1, 10, lambda: _resend(w, ev.source, data, po.po_id))
     if late or not any(ln.remaining for ln in po.lines.values()):
         return
     x = r.random()
@@ -211,6 +212,10 @@ def _receive(w: World, plan: PoPlan, late: bool = False) -> None:
         w.later(5, 30, lambda: _cancel(w, plan))
     elif x < 0.8 and plan.receipts < 3:
         w.later(20, 100, lambda: _receive(w, plan))
+
+
+def _resend(w: World, source: str, data: dict[str, Any], po_id: str) -> None:
+    w.emit(WMS, "receipt.recorded", source, dict(data), correlationid=po_id)
 
 
 def _cancel(w: World, plan: PoPlan) -> None:
@@ -227,6 +232,10 @@ def _cancel(w: World, plan: PoPlan) -> None:
     _inbound_sync(w, plan, before)
     if w.rng.random() < 0.3:  # the truck was already on its way
         w.later(5, 40, lambda: _receive(w, plan, late=True))
+
+
+def _qa_later(w: World, sku: str, location: str, qty: int) -> None:
+    w.later(20, 150, lambda: _qa(w, sku, location, qty))
 
 
 def _qa(w: World, sku: str, location: str, qty: int) -> None:
@@ -256,8 +265,13 @@ def _scrap(w: World, sku: str, location: str, qty: int) -> None:
     s.on_hand -= qty
     s.quarantined -= qty
     src = wms_source(location)
-    adj = {"location": location, "sku": sku, "qty_delta": -qty, "reason_code": "SCRAPPED",
-           "user": "qa"}
+    adj = {
+        "location": location,
+        "sku": sku,
+        "qty_delta": -qty,
+        "reason_code": "SCRAPPED",
+        "user": "qa",
+    }
     w.emit(WMS, "inventory.adjusted", src, adj, correlationid=sku)
     rel = {"location": location, "sku": sku, "qty": qty, "reason_code": "SCRAPPED"}
     w.emit(WMS, "inventory.released", src, rel, correlationid=sku)
@@ -355,8 +369,12 @@ def adjust(w: World) -> None:
         delta, reason = -r.randint(1, min(3, s.unreserved)), "DAMAGED"
     s.on_hand += delta
     it = w.by_sku[sku]
-    data: dict[str, Any] = {"location": loc, "sku": sku, "reason_code": reason,
-                            "user": f"clerk{r.randint(1, 9)}"}
+    data: dict[str, Any] = {
+        "location": loc,
+        "sku": sku,
+        "reason_code": reason,
+        "user": f"clerk{r.randint(1, 9)}",
+    }
     if abs(delta) % it.case == 0 and r.random() < 0.5:
         data.update(qty_delta=delta // it.case, uom="CS")
     else:
@@ -386,9 +404,9 @@ def hold(w: World) -> None:
 def item_update(w: World) -> None:
     """The item master changes an item's safety stock (the whole map is sent)."""
     it = w.rng.choice(w.items)
-    it.safety = {} if it.safety and w.rng.random() < 0.3 else {
-        dc: w.rng.randint(1, 6) * 5 for dc in DCS
-    }
+    it.safety = (
+        {} if it.safety and w.rng.random() < 0.3 else {dc: w.rng.randint(1, 6) * 5 for dc in DCS}
+    )
     for (sku, loc), s in w.stock.items():
         if sku == it.sku:
             s.safety = it.safety.get(loc, 0)
@@ -423,5 +441,6 @@ def blind_or_stray(w: World) -> None:
         s.quarantined += 1
         rma = w.next_id("RMA")
         data = {"rma_id": rma, "location": loc, "lines": [{"sku": it.sku, "qty": 1}]}
-        w.emit(WMS, "return.received", wms_source(loc), data, correlationid=rma,
-               causal=(f"rma:{rma}",))
+        w.emit(
+            WMS, "return.received", wms_source(loc), data, correlationid=rma, causal=(f"rma:{rma}",)
+        )

@@ -44,12 +44,12 @@ def q(x: Any) -> Q:
 class Position:
     movements: list[tuple[int, Q]] = field(default_factory=list)  # (event time ms, on_hand)
     count: tuple[int, str, Q] | None = None  # newest count: (time ms, event id, qty)
-    allocated: Q = Q(0)
-    quarantined: Q = Q(0)
-    in_transit: Q = Q(0)
-    inbound: Q = Q(0)
-    returns_pending: Q = Q(0)
-    safety_stock: Q = Q(0)
+    allocated: Q = field(default_factory=Q)
+    quarantined: Q = field(default_factory=Q)
+    in_transit: Q = field(default_factory=Q)
+    inbound: Q = field(default_factory=Q)
+    returns_pending: Q = field(default_factory=Q)
+    safety_stock: Q = field(default_factory=Q)
     receipts_at: list[int] = field(default_factory=list)  # purchase receipts, event times
 
     @property
@@ -136,7 +136,8 @@ def replay(events: Iterable[SimEvent]) -> Truth:
                 if d.get("safety_stock") is not None:
                     cur = safety.get(d["sku"])
                     if cur is None or (at, ev.id) > cur[:2]:
-                        safety[d["sku"]] = (at, ev.id, {k: q(v) for k, v in d["safety_stock"].items()})
+                        m = {k: q(v) for k, v in d["safety_stock"].items()}
+                        safety[d["sku"]] = (at, ev.id, m)
             case "inventory.adjusted":
                 p = t.position(d["sku"], d["location"])
                 p.movements.append((at, base(d["sku"], d["qty_delta"], d.get("uom"))))
@@ -201,10 +202,10 @@ def replay(events: Iterable[SimEvent]) -> Truth:
                     )
                     for ln in d["lines"]
                 ]
-                po = t.pos.get(d["po_id"]) if d.get("po_id") else None
-                if po is not None:
-                    po.receipt_ids.add(d["receipt_id"])
-                for a in policy.receive(po, lines, at):
+                against = t.pos.get(d["po_id"]) if d.get("po_id") else None
+                if against is not None:
+                    against.receipt_ids.add(d["receipt_id"])
+                for a in policy.receive(against, lines, at):
                     p = t.position(a.sku, d["location"])
                     p.movements.append((at, a.on_hand))
                     p.quarantined += a.quarantined
