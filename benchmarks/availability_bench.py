@@ -1,0 +1,194 @@
+"""Availability benchmark: inventory events/s through one instance and through two, and
+publish-to-`availability.changed` latency at an offered rate.
+
+    uv run python -m benchmarks.availability_bench [--events 20000] [--rate 500] [--seconds 10]
+
+Prints figures; asserts nothing. Local RabbitMQ (a throwaway vhost) and a SecantusDB daemon it
+starts itself (or MONGODB_URL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import aio_pika
+
+from shared.envelope import build
+from shared.runtime import mongo_client
+from shared.testing import amqp_server, free_port, isolated_vhost, mongodb_server
+from shared.topology import all_services, declare, full_topology
+
+from .runtime_bench import pct, rss_peak_mb, wait_count
+
+KINDS = ("inventory.adjusted", "order.allocated", "inventory.quarantined", "inventory.released")
+
+
+def events(n: int, skus: int, seed: int) -> list[tuple[str, str, bytes]]:
+    rnd = random.Random(seed)
+    out = []
+    for _ in range(n):
+        sku, loc = f"SKU-{rnd.randrange(skus)}", rnd.choice(("DC-EAST", "DC-WEST", "BR-NORTH"))
+        kind = rnd.choices(KINDS, weights=(6, 2, 1, 1))[0]
+        if kind == "inventory.adjusted":
+            data: dict[str, Any] = {
+                "location": loc,
+                "sku": sku,
+                "qty_delta": rnd.randint(-5, 20),
+                "reason_code": "CYCLE",
+                "user": "bench",
+            }
+            ex = "wms.events"
+        elif kind == "order.allocated":
+            data = {
+                "order_id": f"O-{rnd.randrange(10**6)}",
+                "lines": [{"line_id": "1", "sku": sku, "location": loc, "qty": 1}],
+            }
+            ex = "erp.events"
+        else:
+            data = {"location": loc, "sku": sku, "qty": 1, "reason_code": "QA"}
+            ex = "wms.events"
+        ev = build(kind, data, source="wms/bench" if ex == "wms.events" else "erp/bench")
+        out.append((ex, ev.id, ev.to_json_bytes()))
+    return out
+
+
+async def preload(url: str, items: list[tuple[str, str, bytes]]) -> None:
+    conn = await aio_pika.connect(url)
+    ch = await conn.channel(publisher_confirms=True)
+    exs = {n: await ch.get_exchange(n, ensure=False) for n in ("wms.events", "erp.events")}
+    for i in range(0, len(items), 500):
+        await asyncio.gather(
+            *(
+                exs[ex].publish(
+                    aio_pika.Message(b, message_id=mid, delivery_mode=2),
+                    routing_key=json.loads(b)["type"],
+                )
+                for ex, mid, b in items[i : i + 500]
+            )
+        )
+    await conn.close()
+
+
+def start(amqp: str, mongo: str, db: str) -> subprocess.Popen[bytes]:
+    env = dict(
+        os.environ,
+        AMQP_URL=amqp,
+        MONGODB_URL=mongo,
+        DISTSYNC_MONGODB_DB=db,
+        DISTSYNC_HTTP_PORT=str(free_port()),
+        DISTSYNC_LOG_LEVEL="WARNING",
+        DISTSYNC_DECLARE_TOPOLOGY="false",
+    )
+    return subprocess.Popen([sys.executable, "-m", "shared.cli", "run", "availability"], env=env)
+
+
+async def throughput(amqp: str, mongo: str, n: int, replicas: int) -> tuple[float, float]:
+    db = f"bench_av{replicas}_" + uuid.uuid4().hex[:6]
+    await preload(amqp, events(n, 2000, replicas))
+    client = mongo_client(mongo)
+    procs = [start(amqp, mongo, db) for _ in range(replicas)]
+    try:
+        await wait_count(client[db]["inbox"], 1)
+        t0 = time.perf_counter()
+        t1 = await wait_count(client[db]["inbox"], n)
+        return (n - 1) / (t1 - t0), max(rss_peak_mb(p.pid) for p in procs)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(30)
+        await client.drop_database(db)
+        await client.close()
+
+
+async def latency(amqp: str, mongo: str, rate: float, seconds: float) -> list[float]:
+    db = "bench_avlat_" + uuid.uuid4().hex[:6]
+    proc = start(amqp, mongo, db)
+    conn = await aio_pika.connect(amqp)
+    ch = await conn.channel()
+    out = await ch.declare_queue("", exclusive=True)
+    await out.bind(
+        await ch.get_exchange("availability.events", ensure=False), "availability.changed"
+    )
+    sent: dict[str, float] = {}
+    lat: list[float] = []
+
+    async def on_out(m: Any) -> None:
+        cause = json.loads(m.body).get("causationid")
+        if cause in sent:
+            lat.append(time.perf_counter() - sent.pop(cause))
+
+    await out.consume(on_out, no_ack=True)
+    pub = await conn.channel()
+    exs = {n: await pub.get_exchange(n, ensure=False) for n in ("wms.events", "erp.events")}
+    try:
+        for _ in range(600):  # warm-up until the service answers
+            ex, mid, b = events(1, 10, random.randrange(10**9))[0]
+            sent[mid] = time.perf_counter()
+            await exs[ex].publish(aio_pika.Message(b, message_id=mid), json.loads(b)["type"])
+            await asyncio.sleep(0.05)
+            if lat:
+                break
+        lat.clear()
+        sent.clear()
+        items = [e for e in events(int(rate * seconds), 2000, 9) if e[0] == "wms.events"]
+        t0 = time.perf_counter()
+        for i, (ex, mid, b) in enumerate(items):
+            delay = t0 + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent[mid] = time.perf_counter()
+            await exs[ex].publish(
+                aio_pika.Message(b, message_id=mid, delivery_mode=2), json.loads(b)["type"]
+            )
+        deadline = time.perf_counter() + 30
+        while sent and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+        return lat
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        await conn.close()
+        client = mongo_client(mongo)
+        await client.drop_database(db)
+        await client.close()
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=20000)
+    ap.add_argument("--rate", type=float, default=500)
+    ap.add_argument("--seconds", type=float, default=10)
+    args = ap.parse_args()
+    with amqp_server() as base, isolated_vhost(base) as amqp, mongodb_server() as (mongo, _):
+        conn = await aio_pika.connect(amqp)
+        await declare(await conn.channel(), full_topology(all_services()))
+        await conn.close()
+        one, rss1 = await throughput(amqp, mongo, args.events, 1)
+        two, rss2 = await throughput(amqp, mongo, args.events, 2)
+        lat = await latency(amqp, mongo, args.rate, args.seconds)
+    print("distsync availability benchmark")
+    print(
+        f"  one instance : {one:8.0f} inventory events/s over {args.events} (peak RSS {rss1:.0f} MB)"
+    )
+    print(
+        f"  two instances: {two:8.0f} inventory events/s over {args.events} (peak RSS {rss2:.0f} MB each at most)"
+    )
+    print(
+        f"  publish -> availability.changed at {args.rate:.0f}/s offered, {len(lat)} samples: "
+        f"p50 {pct(lat, 50) * 1000:.1f} ms, p95 {pct(lat, 95) * 1000:.1f} ms, "
+        f"p99 {pct(lat, 99) * 1000:.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
