@@ -12,6 +12,7 @@ import asyncio
 import base64
 import contextlib
 import fnmatch
+import functools
 import getpass
 import hashlib
 import json
@@ -20,13 +21,13 @@ import re
 import socket
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 from urllib.parse import unquote, urlsplit
 
 import aiormq
@@ -69,6 +70,7 @@ class DlqSettings(ServiceSettings):
     dlq_inflight: int = 500  # unconfirmed publishes in flight during replay/restore
     dlq_renew_at: int = 10  # returned this often: re-published fresh (see `Scan.keep`)
     dlq_idle_s: float = 3.0  # a scan ends when the queue delivers nothing for this long
+    dlq_api_token: str | None = None  # `distsync dlq serve` requires it as a bearer token
 
 
 class DlqError(Exception):
@@ -77,6 +79,10 @@ class DlqError(Exception):
 
 class NothingToDo(DlqError):
     """Nothing matched, or the archive was already restored."""
+
+
+class UsageError(DlqError):
+    """The request itself is wrong: an unknown queue, options that contradict each other."""
 
 
 # --- values that survive JSON and MongoDB exactly ------------------------------------------------
@@ -183,13 +189,15 @@ class DeadLetter:
     exchange: str = ""
     routing_key: str = ""
     position: int = 0
-    event: dict[str, Any] | None = field(default=None, init=False)
 
-    def __post_init__(self) -> None:
-        with contextlib.suppress(ValueError, UnicodeDecodeError):
+    @functools.cached_property
+    def event(self) -> dict[str, Any] | None:
+        """The body as a JSON object (a CloudEvent, usually), or None."""
+        try:
             raw = json.loads(self.body)
-            if isinstance(raw, dict):
-                self.event = raw
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return raw if isinstance(raw, dict) else None
 
     @classmethod
     def from_delivery(cls, queue: str, position: int, dm: DeliveredMessage) -> DeadLetter:
@@ -459,7 +467,8 @@ class Broker:
     def __init__(self, url: str) -> None:
         self.url = url
         self.conn: AbstractConnection | None = None
-        self._pub: AbstractChannel | None = None
+        self._pub: aiormq.Channel | None = None
+        self._lock = asyncio.Lock()
         self._exists: dict[str, bool] = {}
 
     async def __aenter__(self) -> Broker:
@@ -483,7 +492,7 @@ class Broker:
         try:
             ok = await ch.queue_declare(queue, passive=True)
         except aiormq.exceptions.ChannelNotFoundEntity as e:
-            raise DlqError(f"no queue {queue!r} on this broker (vhost)") from e
+            raise UsageError(f"no queue {queue!r} on this broker (vhost)") from e
         with contextlib.suppress(Exception):
             await ch.close()
         return int(ok.message_count or 0)
@@ -504,9 +513,16 @@ class Broker:
     async def publish(self, exchange: str, routing_key: str, body: bytes, props: Any) -> None:
         """Publish and wait for the confirm; raises if returned (unroutable) or nacked."""
         if self._pub is None or self._pub.is_closed:
-            self._pub = await self.channel(confirms=True)
+            async with self._lock:
+                if self._pub is None or self._pub.is_closed:
+                    self._pub = cast(aiormq.Channel, await self.channel(confirms=True))
         res = await self._pub.basic_publish(
-            body, exchange=exchange, routing_key=routing_key, properties=props, mandatory=True
+            body,
+            exchange=exchange,
+            routing_key=routing_key,
+            properties=props,
+            mandatory=True,
+            wait=False,
         )
         if not isinstance(res, spec.Basic.Ack):
             raise DlqError(f"broker refused the publish to {exchange!r}/{routing_key!r}")
@@ -526,13 +542,16 @@ class Item:
 
 
 class Scan:
-    """Walks a queue once, front to back, holding what it reads unacknowledged.
+    """Walks a queue once, front to back, holding every message it reads unacknowledged.
 
-    Kept messages go back with one `basic.nack(multiple, requeue)` at the end, so they keep
-    their place and order. Two exceptions move a kept message to the tail instead (published
-    again with confirms, then acked: never lost): one the queue has handed out `renew_at` times
-    (RabbitMQ 4.x quorum queues drop a message after 20 returns by default, and a DLQ has nowhere
-    to dead-letter it), and any beyond the `window` a scan can hold unacknowledged.
+    The messages kept are handed back together at the end (consumer cancelled first, then one
+    `basic.nack(multiple, requeue)`), so they keep their order whether the broker requeues at
+    the head (quorum queues with a delivery limit, all of RabbitMQ 4.x) or at the tail (3.x
+    quorum queues without one): this is why a read walks the whole queue, not only `limit`.
+    Two cases move kept messages to the tail instead, published again with confirms and only
+    then acked (never lost): when one has been handed out `renew_at` times, all kept ones are
+    renewed in order (RabbitMQ 4.0-4.2 drop a message after 20 returns by default, and a DLQ
+    has nowhere to dead-letter it); and a message beyond the `window` a scan can hold.
     """
 
     def __init__(
@@ -558,7 +577,11 @@ class Scan:
         self._tag: str | None = None
         self._buffer: asyncio.Queue[DeliveredMessage] = asyncio.Queue()
         self._unsettled: set[int] = set()
-        self._held = 0
+        self._order: deque[int] = deque()  # unsettled tags in delivery order (lazily pruned)
+        self._ready: set[int] = set()
+        self._flushed: asyncio.Future[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._held: list[Item] = []
         self._hold_cap = 0
 
     async def open(self) -> Scan:
@@ -589,54 +612,105 @@ class Scan:
                 return  # fewer than expected: someone else holds or took some
             tag = dm.delivery_tag or 0
             self._unsettled.add(tag)
+            self._order.append(tag)
             self.seen += 1
             yield Item(DeadLetter.from_delivery(self.queue, self.seen, dm), tag)
 
     async def keep(self, item: Item) -> None:
-        """Leave the message in the queue (in place, unless it must be renewed)."""
-        if item.message.returns + 1 >= self.settings.dlq_renew_at or self._held >= self._hold_cap:
-            await self.renew(item)
-            return
-        self._held += 1
+        """Leave the message in the queue, in its place (given back when the scan closes)."""
+        if len(self._held) >= self._hold_cap:
+            await self.renew([item])  # the window is full: to the tail, so the scan goes on
+        else:
+            self._held.append(item)
 
-    async def renew(self, item: Item) -> None:
-        m = item.message
-        headers = {k: v for k, v in m.headers.items() if k not in BROKER_COUNTERS}
-        props = amqp_properties(m, headers, keep_missing_id=True)
-        try:
-            await self.broker.publish("", self.queue, m.body, props)
-        except PUBLISH_ERRORS:
-            self._held += 1  # could not renew: leave it in place, as it is
-            return
-        await self.ack(item)
-        self.renewed += 1
+    async def renew(self, items: list[Item]) -> None:
+        """Re-publish fresh copies to the tail in order, then ack the originals."""
+
+        async def copy(item: Item) -> Item | None:
+            m = item.message
+            headers = {k: v for k, v in m.headers.items() if k not in BROKER_COUNTERS}
+            try:
+                await self.broker.publish(
+                    "", self.queue, m.body, amqp_properties(m, headers, keep_missing_id=True)
+                )
+            except PUBLISH_ERRORS as e:
+                log.warning("dlq_renew_failed", queue=self.queue, error=_reason(e))
+                return None  # stays as it is: given back with the others
+            return item
+
+        for i in range(0, len(items), 500):
+            for item in await asyncio.gather(*(copy(x) for x in items[i : i + 500])):
+                if item is not None:
+                    await self.ack(item)
+                    self.renewed += 1
 
     async def ack(self, item: Item) -> None:
-        """Remove the message from the queue; call only once what it carries is safe elsewhere."""
-        if self._ch is None:
+        """Remove the message from the queue; call only once what it carries is safe elsewhere.
+
+        Acks are coalesced: everything acked in the same loop tick goes out together, a run of
+        consecutive deliveries as one `basic.ack(multiple)`."""
+        if self._ch is None or self.broken is not None:
             raise DlqError("the scan is closed")
+        self._ready.add(item.tag)
+        if self._flushed is None:
+            self._flushed = asyncio.get_running_loop().create_future()
+            self._flusher = asyncio.create_task(self._flush())
+        await asyncio.shield(self._flushed)
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)
+        assert self._flushed is not None
+        done, self._flushed = self._flushed, None
+        ready, self._ready = self._ready, set()
         try:
-            await self._ch.basic_ack(item.tag)
-        except (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError) as e:
+            if self._ch is None:
+                raise DlqError("the scan is closed")
+            last = None
+            while self._order and (
+                self._order[0] in ready or self._order[0] not in self._unsettled
+            ):
+                tag = self._order.popleft()
+                if tag in ready:
+                    last = tag
+                    ready.discard(tag)
+                    self._unsettled.discard(tag)
+            if last is not None:
+                await self._ch.basic_ack(last, multiple=True)
+            for tag in sorted(ready):
+                await self._ch.basic_ack(tag)
+                self._unsettled.discard(tag)
+        except Exception as e:
             self.broken = self.broken or e  # the channel died: the broker requeued the rest
-            raise
-        self._unsettled.discard(item.tag)
+            done.set_exception(e)
+            done.exception()  # retrieved here; every waiter gets it too
+        else:
+            done.set_result(None)
 
     async def close(self, *, requeue: bool = True) -> None:
         """Stop reading and give back every message not acked, in order."""
         if self._ch is None:
             return
-        ch, self._ch = self._ch, None
+        ch = self._ch
         try:
+            if self._flusher is not None:
+                with contextlib.suppress(Exception):
+                    await self._flusher
             if self._tag is not None and not ch.is_closed:
-                await ch.basic_cancel(self._tag)
+                await ch.basic_cancel(self._tag)  # first: nothing handed back comes back to us
+                for _ in range(3):
+                    await asyncio.sleep(0)  # let deliveries already received reach the buffer
             while not self._buffer.empty():
                 self._unsettled.add(self._buffer.get_nowait().delivery_tag or 0)
+            held = [x for x in self._held if x.tag in self._unsettled]
+            renew_at = self.settings.dlq_renew_at
+            if requeue and renew_at and any(x.message.returns + 1 >= renew_at for x in held):
+                await self.renew(held)
             if self._unsettled and requeue and not ch.is_closed:
                 await ch.basic_nack(max(self._unsettled), multiple=True, requeue=True)
         except Exception as e:  # closing the channel below requeues them just the same
             log.warning("dlq_scan_close_failed", queue=self.queue, error=repr(e)[:200])
         finally:
+            self._ch = None
             with contextlib.suppress(Exception):
                 await ch.close()
 
@@ -877,14 +951,13 @@ async def peek(
 ) -> list[DeadLetter]:
     """The first `limit` messages (matching `selector`), left in place and in order."""
     out: list[DeadLetter] = []
-    read_limit = limit if selector is None or selector.is_all else None
-    async with scanning(broker, queue, settings, limit=read_limit, keep_all=True) as scan:
+    async with scanning(broker, queue, settings, keep_all=True) as scan:
         async for item in scan:
             await scan.keep(item)
+            if limit is not None and len(out) >= limit:
+                continue  # keep walking: only a whole walk leaves the order as it was
             if selector is None or selector.matches(item.message):
                 out.append(item.message)
-                if limit is not None and len(out) >= limit:
-                    break
     return out
 
 
@@ -1000,7 +1073,7 @@ async def replay(
     )
     o.dry_run, o.target = opts.dry_run, "direct" if opts.direct else opts.to
     if opts.direct and o.queue == UNROUTED:
-        raise DlqError("--direct needs a service DLQ: unrouted messages have no service queue")
+        raise UsageError("--direct needs a service DLQ: unrouted messages have no service queue")
     adm = admin or (None if opts.dry_run else Admin(settings))
     try:
         async with Broker(settings.amqp_url) as broker:
@@ -1138,7 +1211,7 @@ async def archive(
     """Write the selected messages to the archive (MongoDB and/or a JSONL file); with `purge`,
     then remove them from the queue, batch by batch, each only after its batch is written."""
     if not use_db and not file:
-        raise DlqError("nowhere to archive to: give --file or leave the database on")
+        raise UsageError("nowhere to archive to: give --file or leave the database on")
     o = outcome or Outcome("", "", {}, "")
     o.action, o.queue, o.user = ("purge" if purge else "archive"), queue_of(target), who(user)
     o.selector, o.archive_id, o.file = selector.describe(), new_archive_id(o.queue), file

@@ -20,6 +20,7 @@ from shared.simulate.events import CARRIER, ERP, WMS, SimEvent
 class Outgoing:
     event: SimEvent
     duplicate: bool = False
+    waited: int = 0  # times others were delivered before it while it was in the window
 
 
 class Delivery:
@@ -62,6 +63,8 @@ class Delivery:
         return out
 
     def _take(self) -> Outgoing:
+        """Any event of the window whose causal predecessors have gone; one that has waited a
+        whole window goes first, so no event is held back more than about two windows."""
         blocked: set[str] = set()
         eligible: list[int] = []
         for i, o in enumerate(self.buf[: self.window]):
@@ -69,7 +72,12 @@ class Delivery:
             if not any(k in blocked for k in keys):
                 eligible.append(i)
             blocked.update(keys)
-        i = self.rng.choice(eligible) if self.window > 1 else 0
+        if self.window <= 1 or self.buf[0].waited >= self.window:
+            i = 0
+        else:
+            i = self.rng.choice(eligible)
+        for o in self.buf[:i]:
+            o.waited += 1
         if i > 0:
             self.overtaken += 1
         return self.buf.pop(i)

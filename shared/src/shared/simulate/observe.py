@@ -29,6 +29,7 @@ class Publisher:
         self.conn: AbstractRobustConnection | None = None
         self._ch: AbstractChannel | None = None
         self._ex: dict[str, AbstractExchange] = {}
+        self._lock = asyncio.Lock()
         self.retries = 0
         self.healthy = asyncio.Event()
 
@@ -41,14 +42,19 @@ class Publisher:
         self.healthy.set()
 
     async def _exchange(self, name: str) -> AbstractExchange:
-        if self._ch is None or self._ch.is_closed:
-            assert self.conn is not None
-            self._ch = await self.conn.channel(publisher_confirms=True)
-            self._ex.clear()
+        """One channel for every publish, so the broker gets them in the order they are sent."""
         ex = self._ex.get(name)
-        if ex is None:
-            ex = self._ex[name] = await self._ch.get_exchange(name, ensure=False)
-        return ex
+        if ex is not None and self._ch is not None and not self._ch.is_closed:
+            return ex
+        async with self._lock:
+            if self._ch is None or self._ch.is_closed:
+                assert self.conn is not None
+                self._ch = await self.conn.channel(publisher_confirms=True)
+                self._ex.clear()
+            ex = self._ex.get(name)
+            if ex is None:
+                ex = self._ex[name] = await self._ch.get_exchange(name, ensure=False)
+            return ex
 
     async def publish(self, exchange: str, key: str, body: bytes, props: dict[str, Any]) -> None:
         delay = 0.1
@@ -63,10 +69,6 @@ class Publisher:
             except Exception:
                 self.retries += 1
                 self.healthy.clear()
-                self._ex.clear()
-                with contextlib.suppress(Exception):
-                    if self._ch is not None and self._ch.is_closed:
-                        self._ch = None
                 await asyncio.sleep(delay)
                 delay = min(2.0, delay * 2)
 
@@ -188,9 +190,16 @@ class DlqEntry:
     reason: str
 
 
-async def read_dlqs(conn: AbstractRobustConnection, services: Iterable[str]) -> list[DlqEntry]:
-    """Every dead-lettered message, read with basic.get and left in place (requeued when the
-    channel closes)."""
+async def read_dlqs(
+    conn: AbstractRobustConnection, url: str, services: Iterable[str]
+) -> list[DlqEntry]:
+    """Every dead-lettered message, left in place: through `shared.dlq` (which keeps their
+    order) when it is there, else with basic.get, requeued when the channel closes."""
+    services = list(services)
+    try:
+        return await _read_with_dlq_tools(url, services)
+    except (ImportError, AttributeError, TypeError):
+        pass
     out: list[DlqEntry] = []
     for svc in services:
         ch = await conn.channel()
@@ -215,6 +224,26 @@ async def read_dlqs(conn: AbstractRobustConnection, services: Iterable[str]) -> 
         finally:
             with contextlib.suppress(Exception):
                 await ch.close()
+    return out
+
+
+async def _read_with_dlq_tools(url: str, services: list[str]) -> list[DlqEntry]:
+    from shared import dlq
+
+    settings = dlq.DlqSettings(amqp_url=url, dlq_idle_s=1.0)
+    out: list[DlqEntry] = []
+    for svc in services:
+        for m in await dlq.show(settings, svc, limit=1_000_000):
+            h = m.headers or {}
+            out.append(
+                DlqEntry(
+                    svc,
+                    _s(m.properties.get("message_id")),
+                    _s(h.get(H_KIND)),
+                    _s(h.get(H_TYPE)),
+                    (_s(h.get(H_MSG)) or "")[:300],
+                )
+            )
     return out
 
 
@@ -267,3 +296,48 @@ async def applied_twice(dbs: dict[str, Any], keys: dict[str, list[str]]) -> dict
                 dup += len(vals) - len(set(vals))
         out[svc] = dup
     return out
+
+
+def _samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    out = []
+    for line in text.splitlines():
+        if not line.startswith(name):
+            continue
+        head, _, value = line.rpartition(" ")
+        labels: dict[str, str] = {}
+        if "{" in head:
+            if head[: head.index("{")] != name:
+                continue
+            for part in head[head.index("{") + 1 : head.rindex("}")].split('",'):
+                k, _, v = part.partition('="')
+                labels[k.strip()] = v.rstrip('"')
+        elif head != name:
+            continue
+        with contextlib.suppress(ValueError):
+            out.append((labels, float(value)))
+    return out
+
+
+def service_stats(text: str) -> dict[str, Any]:
+    """What one service instance says about its work since it (re)started."""
+    consumed: dict[str, float] = {}
+    for labels, v in _samples(text, "distsync_messages_consumed_total"):
+        k = labels.get("outcome", "?")
+        consumed[k] = consumed.get(k, 0.0) + v
+    retries: dict[str, float] = {}
+    for labels, v in _samples(text, "distsync_transaction_retries_total"):
+        k = labels.get("reason", "?")
+        retries[k] = retries.get(k, 0.0) + v
+
+    def avg(name: str) -> float | None:
+        s = sum(v for _, v in _samples(text, name + "_sum"))
+        n = sum(v for _, v in _samples(text, name + "_count"))
+        return round(s / n, 4) if n else None
+
+    return {
+        "consumed": {k: int(v) for k, v in sorted(consumed.items())},
+        "transaction_retries": {k: int(v) for k, v in sorted(retries.items())},
+        "avg_batch": avg("distsync_batch_messages"),
+        "handler_s_per_message": avg("distsync_handler_seconds"),
+        "outbox_delivery_s": avg("distsync_outbox_delivery_seconds"),
+    }

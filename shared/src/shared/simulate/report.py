@@ -58,7 +58,7 @@ def render_text(r: dict[str, Any]) -> str:
     t = r["timing"]
     out.append(
         f"  time             publish {t['publish_s']:.1f} s ({t['publish_rate']:.0f} events/s), "
-        f"drain {t['drain_s']:.1f} s, total {t['total_s']:.1f} s; throughput "
+        f"drained {t['drain_s']:.1f} s later; all processed after {t['processing_s']:.1f} s: "
         f"{t['throughput']:.0f} events/s"
     )
     for c in r.get("chaos", []):
@@ -89,9 +89,27 @@ def render_text(r: dict[str, Any]) -> str:
     )
     lat = r["latency"]
     out.append("visibility latency (event time at the source -> seen on the service exchange)")
-    for k in ("availability.changed", "order.status_changed", "all", "outside_chaos"):
+    for k in (
+        "availability.changed",
+        "order.status_changed",
+        "all",
+        "outside_chaos",
+        "from_publish",
+    ):
         if k in lat:
             out.append(f"  {k:<23}{_lat(lat[k])}")
+    if r.get("services"):
+        out.append("services (counted since each one's last start)")
+    for name, st in (r.get("services") or {}).items():
+        c = st["consumed"]
+        per = st.get("handler_s_per_message")
+        out.append(
+            f"  {name:<17}applied {c.get('applied', 0)}, duplicates {c.get('duplicate', 0)}, "
+            f"dead-lettered {c.get('dead_lettered', 0)}, retried {c.get('retried', 0)}; "
+            f"avg batch {st.get('avg_batch')}, "
+            f"{'-' if per is None else f'{per * 1000:.1f}'} ms/message, "
+            f"txn retries {st.get('transaction_retries') or 0}"
+        )
     if r.get("rss_mb"):
         rss = ", ".join(f"{k} {v:.0f}" for k, v in r["rss_mb"].items())
         out.append(f"peak RSS (MB)      {rss}")

@@ -119,12 +119,18 @@ class Stream:
         task.add_done_callback(self._tasks.discard)
 
     async def bootstrap(self) -> None:
-        """Item master and opening balances, in order and confirmed, before anything else."""
-        for ev in self.world.bootstrap():
-            self.stamp(ev)
-            self.counters.bootstrap += 1
-            await self._send(Outgoing(ev))
-        await self.settle()
+        """The item master, confirmed, then opening balances, confirmed, before anything else:
+        a quantity in cases needs the item's conversion first."""
+        evs = self.world.bootstrap()
+        for phase in (
+            [e for e in evs if e.type == "item.updated"],
+            [e for e in evs if e.type != "item.updated"],
+        ):
+            for ev in phase:
+                self.stamp(ev)
+                self.counters.bootstrap += 1
+                await self._send(Outgoing(ev))
+            await self.settle()
 
     async def settle(self) -> None:
         while self._tasks:

@@ -1,0 +1,127 @@
+"""Whole-system benchmark: sustained events/s through all five services (availability with two
+replicas), visibility latency, peak RSS per service process, and the bare baseline of the
+runtime benchmark measured in the same run.
+
+    uv run python -m benchmarks.e2e_bench [--events 6000] [--latency-rate 0] [--seconds 60]
+
+Prints figures; asserts nothing. Runs the simulator in spawn mode (SecantusDB daemon started
+here unless MONGODB_URL is set, a throwaway vhost on the local RabbitMQ). The simulator's
+faults are off: this measures the system, not the fault injection. Still every result is
+checked against the ground truth, and the figures are flagged if anything was wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from typing import Any
+
+import aio_pika
+from shared.simulate.runner import Options, run
+from shared.testing import amqp_server, isolated_vhost, mongodb_server
+from shared.topology import declare, service_topology
+
+from .bench_service import SERVICE
+from .runtime_bench import baseline_throughput
+
+REPLICAS = {"availability": 2}
+
+
+def _opts(events: int, rate: float, seconds: float | None, seed: int) -> Options:
+    return Options(
+        events=events,
+        rate=rate,
+        duration=seconds,
+        seed=seed,
+        dup_rate=0.0,
+        bad_rate=0.0,
+        window=1,
+        spawn=True,
+        replicas=dict(REPLICAS),
+        command="python -m benchmarks.e2e_bench",
+    )
+
+
+async def baseline(n: int) -> float:
+    with amqp_server() as base, isolated_vhost(base) as amqp, mongodb_server() as (mongo, _):
+        conn = await aio_pika.connect(amqp)
+        await declare(await conn.channel(), service_topology(SERVICE))
+        await conn.close()
+        return await baseline_throughput(amqp, mongo, n)
+
+
+def _applied(report: dict[str, Any]) -> int:
+    return sum(s["consumed"].get("applied", 0) for s in report.get("services", {}).values())
+
+
+def _lat(d: dict[str, Any]) -> str:
+    if not d or not d.get("samples"):
+        return "no samples"
+    return (
+        f"p50 {d['p50_ms']:.0f} ms, p95 {d['p95_ms']:.0f} ms, p99 {d['p99_ms']:.0f} ms "
+        f"({d['samples']} samples)"
+    )
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=6000, help="events for the throughput run")
+    ap.add_argument(
+        "--latency-rate", type=float, default=0, help="events/s offered (0: half the throughput)"
+    )
+    ap.add_argument("--seconds", type=float, default=60, help="length of the latency run")
+    ap.add_argument("--baseline-events", type=int, default=20000)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+
+    flood = await run(_opts(args.events, 0, None, args.seed))
+    t = flood["timing"]
+    events_s = t["throughput"]
+    msgs_s = _applied(flood) / max(t["processing_s"], 1e-6)
+    rate = args.latency_rate or max(5.0, round(events_s / 2))
+    steady = await run(_opts(10**9, rate, args.seconds, args.seed + 1))
+    base = await baseline(args.baseline_events)
+
+    rss: dict[str, float] = {}
+    for r in (flood, steady):
+        for name, mb in r.get("rss_mb", {}).items():
+            rss[name] = max(rss.get(name, 0.0), mb)
+    print("distsync whole-system benchmark (simulated distributor, all five services)")
+    print(
+        f"  machine: {os.cpu_count()} cores; database: "
+        f"{'MONGODB_URL' if os.environ.get('MONGODB_URL') else 'SecantusDB daemon (one, shared)'}"
+        f"; availability x{REPLICAS['availability']} replicas, the others x1"
+    )
+    print(
+        f"  sustained: {events_s:.0f} source events/s ({flood['events']['business']} events, "
+        f"all processed in {t['processing_s']:.1f} s), {msgs_s:.0f} messages/s consumed "
+        f"over all services ({_applied(flood)} applied, derived events included)"
+    )
+    print(f"  bare baseline (aio-pika + bulk writes, same txn), same run: {base:.0f} events/s")
+    print(
+        f"  ratio: source events {events_s / base:.1%} of the baseline; consumed messages "
+        f"{msgs_s / base:.1%}"
+    )
+    lat = steady["latency"]
+    print(
+        f"  visibility latency at {rate:.0f} events/s offered for {args.seconds:.0f} s "
+        f"({steady['events']['business']} events):"
+    )
+    for k in ("availability.changed", "order.status_changed", "all"):
+        print(f"    {k:<22} {_lat(lat.get(k, {}))}")
+    print(
+        "  peak RSS per service process (VmHWM): "
+        + ", ".join(f"{k} {v:.0f} MB" for k, v in sorted(rss.items()))
+    )
+    for name, r in (("throughput", flood), ("latency", steady)):
+        if not r["ok"]:
+            wrong = {k: v["wrong"] for k, v in r["compare"].items() if v["wrong"]}
+            print(
+                f"  NOTE: the {name} run was not clean: wrong {wrong}, "
+                f"lost {r['integrity']['lost']}, problems {r['problems']}"
+            )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
