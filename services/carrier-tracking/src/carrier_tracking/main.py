@@ -18,6 +18,7 @@ from carrier_tracking.settings import CarrierTrackingSettings
 from carrier_tracking.store import setup_store
 
 SERVICE = ServiceDefinition(
+    extra={"sends": [("carrier.events", "tracking.reported")]},
     name="carrier-tracking",
     description=__doc__ or "",
     routes=(
