@@ -34,6 +34,7 @@ def _opts(events: int, rate: float, seconds: float | None, seed: int) -> Options
         rate=rate,
         duration=seconds,
         seed=seed,
+        skus=300,
         dup_rate=0.0,
         bad_rate=0.0,
         window=1,
@@ -121,6 +122,9 @@ async def main() -> None:
                 f"  NOTE: the {name} run was not clean: wrong {wrong}, "
                 f"lost {r['integrity']['lost']}, problems {r['problems']}"
             )
+            for k, v in r["compare"].items():
+                for d in v["diffs"][:3]:
+                    print(f"    {k}: {d}")
 
 
 if __name__ == "__main__":

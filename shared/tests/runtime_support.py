@@ -10,6 +10,7 @@ from typing import Any
 
 import aio_pika
 from pydantic import BaseModel, Field
+
 from shared.envelope import build
 from shared.errors import Rejected
 from shared.runtime import ServiceRuntime
@@ -144,3 +145,15 @@ async def queue_depth(url: str, queue: str) -> int:
         return int(q.declaration_result.message_count or 0)
     finally:
         await conn.close()
+
+
+async def outbox_events(db, *, sent: bool | None = None) -> int:
+    """How many events the outbox holds (one document per committed batch)."""
+    match: dict[str, Any] = {}
+    if sent is True:
+        match = {"sent_at": {"$ne": None}}
+    elif sent is False:
+        match = {"sent_at": None}
+    pipeline = [{"$match": match}, {"$group": {"_id": None, "n": {"$sum": {"$size": "$events"}}}}]
+    rows = await (await db["outbox"].aggregate(pipeline)).to_list()
+    return int(rows[0]["n"]) if rows else 0

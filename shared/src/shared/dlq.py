@@ -1158,6 +1158,10 @@ async def _replay(
                 else:
                     await limiter.wait()
                     await slots.acquire()
+                    if crashed:
+                        slots.release()
+                        await scan.keep(item)
+                        break
                     mid = _text(m.properties.get("message_id")) or ""
                     t = asyncio.create_task(one(item, exchange, key, by_id.get(mid)))
                     if mid:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pymongo import ReplaceOne
 
-from shared.outbox import OUTBOX, outbox_docs
+from shared.outbox import OUTBOX, outbox_doc
 from shared.uow import BaseUnitOfWork
 
 
@@ -48,4 +48,4 @@ async def flush(uow: BaseUnitOfWork, db: Any, session: Any, at: datetime) -> Non
     for coll, ops in per_coll.items():
         await db[coll].bulk_write(ops, ordered=False, session=session)
     if uow.events:
-        await db[OUTBOX].insert_many(outbox_docs(uow.events, at), session=session)
+        await db[OUTBOX].insert_one(outbox_doc(uow.events, at), session=session)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import os
 import socket
 import time
@@ -33,19 +32,17 @@ from shared.uow import PendingEvent
 
 OUTBOX = "outbox"
 LEASE = "outbox_lease"
-_counter = itertools.count()
 log = get_logger("shared.outbox")
 
 
-def outbox_docs(events: list[PendingEvent], at: datetime) -> list[dict[str, Any]]:
-    base = time.time_ns()
-    docs = []
-    for i, pe in enumerate(events):
+def outbox_doc(events: list[PendingEvent], at: datetime) -> dict[str, Any]:
+    """One outbox document per committed batch: one write instead of one per event."""
+    evs = []
+    for pe in events:
         ev = pe.event
-        docs.append(
+        evs.append(
             {
-                "_id": ev.id,
-                "seq": base + i,
+                "id": ev.id,
                 "key": pe.key,
                 "exchange": pe.exchange,
                 "routing_key": ev.type,
@@ -54,17 +51,23 @@ def outbox_docs(events: list[PendingEvent], at: datetime) -> list[dict[str, Any]
                 "causationid": ev.causationid,
                 "body": ev.to_json_bytes(),
                 "event_time": ev.time,
-                "created_at": at,
-                "sent_at": None,
             }
         )
-    return docs
+    return {
+        "_id": events[0].event.id,
+        "seq": time.time_ns(),
+        "created_at": at,
+        "sent_at": None,
+        "n": len(evs),
+        "correlationids": sorted({e["correlationid"] for e in evs if e["correlationid"]}),
+        "events": evs,
+    }
 
 
 async def setup(db: Any, retention_s: int = 7 * 86400) -> None:
     await db[OUTBOX].create_index([("sent_at", ASCENDING), ("seq", ASCENDING)])
     await db[OUTBOX].create_index("sent_at", expireAfterSeconds=retention_s, name="sent_ttl")
-    await db[OUTBOX].create_index("correlationid", sparse=True)
+    await db[OUTBOX].create_index("correlationids")
 
 
 class OutboxRelay:
@@ -121,7 +124,7 @@ class OutboxRelay:
             try:
                 n = await self.drain_once()
                 backoff = self.poll_s
-                if n >= self.batch:
+                if n > 0:
                     self._wake.set()
             except asyncio.CancelledError:
                 raise
@@ -162,14 +165,14 @@ class OutboxRelay:
         OUTBOX_LEADER.labels(self.service).set(0)
 
     async def drain_once(self) -> int:
-        """Publish one batch of unsent events; return how many were handled."""
+        """Publish the oldest unsent batches; return how many events were handled."""
         if not await self._hold_lease():
             return 0
         docs = (
             await self.db[OUTBOX]
             .find({"sent_at": None})
             .sort([("seq", ASCENDING)])
-            .limit(self.batch)
+            .limit(max(1, self.batch // 50))
             .to_list()
         )
         if not docs:
@@ -177,65 +180,72 @@ class OutboxRelay:
             OUTBOX_OLDEST_SECONDS.labels(self.service).set(0)
             self._backlog_at = time.monotonic()
             return 0
-        by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        by_key: dict[str, list[tuple[Any, dict[str, Any]]]] = defaultdict(list)
         for d in docs:
-            by_key[d["key"]].append(d)
-        sent: list[Any] = []
-        unroutable: list[Any] = []
+            for e in d["events"]:
+                by_key[e["key"]].append((d["_id"], e))
+        failed_docs: set[Any] = set()
+        unroutable: dict[Any, list[str]] = defaultdict(list)
         errors: list[BaseException] = []
 
-        async def publish_key(items: list[dict[str, Any]]) -> None:
-            for d in items:  # in order; stop at the first failure to keep the order
+        async def publish_key(items: list[tuple[Any, dict[str, Any]]]) -> None:
+            for i, (doc_id, e) in enumerate(items):  # in order; stop at the first failure
                 try:
                     await self.publisher.publish_raw(
-                        d["exchange"],
-                        d["routing_key"],
-                        bytes(d["body"]),
+                        e["exchange"],
+                        e["routing_key"],
+                        bytes(e["body"]),
                         {
-                            "message_id": d["_id"],
-                            "type": d["type"],
-                            "correlation_id": d.get("correlationid"),
-                            "timestamp": d.get("event_time"),
+                            "message_id": e["id"],
+                            "type": e["type"],
+                            "correlation_id": e.get("correlationid"),
+                            "timestamp": e.get("event_time"),
                             "content_type": "application/cloudevents+json",
                             "delivery_mode": 2,
                         },
-                        type_label=d["type"],
+                        type_label=e["type"],
                     )
-                    sent.append(d["_id"])
                 except UnroutableError:
-                    unroutable.append(d["_id"])
-                except Exception as e:
-                    errors.append(e)
+                    # Nobody subscribed to this type: recorded on the document and in
+                    # distsync_messages_published_total{outcome="unroutable"}; not retried.
+                    unroutable[doc_id].append(e["id"])
+                except Exception as ex:
+                    errors.append(ex)
+                    failed_docs.update(d for d, _ in items[i:])
                     return
 
         await asyncio.gather(*(publish_key(v) for v in by_key.values()))
         if self.crash_after_publish is not None:
             await self.crash_after_publish()
         now = datetime.now(UTC)
-        if sent:
-            await self.db[OUTBOX].update_many({"_id": {"$in": sent}}, {"$set": {"sent_at": now}})
-            for d in docs:
-                if d["_id"] in set(sent):
-                    created = d["created_at"]
-                    OUTBOX_DELIVERY_SECONDS.labels(self.service).observe(
-                        max(0.0, (now - created).total_seconds())
-                    )
-        if unroutable:
-            # Nobody subscribed to these types: recorded on the document and in
-            # distsync_messages_published_total{outcome="unroutable"}, then not retried.
-            await self.db[OUTBOX].update_many(
-                {"_id": {"$in": unroutable}}, {"$set": {"sent_at": now, "unroutable": True}}
+        done = [d for d in docs if d["_id"] not in failed_docs]
+        plain = [d["_id"] for d in done if not unroutable.get(d["_id"])]
+        if plain:
+            await self.db[OUTBOX].update_many({"_id": {"$in": plain}}, {"$set": {"sent_at": now}})
+        for d in done:
+            if unroutable.get(d["_id"]):
+                await self.db[OUTBOX].update_one(
+                    {"_id": d["_id"]},
+                    {"$set": {"sent_at": now, "unroutable": unroutable[d["_id"]]}},
+                )
+            OUTBOX_DELIVERY_SECONDS.labels(self.service).observe(
+                max(0.0, (now - d["created_at"]).total_seconds())
             )
         if time.monotonic() - self._backlog_at > 2.0:  # a gauge, not worth a query per batch
             self._backlog_at = time.monotonic()
             await self._update_backlog()
         if errors:
             raise errors[0]
-        return len(docs)
+        return sum(int(d.get("n", len(d["events"]))) for d in docs)
 
     async def _update_backlog(self) -> None:
         try:
-            n = await self.db[OUTBOX].count_documents({"sent_at": None})
+            pipeline = [
+                {"$match": {"sent_at": None}},
+                {"$group": {"_id": None, "n": {"$sum": "$n"}}},
+            ]
+            rows = await (await self.db[OUTBOX].aggregate(pipeline)).to_list()
+            n = int(rows[0]["n"]) if rows else 0
             OUTBOX_BACKLOG.labels(self.service).set(n)
             if n:
                 oldest = await self.db[OUTBOX].find_one(

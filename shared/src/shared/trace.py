@@ -96,7 +96,18 @@ async def collect(client: Any, dbs: Mapping[str, str], correlationid: str) -> Tr
         db = client[db_name]
         try:
             inbox = await db["inbox"].find({"correlationid": correlationid}).to_list()
-            outbox = await db["outbox"].find({"correlationid": correlationid}).to_list()
+            batches = await db["outbox"].find({"correlationids": correlationid}).to_list()
+            outbox = [
+                {
+                    **e,
+                    "_id": e["id"],
+                    "created_at": b.get("created_at"),
+                    "sent_at": b.get("sent_at"),
+                }
+                for b in batches
+                for e in b.get("events", [])
+                if e.get("correlationid") == correlationid
+            ]
         except Exception as e:  # one unreachable store must not hide the others
             unreachable[service] = f"{type(e).__name__}: {e}"[:300]
             continue

@@ -16,7 +16,7 @@ from shared.service import Incoming, Route, ServiceDefinition
 from shared.topology import declare, full_topology
 from shared.uow import UnitOfWork
 
-from ..support import (
+from runtime_support import (
     ThingHappened,
     counter_service,
     event_body,
@@ -139,7 +139,9 @@ async def test_replaying_a_fixed_cause_drains_the_dlq_and_each_message_is_applie
         assert (group.exception_type, group.count) == ("Rejected", 20)
 
         FIXED.add(svc.name)
-        o = await D.replay(s, svc.name, D.Selector(groups=(group.id,)), D.ReplayOptions(), user="amy")
+        o = await D.replay(
+            s, svc.name, D.Selector(groups=(group.id,)), D.ReplayOptions(), user="amy"
+        )
         assert (o.matched, o.done, o.failed) == (20, 20, 0)
         await eventually(lambda: _count(mongo, db_name, 20))
         await eventually(lambda: depth_is(amqp_url, dlq, 0))

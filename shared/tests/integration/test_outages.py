@@ -7,9 +7,17 @@ import shutil
 import subprocess
 
 import pytest
-from shared.testing import SecantusServer, rabbitmqctl_usable
 
-from runtime_support import counter_service, event_body, eventually, publish, settings_for, start
+from runtime_support import (
+    counter_service,
+    event_body,
+    eventually,
+    outbox_events,
+    publish,
+    settings_for,
+    start,
+)
+from shared.testing import SecantusServer, rabbitmqctl_usable
 
 pytestmark = pytest.mark.integration
 
@@ -73,11 +81,8 @@ async def test_a_broker_restart_loses_nothing(amqp_url, mongodb_url, mongo, db_n
             return d["total"] if d else None
 
         await eventually(lambda: _is(total(), 40), timeout=60)
-        await eventually(
-            lambda: _is(mongo[db_name]["outbox"].count_documents({"sent_at": None}), 0),
-            timeout=30,
-        )
-        assert await mongo[db_name]["outbox"].count_documents({}) == 40
+        await eventually(lambda: _is(outbox_events(mongo[db_name], sent=False), 0), timeout=30)
+        assert await outbox_events(mongo[db_name]) == 40
     finally:
         await rt.stop()
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from shared.envelope import build
-
-from shared import failures as F
 
 from runtime_support import (
     counter_service,
@@ -15,11 +12,14 @@ from runtime_support import (
     event_body,
     eventually,
     listener_service,
+    outbox_events,
     publish,
     queue_depth,
     settings_for,
     start,
 )
+from shared import failures as F
+from shared.envelope import build
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +42,7 @@ async def test_a_duplicate_delivery_has_one_effect(amqp_url, mongodb_url, mongo,
         await publish(amqp_url, "wms.events", "thing.happened", body, message_id=eid)
         await eventually(lambda: _outbox_sent(mongo, db_name, 2))
         assert await total(mongo, db_name, "dup") == 6
-        assert await mongo[db_name]["outbox"].count_documents({}) == 2
+        assert await outbox_events(mongo[db_name]) == 2
     finally:
         await rt.stop()
 
@@ -203,7 +203,7 @@ async def _eq(coro, expected):
 
 
 async def _outbox_sent(mongo, db, n):
-    return await mongo[db]["outbox"].count_documents({"sent_at": {"$ne": None}}) == n
+    return await outbox_events(mongo[db], sent=True) == n
 
 
 async def _inbox_has(mongo, db, n):

@@ -114,7 +114,7 @@ class Listener:
                 service_exchange(svc), aio_pika.ExchangeType.TOPIC, durable=True
             )
             await q.bind(ex, "#")
-        await q.consume(self._on)
+        await q.consume(self._on, no_ack=True)
 
     async def _on(self, m: aio_pika.abc.AbstractIncomingMessage) -> None:
         now = time.time()
@@ -127,8 +127,6 @@ class Listener:
                     self.visible.append((typ, cause or "", now))
         self.count += 1
         self.last = time.monotonic()
-        with contextlib.suppress(Exception):
-            await m.ack()
 
     async def close(self, delete: bool) -> None:
         if self.conn is None:

@@ -57,7 +57,9 @@ def render_text(r: dict[str, Any]) -> str:
     )
     t = r["timing"]
     out.append(
-        f"  time             publish {t['publish_s']:.1f} s ({t['publish_rate']:.0f} events/s), "
+        f"  time             go-live {t['bootstrap_s']:.1f} s; then published "
+        f"{e['business'] - e['bootstrap']} events in {t['publish_s']:.1f} s "
+        f"({t['publish_rate']:.0f} events/s), "
         f"drained {t['drain_s']:.1f} s later; all processed after {t['processing_s']:.1f} s: "
         f"{t['throughput']:.0f} events/s"
     )
