@@ -221,7 +221,7 @@ class Consumer:
                     EVENT_LAG.labels(self.svc.name, t).observe(
                         max(0.0, (now - p.envelope.time).total_seconds())
                     )
-                await _ack(p.message)
+            await _ack_all([p.message for p in parsed])
             BATCH_SIZE.labels(self.svc.name).observe(len(applied))
             break
 
@@ -427,6 +427,20 @@ def _props(m: AbstractIncomingMessage) -> dict[str, Any]:
         "content_type": m.content_type,
         "delivery_mode": 2,
     }
+
+
+async def _ack_all(messages: list[AbstractIncomingMessage]) -> None:
+    """Ack a committed batch with one `multiple` ack per channel: every earlier delivery on
+    that channel is already settled, because batches are handled in delivery order."""
+    last: dict[int, AbstractIncomingMessage] = {}
+    for m in messages:
+        key = id(m.channel)
+        tag = m.delivery_tag or 0
+        if key not in last or tag > (last[key].delivery_tag or 0):
+            last[key] = m
+    for m in last.values():
+        with contextlib.suppress(Exception):
+            await m.ack(multiple=True)
 
 
 async def _ack(m: AbstractIncomingMessage) -> None:

@@ -124,6 +124,8 @@ def from_jsonable(v: Any) -> Any:
 
 def amqp_safe(v: Any) -> Any:
     """pamqp decodes a non-UTF-8 long string as bytes but only encodes bytearray."""
+    if isinstance(v, dict) and not any(isinstance(x, (bytes, dict, list)) for x in v.values()):
+        return v  # the usual case, and a hot path during replay
     if isinstance(v, bytes):
         return bytearray(v)
     if isinstance(v, dict):
@@ -468,8 +470,10 @@ class Broker:
         self.url = url
         self.conn: AbstractConnection | None = None
         self._pub: aiormq.Channel | None = None
-        self._lock = asyncio.Lock()
         self._exists: dict[str, bool] = {}
+        self._batch: list[Pending] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._batching = True
 
     async def __aenter__(self) -> Broker:
         self.conn = await aiormq.connect(
@@ -478,6 +482,8 @@ class Broker:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
         if self.conn is not None:
             with contextlib.suppress(Exception):
                 await self.conn.close()
@@ -511,25 +517,130 @@ class Broker:
         return self._exists[name]
 
     async def publish(self, exchange: str, routing_key: str, body: bytes, props: Any) -> None:
-        """Publish and wait for the confirm; raises if returned (unroutable) or nacked."""
-        if self._pub is None or self._pub.is_closed:
-            async with self._lock:
-                if self._pub is None or self._pub.is_closed:
-                    self._pub = cast(aiormq.Channel, await self.channel(confirms=True))
-        res = await self._pub.basic_publish(
-            body,
-            exchange=exchange,
-            routing_key=routing_key,
-            properties=props,
-            mandatory=True,
-            wait=False,
-        )
+        """Publish (`mandatory`) and wait for the broker's confirm; raises if the message was
+        returned (unroutable) or nacked. Publishes made in the same loop tick share one write."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+        self._batch.append((exchange, routing_key, body, props, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        res = await done
         if not isinstance(res, spec.Basic.Ack):
             raise DlqError(f"broker refused the publish to {exchange!r}/{routing_key!r}")
+
+    async def _channel_for_publishing(self) -> aiormq.Channel:
+        if self._pub is None or self._pub.is_closed:
+            self._pub = cast(aiormq.Channel, await self.channel(confirms=True))
+        return self._pub
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # let every publish of this tick join the batch
+        while self._batch:
+            batch, self._batch = self._batch[:1000], self._batch[1000:]
+            try:
+                ch = await self._channel_for_publishing()
+                if self._batching:
+                    try:
+                        deferred = await _publish_batch(ch, batch)
+                    except AttributeError:  # aiormq changed inside: publish one by one
+                        self._batching = False
+                        deferred = batch
+                    self._batch[:0] = deferred
+                if not self._batching:
+                    for item in batch:
+                        _follow(
+                            item[4],
+                            ch.basic_publish(
+                                item[2],
+                                exchange=item[0],
+                                routing_key=item[1],
+                                properties=item[3],
+                                mandatory=True,
+                                wait=False,
+                            ),
+                        )
+            except BaseException as e:
+                for *_, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(e)
+                if isinstance(e, asyncio.CancelledError):
+                    raise
 
     @property
     def username(self) -> str:
         return unquote(urlsplit(self.url).username or "guest")
+
+
+Pending = tuple[str, str, bytes, Any, "asyncio.Future[Any]"]
+
+
+async def _publish_batch(ch: aiormq.Channel, batch: list[Pending]) -> list[Pending]:
+    """What `Channel.basic_publish` does, for many messages in one socket write: one syscall
+    instead of one per message, the largest cost of a replay. Returns the messages deferred
+    because one with the same message_id is still unconfirmed (aiormq matches a `basic.return`
+    to its publish by message_id, so two of them in flight could be confused)."""
+    from aiormq.abc import ChannelFrame
+    from pamqp.header import ContentHeader
+
+    frames: list[Any] = []
+    deferred: list[Pending] = []
+    blockers: list[Any] = []
+    in_flight: dict[str, int] = ch.message_id_delivery_tag
+    async with ch.lock:
+        for item in batch:
+            exchange, key, body, props, done = item
+            if props.message_id is None and not isinstance(props, _PropertiesWithoutId):
+                props.message_id = uuid.uuid4().hex  # as basic_publish does: returns need one
+            mid = props.message_id
+            if mid is not None and mid in in_flight:
+                blocker = ch.confirmations.get(in_flight[mid])
+                if isinstance(blocker, asyncio.Future):
+                    blockers.append(blocker)
+                deferred.append(item)
+                continue
+            ch.delivery_tag += 1
+            tag = ch.delivery_tag
+            confirmation = ch.create_future()
+            ch.confirmations[tag] = confirmation
+            if mid is not None:
+                in_flight[mid] = tag
+                confirmation.add_done_callback(_forget(in_flight, mid, tag))
+            _follow(done, confirmation)
+            frames.append(spec.Basic.Publish(exchange=exchange, routing_key=key, mandatory=True))
+            frames.append(ContentHeader(properties=props, body_size=len(body)))
+            frames.extend(ch._split_body(body))
+        if frames:
+            await ch.write_queue.put(ChannelFrame.marshall(channel_number=ch.number, frames=frames))
+    if blockers:
+        await asyncio.wait(blockers)
+    elif deferred:
+        await asyncio.sleep(0.005)  # its return is being processed: give the loop a turn
+    return deferred
+
+
+def _forget(in_flight: dict[str, int], mid: str, tag: int) -> Callable[[Any], None]:
+    def forget(_: Any) -> None:
+        if in_flight.get(mid) == tag:
+            in_flight.pop(mid)
+
+    return forget
+
+
+def _follow(target: asyncio.Future[Any], source: Awaitable[Any]) -> None:
+    """Settle `target` as `source` settles."""
+    src = asyncio.ensure_future(source)
+
+    def copy(f: asyncio.Future[Any]) -> None:
+        if target.done():
+            return
+        if f.cancelled():
+            target.set_exception(DlqError("publish cancelled (channel closed?)"))
+        elif f.exception() is not None:
+            target.set_exception(cast(BaseException, f.exception()))
+        else:
+            target.set_result(f.result())
+
+    src.add_done_callback(copy)
 
 
 PUBLISH_ERRORS = (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError, DlqError)
@@ -607,9 +718,12 @@ class Scan:
     async def __aiter__(self) -> AsyncIterator[Item]:
         while self.seen < self.total and self.broken is None:
             try:
-                dm = await asyncio.wait_for(self._buffer.get(), self.settings.dlq_idle_s)
-            except TimeoutError:
-                return  # fewer than expected: someone else holds or took some
+                dm = self._buffer.get_nowait()
+            except asyncio.QueueEmpty:
+                try:
+                    dm = await asyncio.wait_for(self._buffer.get(), self.settings.dlq_idle_s)
+                except TimeoutError:
+                    return  # fewer than expected: someone else holds or took some
             tag = dm.delivery_tag or 0
             self._unsettled.add(tag)
             self._order.append(tag)
@@ -711,8 +825,22 @@ class Scan:
             log.warning("dlq_scan_close_failed", queue=self.queue, error=repr(e)[:200])
         finally:
             self._ch = None
+            handed_back = len(self._unsettled)
             with contextlib.suppress(Exception):
                 await ch.close()
+        await self._settled(handed_back)
+
+    async def _settled(self, handed_back: int, timeout: float = 10.0) -> None:
+        """Wait until the broker counts what was handed back as ready again (quorum queues do
+        it asynchronously), so that a `replay` run right after a `show` sees the whole queue."""
+        deadline = time.monotonic() + timeout
+        while handed_back and time.monotonic() < deadline:
+            try:
+                if await self.broker.depth(self.queue) >= handed_back:
+                    return
+            except Exception:
+                return
+            await asyncio.sleep(0.05)
 
 
 @contextlib.asynccontextmanager
@@ -780,9 +908,15 @@ class Admin:
     """The `distsync_admin` database: archive and audit log."""
 
     def __init__(self, settings: DlqSettings, client: Any = None) -> None:
-        from shared.runtime import mongo_client
+        from pymongo import AsyncMongoClient  # as shared.runtime does, without its web stack
 
-        self.client = client or mongo_client(settings.mongodb_url)
+        self.client = client or AsyncMongoClient(
+            settings.mongodb_url,
+            tz_aware=True,
+            serverSelectionTimeoutMS=5000,
+            connectTimeoutMS=5000,
+            uuidRepresentation="standard",
+        )
         self._owns = client is None
         self.db = self.client[settings.admin_db]
 

@@ -45,7 +45,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--dup-rate", type=float, default=0.02, help="share of events sent twice")
     p.add_argument("--bad-rate", type=float, default=0.002, help="bad messages per event")
-    p.add_argument("--window", type=int, default=16, help="reordering window, in events")
+    p.add_argument("--window", type=int, default=8, help="reordering window, in events")
     p.add_argument("--drain-timeout", type=float, default=None, help="seconds (default: scaled)")
     p.add_argument("--workdir", default=None, help="keep logs and data here")
     p.add_argument("--keep", action="store_true", help="keep the work dir even when all is well")
@@ -56,8 +56,13 @@ def register(sub: Any) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    import logging
+
     from shared.simulate.report import render_markdown, render_text
     from shared.simulate.runner import Options, command_line, run
+
+    for noisy in ("aio_pika", "aiormq"):  # reconnect chatter while the broker restarts
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
 
     actions = tuple(a for a in (args.chaos_actions or "").split(",") if a) or None
     opts = Options(

@@ -9,12 +9,6 @@ import uuid
 from typing import Any
 
 import pytest
-from shared import dlq as D
-from shared.envelope import build
-from shared.errors import Rejected
-from shared.service import Incoming, Route, ServiceDefinition
-from shared.topology import declare, full_topology
-from shared.uow import UnitOfWork
 
 from runtime_support import (
     ThingHappened,
@@ -26,6 +20,12 @@ from runtime_support import (
     settings_for,
     start,
 )
+from shared import dlq as D
+from shared.envelope import build
+from shared.errors import Rejected
+from shared.service import Incoming, Route, ServiceDefinition
+from shared.topology import declare, full_topology
+from shared.uow import UnitOfWork
 
 pytestmark = pytest.mark.integration
 

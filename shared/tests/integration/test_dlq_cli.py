@@ -14,14 +14,14 @@ from typing import Any
 import aio_pika
 import httpx
 import pytest
+
+from runtime_support import counter_service, drain_queue, eventually, queue_depth
 from shared import dlq as D
 from shared import failures as F
 from shared.dlq_api import create_dlq_app
 from shared.envelope import build
 from shared.errors import Rejected
 from shared.topology import declare, service_topology
-
-from runtime_support import counter_service, drain_queue, eventually, queue_depth
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,9 @@ async def seed(url: str, n: int) -> tuple[str, list[str]]:
         ch = await conn.channel(publisher_confirms=True)
         await declare(ch, service_topology(svc))
         ex = await ch.declare_exchange(f"{svc.name}.replays", aio_pika.ExchangeType.TOPIC)
-        q = await ch.declare_queue(f"{svc.name}.sink", arguments={"x-queue-type": "quorum"})
+        q = await ch.declare_queue(
+            f"{svc.name}.sink", durable=True, arguments={"x-queue-type": "quorum"}
+        )
         await q.bind(ex, routing_key="#")
         for i in range(n):
             ev = build("thing.happened", {"key": f"k{i}", "n": i}, source="wms/t")
@@ -209,7 +211,9 @@ async def test_the_admin_api_offers_the_same_operations(api_settings, amqp_url):
         r = await http.post(f"/v1/dlq/{service}/replay", json={})
         assert r.status_code == 422 and "all" in r.json()["detail"]
         r = await http.post(
-            f"/v1/dlq/{service}/replay", params={"wait": "true"}, json={"all": True, "dry_run": True}
+            f"/v1/dlq/{service}/replay",
+            params={"wait": "true"},
+            json={"all": True, "dry_run": True},
         )
         assert r.status_code == 200 and r.json()["outcome"]["matched"] == 3
         body = {"ids": [ids[0]], "to": f"{service}.replays", "user": "api-user"}
@@ -232,9 +236,13 @@ async def test_the_admin_api_offers_the_same_operations(api_settings, amqp_url):
         r = await http.post(f"/v1/dlq/{service}/purge", params={"wait": "true"}, json={"all": True})
         archive_id = r.json()["outcome"]["archive_id"]
         assert r.status_code == 200 and await queue_depth(amqp_url, f"{service}.dlq") == 0
-        r = await http.post("/v1/dlq/restore", params={"wait": "true"}, json={"archive": archive_id})
+        r = await http.post(
+            "/v1/dlq/restore", params={"wait": "true"}, json={"archive": archive_id}
+        )
         assert r.status_code == 200 and await queue_depth(amqp_url, f"{service}.dlq") > 0
-        r = await http.post("/v1/dlq/restore", params={"wait": "true"}, json={"archive": archive_id})
+        r = await http.post(
+            "/v1/dlq/restore", params={"wait": "true"}, json={"archive": archive_id}
+        )
         assert r.status_code == 409
         r = await http.get("/v1/dlq/audit", params={"service": service})
         assert {e["action"] for e in r.json()} >= {"replay", "purge"}

@@ -13,13 +13,13 @@ from typing import Any
 
 import aio_pika
 import pytest
+
+from runtime_support import counter_service, drain_queue, queue_depth
 from shared import dlq as D
 from shared import failures as F
 from shared.envelope import build
 from shared.errors import Rejected
 from shared.topology import declare, service_topology
-
-from runtime_support import counter_service, drain_queue, eventually, queue_depth
 
 pytestmark = pytest.mark.integration
 
@@ -107,7 +107,9 @@ async def test_show_and_list_leave_every_message_in_place_and_in_order(
     assert [m.event_id for m in again] == ids[:5]
     [summary] = await D.list_queues(s, [service])
     assert summary.depth == summary.scanned == 40
-    assert await D.show(s, service, limit=100) and await queue_depth(amqp_url, f"{service}.dlq") == 40
+    assert (
+        await D.show(s, service, limit=100) and await queue_depth(amqp_url, f"{service}.dlq") == 40
+    )
     assert await ids_in(amqp_url, f"{service}.dlq") == ids
 
 
@@ -213,7 +215,9 @@ async def test_archive_without_purge_leaves_the_messages_and_export_writes_jsonl
     e = await D.export(s, service, D.Selector(), buf)
     lines = [json.loads(x) for x in buf.getvalue().splitlines()]
     assert e.done == 6 and [x["event_id"] for x in lines] == ids
-    assert lines[0]["event"]["type"] == "thing.happened" and lines[0]["exception_type"] == "Rejected"
+    assert (
+        lines[0]["event"]["type"] == "thing.happened" and lines[0]["exception_type"] == "Rejected"
+    )
     assert await ids_in(amqp_url, f"{service}.dlq") == ids
 
 
@@ -300,7 +304,9 @@ async def test_selectors_pick_by_type_time_and_id_and_the_rest_stay_in_order(
     await sink(amqp_url, f"{service}.sink", exchange=f"{service}.replays")
     s = dlq_settings(amqp_url, mongodb_url, db_name)
     to = D.ReplayOptions(to=f"{service}.replays")
-    dry = await D.replay(s, service, D.Selector(ids=(ids[2], ids[5])), D.ReplayOptions(dry_run=True))
+    dry = await D.replay(
+        s, service, D.Selector(ids=(ids[2], ids[5])), D.ReplayOptions(dry_run=True)
+    )
     assert (dry.matched, dry.done) == (2, 0)
     assert dict(dry.plan) == {"wms.events -> thing.happened": 2}
     o = await D.replay(s, service, D.Selector(ids=(ids[2], ids[5])), to)

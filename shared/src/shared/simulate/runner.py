@@ -19,17 +19,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shared.settings import ServiceSettings
+from shared.simulate import checks, compare, observe, truth_orders
 from shared.simulate import cluster as cl
-from shared.simulate import compare, observe, truth_orders
 from shared.simulate.faults import BadMessage, ChaosAction, chaos_plan
 from shared.simulate.model import LOCATIONS, SimConfig, World
 from shared.simulate.observe import Listener, Publisher
-from shared.simulate.report import latency_summary
+from shared.simulate.progress import Progress
 from shared.simulate.stream import Stream
 from shared.simulate.truth import Replay
 from shared.testing import isolated_vhost
-from shared.topology import all_services, full_topology
+from shared.topology import all_services
 
 DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 DEV_MONGO = "mongodb://127.0.0.1:27117/?directConnection=true"
@@ -47,7 +46,7 @@ class Options:
     spawn: bool | None = None
     dup_rate: float = 0.02
     bad_rate: float = 0.002
-    window: int = 16
+    window: int = 8
     drain_timeout: float | None = None
     progress: bool = True
     workdir: str | None = None
@@ -58,46 +57,6 @@ class Options:
 
     def sku_count(self) -> int:
         return self.skus or max(50, min(2000, self.events // 40))
-
-
-class Progress:
-    """A progress bar on stderr (a line every 10% when stderr is not a terminal)."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total = total
-        self.enabled = enabled
-        self.tty = sys.stderr.isatty()
-        self.t0 = time.monotonic()
-        self.last = 0.0
-        self.last_decile = -1
-        self.note = ""
-
-    def update(self, done: int, extra: str = "", force: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        frac = min(1.0, done / max(1, self.total))
-        if self.tty:
-            if not force and now - self.last < 0.25:
-                return
-            self.last = now
-            bar = "#" * int(frac * 30)
-            rate = done / max(1e-6, now - self.t0)
-            sys.stderr.write(
-                f"\r[{bar:<30}] {frac:4.0%} {done}/{self.total} {rate:5.0f} ev/s {extra} "
-                f"{self.note}"[:160].ljust(100)
-            )
-            sys.stderr.flush()
-        elif int(frac * 10) > self.last_decile or force:
-            self.last_decile = int(frac * 10)
-            print(f"simulate: {frac:.0%} {done}/{self.total} {extra} {self.note}", file=sys.stderr)
-
-    def line(self, text: str) -> None:
-        if not self.enabled:
-            return
-        if self.tty:
-            sys.stderr.write("\r" + " " * 110 + "\r")
-        print(f"simulate: {text}", file=sys.stderr)
 
 
 async def run(opts: Options) -> dict[str, Any]:
@@ -195,7 +154,9 @@ async def _simulate(
         prog.line(f"go-live: item master for {len(world.items)} SKUs and opening counts")
         t_boot = time.monotonic()
         await stream.bootstrap()
-        boot = await _drain(cluster, listener, max(180.0, stream.counters.bootstrap / 20), prog)
+        boot = await checks.drain(
+            cluster, listener, max(180.0, stream.counters.bootstrap / 20), prog
+        )
         if not boot["drained"]:
             problems.append(f"go-live events not drained: {boot['last']}")
         bootstrap_s = time.monotonic() - t_boot
@@ -208,7 +169,7 @@ async def _simulate(
         prog.line("published; waiting for the services to drain")
         timeout = opts.drain_timeout or max(180.0, stream.counters.business / 40)
         t_drain = time.monotonic()
-        drain = await _drain(cluster, listener, timeout, prog)
+        drain = await checks.drain(cluster, listener, timeout, prog)
         drain_s = time.monotonic() - t_drain
         if not drain["drained"]:
             problems.append(f"not drained within {timeout:.0f} s: {drain['last']}")
@@ -223,7 +184,8 @@ async def _simulate(
         truth = replay.run()
         otruth = truth_orders.orders(events_sorted, truth)
         comparisons = await compare.everything(cluster.urls, truth, otruth, tag)
-        dlq = await _dlq(pub, stream.bad)
+        ours = None if spawn else set(stream.log) | set(listener.seen)
+        dlq = await checks.dead_letters(pub, stream.bad, ours)
         pages = await observe.scrape(
             [p.url for p in cluster.procs.values()] or cluster.urls.values()
         )
@@ -231,14 +193,14 @@ async def _simulate(
             u: s for s, u in cluster.urls.items()
         }
         services = {names[u]: observe.service_stats(t) for u, t in pages.items()}
-        integrity = await _integrity(cluster, stream, listener, bindings, truth, otruth)
+        integrity = await checks.integrity(cluster, stream, listener, bindings, truth, otruth)
     finally:
         rss_task.cancel()
         with contextlib.suppress(BaseException):
             await rss_task
         await listener.close(delete=not spawn)
         await pub.close()
-    latency = _latencies(stream, listener, chaos_log)
+    latency = checks.latencies(stream, listener, chaos_log)
     wrong = sum(c.wrong for c in comparisons.values())
     ok = (
         not problems
@@ -373,211 +335,6 @@ async def _chaos(
             rec["summary"] = f"SecantusDB stopped for {time.time() - t0:.1f} s, then restarted"
     rec["ended"] = time.time()
     log.append(rec)
-
-
-def _queue_names() -> list[str]:
-    s = ServiceSettings()
-    topo = full_topology(all_services(), retry_delays_s=s.retry_delays_s)
-    return [q.name for q in topo.queues if not q.name.endswith(".dlq") and q.name != "unrouted"]
-
-
-async def _drain(
-    cluster: cl.Cluster, listener: Listener, timeout: float, prog: Progress
-) -> dict[str, Any]:
-    """Queues empty, outboxes sent, consumption stable and the listener quiet, 3 polls running."""
-    from pymongo import AsyncMongoClient
-
-    assert listener.conn is not None
-    names = _queue_names()
-    instance_urls = [p.url for p in cluster.procs.values()] or list(cluster.urls.values())
-    mongo: AsyncMongoClient[Any] | None = None
-    if cluster.spawned and cluster.mongodb_url:
-        mongo = AsyncMongoClient(cluster.mongodb_url, serverSelectionTimeoutMS=3000, tz_aware=True)
-    deadline = time.monotonic() + timeout
-    streak, prev = 0, -1.0
-    last: dict[str, Any] = {}
-    try:
-        while time.monotonic() < deadline:
-            depths = await observe.queue_depths(listener.conn, names)
-            pages = await observe.scrape(instance_urls)
-            consumed = sum(
-                observe.parse_metric(t, "distsync_messages_consumed_total") for t in pages.values()
-            )
-            backlog = sum(
-                observe.parse_metric(t, "distsync_outbox_backlog") for t in pages.values()
-            )
-            if mongo is not None:
-                with contextlib.suppress(Exception):
-                    backlog = 0
-                    for db in cluster.db_names.values():
-                        backlog += await observe.outbox_backlog(mongo[db])
-            busy = {n: d for n, d in depths.items() if d != 0}
-            quiet = time.monotonic() - listener.last > 1.0
-            ok = not busy and backlog == 0 and consumed == prev and quiet
-            last = {"queues": busy, "outbox_backlog": backlog, "consumed": consumed}
-            streak = streak + 1 if ok else 0
-            prev = consumed
-            prog.note = f"draining: {sum(d for d in busy.values() if d > 0)} queued"
-            prog.update(prog.total, "", force=False)
-            if streak >= 3:
-                return {"drained": True, "last": last}
-            await asyncio.sleep(0.5)
-    finally:
-        if mongo is not None:
-            await mongo.close()
-        prog.note = ""
-    return {"drained": False, "last": last}
-
-
-async def _dlq(pub: Publisher, bad: list[BadMessage]) -> dict[str, Any]:
-    assert pub.conn is not None
-    entries = await observe.read_dlqs(pub.conn, pub.url, cl.SERVICES)
-    expected = {(svc, b.message_id): b for b in bad for svc in b.services}
-    details: list[dict[str, Any]] = []
-    found = wrong = unexpected = 0
-    seen: set[tuple[str, str | None]] = set()
-    by_kind: dict[str, int] = {}
-    for e in entries:
-        key = (e.service, e.message_id)
-        b = expected.get((e.service, e.message_id or ""))
-        by_kind[e.kind or "?"] = by_kind.get(e.kind or "?", 0) + 1
-        if b is None or key in seen:
-            unexpected += 1
-            details.append(
-                {
-                    "unexpected": e.service,
-                    "id": e.message_id,
-                    "kind": e.kind,
-                    "type": e.event_type,
-                    "reason": e.reason,
-                }
-            )
-            continue
-        seen.add(key)
-        found += 1
-        if e.kind != b.kind:
-            wrong += 1
-            details.append(
-                {
-                    "wrong_reason": e.service,
-                    "id": e.message_id,
-                    "expected": b.kind,
-                    "actual": e.kind,
-                    "reason": e.reason,
-                }
-            )
-    missing = [k for k in expected if k not in seen]
-    for svc, mid in missing[:10]:
-        b = expected[(svc, mid)]
-        details.append({"missing": svc, "id": mid, "kind": b.kind, "note": b.note})
-    return {
-        "expected": len(expected),
-        "found": found,
-        "missing": len(missing),
-        "wrong_reason": wrong,
-        "unexpected": unexpected,
-        "by_kind": by_kind,
-        "injected_by_kind": {k: sum(1 for b in bad if b.kind == k) for k in {b.kind for b in bad}},
-        "details": details[:50],
-    }
-
-
-async def _integrity(
-    cluster: cl.Cluster,
-    stream: Stream,
-    listener: Listener,
-    bindings: dict[str, set[tuple[str, str]]],
-    truth: Any,
-    otruth: truth_orders.OrderTruth,
-) -> dict[str, Any]:
-    """Lost: an event routed to a service that is not in its inbox. Applied twice: an event id
-    recorded twice in one aggregate's own history."""
-    from pymongo import AsyncMongoClient
-
-    if not cluster.mongodb_url:
-        return {"lost": 0, "applied_twice": 0, "method": "skipped: no database URL"}
-    expected: dict[str, list[str]] = {s: [] for s in bindings}
-    for ev in stream.log.values():
-        for svc, keys in bindings.items():
-            if (ev.exchange, ev.type) in keys:
-                expected[svc].append(ev.id)
-    derived = 0
-    for eid, s in listener.seen.items():
-        for svc, keys in bindings.items():
-            if (s.exchange, s.type) in keys:
-                expected[svc].append(eid)
-                derived += 1
-    client: AsyncMongoClient[Any] = AsyncMongoClient(
-        cluster.mongodb_url, serverSelectionTimeoutMS=5000, tz_aware=True
-    )
-    try:
-        lost: dict[str, int] = {}
-        examples: list[dict[str, str]] = []
-        for svc, ids in expected.items():
-            db = client[cluster.db_names[svc]]
-            got = await observe.found_ids(db, "inbox", ids)
-            missing = [i for i in ids if i not in got]
-            lost[svc] = len(missing)
-            for i in missing[:5]:
-                src = stream.log.get(i)
-                t = src.type if src else (listener.seen[i].type if i in listener.seen else "?")
-                examples.append({"service": svc, "id": i, "type": t})
-        agg_ids: dict[str, list[str]] = {
-            "availability": sorted({sku for sku, _ in truth.positions}),
-            "order-status": sorted(otruth.statuses),
-            "returns": sorted(truth.rmas),
-            "carrier-tracking": sorted(otruth.shipments),
-            "receipt": sorted(truth.pos),
-        }
-        dbs = {svc: client[name] for svc, name in cluster.db_names.items()}
-        twice = await observe.applied_twice(dbs, agg_ids)
-    except Exception as e:
-        return {"lost": 0, "applied_twice": 0, "method": f"skipped: {e!r}"[:200]}
-    finally:
-        await client.close()
-    return {
-        "lost": sum(lost.values()),
-        "applied_twice": sum(twice.values()),
-        "lost_by_service": lost,
-        "applied_twice_by_service": twice,
-        "expected_by_service": {s: len(v) for s, v in expected.items()},
-        "derived_events_checked": derived,
-        "lost_examples": examples,
-        "method": "inbox ids vs every event routed to the service; event ids repeated in "
-        "each aggregate's history",
-    }
-
-
-def _latencies(stream: Stream, listener: Listener, chaos: list[dict[str, Any]]) -> dict[str, Any]:
-    """Event time of the source event that started the chain -> when the listener saw the
-    availability.changed / order.status_changed it caused."""
-    seen = listener.seen
-    source_time = {i: ev.time.timestamp() for i, ev in stream.log.items() if ev.time is not None}
-    windows = [(c["started"], c["ended"] + 30.0) for c in chaos]
-    by_type: dict[str, list[float]] = {}
-    outside: list[float] = []
-    from_publish: list[float] = []
-    for typ, cause, at in listener.visible:
-        root = cause
-        for _ in range(6):
-            if root in source_time or root not in seen:
-                break
-            root = seen[root].causationid or ""
-        if root not in source_time:
-            continue
-        t = source_time[root]
-        lat = at - t
-        by_type.setdefault(typ, []).append(lat)
-        if root in stream.published_at:
-            from_publish.append(at - stream.published_at[root])
-        if not any(a <= t <= b for a, b in windows):
-            outside.append(lat)
-    out = {k: latency_summary(v) for k, v in by_type.items()}
-    out["all"] = latency_summary([x for v in by_type.values() for x in v])
-    out["from_publish"] = latency_summary(from_publish)
-    if windows:
-        out["outside_chaos"] = latency_summary(outside)
-    return out
 
 
 def command_line(argv: list[str] | None = None) -> str:
