@@ -4,7 +4,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV ?= uv
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-unit lint typecheck check-deploy bench bench-e2e topology clean
+.PHONY: install run test test-unit lint typecheck check-deploy bench bench-dlq bench-e2e topology clean
 
 install:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
@@ -34,9 +34,16 @@ check-deploy:
 topology: install
 	$(UV) run distsync topology apply
 
-## runtime benchmark: consumer events/s vs a bare aio-pika + pymongo baseline, latency, RSS
+## benchmarks print figures (never assert); see docs/benchmarks.md
 bench: install
 	$(UV) run python -m benchmarks.runtime_bench
+	$(UV) run python -m benchmarks.availability_bench
+
+bench-dlq: install
+	$(UV) run python -m benchmarks.dlq_bench
+
+bench-e2e: install
+	$(UV) run python -m benchmarks.e2e_bench
 
 clean:
 	rm -rf .data .bench .pytest_cache .mypy_cache .ruff_cache
