@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+
 from shared.testing import SecantusServer, amqp_server, isolated_vhost, mongodb_server
 
 

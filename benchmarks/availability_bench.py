@@ -21,6 +21,7 @@ import uuid
 from typing import Any
 
 import aio_pika
+
 from shared.envelope import build
 from shared.runtime import mongo_client
 from shared.testing import amqp_server, free_port, isolated_vhost, mongodb_server

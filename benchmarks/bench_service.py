@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from pydantic import BaseModel
+
 from shared.runtime import serve_forever
 from shared.service import Incoming, Publication, Route, ServiceDefinition
 from shared.uow import UnitOfWork

@@ -113,7 +113,9 @@ async def run(url: str, mongodb_url: str, n: int, body_bytes: int) -> None:
     left, arrived = await depth(url, QUEUE), await depth(url, "dlqbench.sink")
 
     print(f"messages                      {n:,} ({body_bytes} B bodies, failure headers)")
-    print(f"bare confirmed publish        {baseline:,.0f} msg/s   (this broker, for context)")
+    print(
+        f"bare confirmed publish        {baseline:,.0f} msg/s   (one write per message, for context)"
+    )
     print(f"list (full walk, in place)    {list_s:.2f} s          ({summary.depth:,} messages)")
     print(
         f"replay                        {o.rate:,.0f} msg/s   ({o.done:,} in {o.elapsed_s:.2f} s, "

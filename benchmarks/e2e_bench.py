@@ -18,6 +18,7 @@ import os
 from typing import Any
 
 import aio_pika
+
 from shared.simulate.runner import Options, run
 from shared.testing import amqp_server, isolated_vhost, mongodb_server
 from shared.topology import declare, service_topology

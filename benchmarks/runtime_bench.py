@@ -23,6 +23,7 @@ from typing import Any
 
 import aio_pika
 from pymongo import UpdateOne
+
 from shared.envelope import build
 from shared.runtime import mongo_client
 from shared.testing import amqp_server, free_port, isolated_vhost, mongodb_server

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+
 from shared.settings import DEFAULT_PORTS
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,10 +10,10 @@ from typing import Any
 import jsonschema
 import pytest
 from openapi_spec_validator import validate as validate_openapi
-from shared.service import INGRESS_EXCHANGES
-from shared.topology import all_services, full_topology
 
 from shared import asyncapi, openapi
+from shared.service import INGRESS_EXCHANGES
+from shared.topology import all_services, full_topology
 
 ROOT = Path(__file__).resolve().parents[2]
 ASYNCAPI_FILE = ROOT / "docs" / "asyncapi.json"

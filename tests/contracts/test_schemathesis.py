@@ -20,8 +20,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from shared.settings import DEFAULT_PORTS
 
+from shared.settings import DEFAULT_PORTS
 from tests.contracts.flows import ids, order_flow, receipt_flow
 from tests.e2e.harness import Cluster, eventually, get_json
 

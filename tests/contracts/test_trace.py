@@ -6,9 +6,9 @@ import asyncio
 import json
 
 import pytest
-from shared.runtime import mongo_client
 
 from shared import cli, trace
+from shared.runtime import mongo_client
 from tests.contracts.flows import ids, receipt_flow
 from tests.e2e.harness import eventually
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import aio_pika
 import httpx
+
 from shared.envelope import build
 from shared.runtime import ServiceRuntime
 from shared.testing import free_port

@@ -5,6 +5,7 @@ subprocesses. Every position and status must match the ground truth; nothing los
 from __future__ import annotations
 
 import pytest
+
 from shared.simulate.report import render_text
 from shared.simulate.runner import Options, run
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from shared.settings import DEFAULT_PORTS
 
 pytestmark = pytest.mark.e2e

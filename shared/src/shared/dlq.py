@@ -70,6 +70,7 @@ class DlqSettings(ServiceSettings):
     dlq_inflight: int = 500  # unconfirmed publishes in flight during replay/restore
     dlq_renew_at: int = 10  # returned this often: re-published fresh (see `Scan.keep`)
     dlq_idle_s: float = 3.0  # a scan ends when the queue delivers nothing for this long
+    dlq_lock_wait_s: float = 15.0  # wait this long for another dlq command on the same queue
     dlq_api_token: str | None = None  # `distsync dlq serve` requires it as a bearer token
 
 
@@ -338,11 +339,8 @@ class DeadLetter:
 
     def summary(self, threshold: int) -> dict[str, Any]:
         """What `show` prints: identity, failure headers, counts, the CloudEvent."""
-        failure = {
-            k: _text(self.headers[k]) if k != F.H_ATTEMPTS else self.headers[k]
-            for k in (*F.FAILURE_HEADERS, F.H_REPLAY_COUNT, F.H_REPLAYED_BY, F.H_REPLAYED_AT)
-            if k in self.headers
-        }
+        names = (*F.FAILURE_HEADERS, F.H_REPLAY_COUNT, F.H_REPLAYED_BY, F.H_REPLAYED_AT)
+        failure = {k: self.headers[k] for k in (*names, H_PREV_ATTEMPTS) if k in self.headers}
         return {
             "position": self.position,
             "queue": self.queue,
@@ -455,10 +453,23 @@ class _PropertiesWithoutId(spec.Basic.Properties):
         del value
 
 
+def same_headers(m: DeadLetter) -> dict[str, Any]:
+    """The headers to put the message back into its queue with: all of them (the queue's own
+    delivery counters aside), plus where it was first published if only the delivery said so
+    (`unrouted`, broker dead-lettering): going back in through the default exchange loses that."""
+    h = {k: v for k, v in m.headers.items() if k not in BROKER_COUNTERS}
+    if F.H_ORIG_EXCHANGE not in h and (m.exchange, m.routing_key) != ("", m.queue):
+        h[F.H_ORIG_EXCHANGE] = m.original_exchange
+        h[F.H_ORIG_KEY] = m.original_routing_key
+    return h
+
+
 def amqp_properties(
     m: DeadLetter, headers: dict[str, Any], *, keep_missing_id: bool = False
 ) -> Any:
-    props = {k: v for k, v in m.properties.items() if k != "user_id"}  # user_id must be ours
+    """The message's own properties with `headers`; all but `user_id`, which RabbitMQ only
+    accepts when it names the publishing user (it would close the channel)."""
+    props = {k: v for k, v in m.properties.items() if k != "user_id"}
     cls = _PropertiesWithoutId if keep_missing_id and not props.get("message_id") else None
     return (cls or spec.Basic.Properties)(headers=amqp_safe(headers), **props)
 
@@ -539,14 +550,11 @@ class Broker:
             batch, self._batch = self._batch[:1000], self._batch[1000:]
             try:
                 ch = await self._channel_for_publishing()
+                if self._batching and not _batchable(ch):
+                    self._batching = False  # aiormq changed inside: publish one by one
                 if self._batching:
-                    try:
-                        deferred = await _publish_batch(ch, batch)
-                    except AttributeError:  # aiormq changed inside: publish one by one
-                        self._batching = False
-                        deferred = batch
-                    self._batch[:0] = deferred
-                if not self._batching:
+                    self._batch[:0] = await _publish_batch(ch, batch)
+                else:
                     for item in batch:
                         _follow(
                             item[4],
@@ -616,6 +624,12 @@ async def _publish_batch(ch: aiormq.Channel, batch: list[Pending]) -> list[Pendi
     elif deferred:
         await asyncio.sleep(0.005)  # its return is being processed: give the loop a turn
     return deferred
+
+
+def _batchable(ch: Any) -> bool:
+    """Does this aiormq channel still have the parts `_publish_batch` relies on?"""
+    names = "lock confirmations delivery_tag create_future _split_body write_queue number"
+    return all(hasattr(ch, n) for n in (*names.split(), "message_id_delivery_tag"))
 
 
 def _forget(in_flight: dict[str, int], mid: str, tag: int) -> Callable[[Any], None]:
@@ -694,8 +708,11 @@ class Scan:
         self._flusher: asyncio.Task[None] | None = None
         self._held: list[Item] = []
         self._hold_cap = 0
+        self._lock: tuple[AbstractChannel, str] | None = None
 
     async def open(self) -> Scan:
+        await self.broker.depth(self.queue)  # exists?
+        await self._take_lock()
         self.depth = self.total = await self.broker.depth(self.queue)
         if self.limit is not None:
             self.total = min(self.total, self.limit)
@@ -711,6 +728,33 @@ class Scan:
         ok = await self._ch.basic_consume(self.queue, self._on_message, no_ack=False)
         self._tag = ok.consumer_tag
         return self
+
+    async def _take_lock(self) -> None:
+        """One dlq command per queue at a time, or they would see and reorder each other's
+        messages: an exclusive queue is the mutex (the broker frees it if this process dies)."""
+        name = f"distsync.dlq-lock.{self.queue}"
+        deadline = time.monotonic() + self.settings.dlq_lock_wait_s
+        while True:
+            ch = await self.broker.channel()
+            try:
+                await ch.queue_declare(name, exclusive=True, auto_delete=True)
+            except aiormq.exceptions.ChannelLockedResource as e:
+                if time.monotonic() >= deadline:
+                    raise DlqError(
+                        f"another dlq command is working on {self.queue} right now: "
+                        "try again when it is done"
+                    ) from e
+                await asyncio.sleep(0.2)
+                continue
+            self._lock = (ch, name)
+            return
+
+    async def _release_lock(self) -> None:
+        if self._lock is not None:
+            (ch, name), self._lock = self._lock, None
+            with contextlib.suppress(Exception):
+                await ch.queue_delete(name)
+                await ch.close()
 
     async def _on_message(self, dm: DeliveredMessage) -> None:
         self._buffer.put_nowait(dm)
@@ -742,7 +786,7 @@ class Scan:
 
         async def copy(item: Item) -> Item | None:
             m = item.message
-            headers = {k: v for k, v in m.headers.items() if k not in BROKER_COUNTERS}
+            headers = same_headers(m)
             try:
                 await self.broker.publish(
                     "", self.queue, m.body, amqp_properties(m, headers, keep_missing_id=True)
@@ -802,6 +846,12 @@ class Scan:
 
     async def close(self, *, requeue: bool = True) -> None:
         """Stop reading and give back every message not acked, in order."""
+        try:
+            await self._give_back(requeue)
+        finally:
+            await self._release_lock()
+
+    async def _give_back(self, requeue: bool) -> None:
         if self._ch is None:
             return
         ch = self._ch
@@ -830,7 +880,7 @@ class Scan:
                 await ch.close()
         await self._settled(handed_back)
 
-    async def _settled(self, handed_back: int, timeout: float = 10.0) -> None:
+    async def _settled(self, handed_back: int, timeout: float = 5.0) -> None:
         """Wait until the broker counts what was handed back as ready again (quorum queues do
         it asynchronously), so that a `replay` run right after a `show` sees the whole queue."""
         deadline = time.monotonic() + timeout
@@ -918,6 +968,7 @@ class Admin:
             uuidRepresentation="standard",
         )
         self._owns = client is None
+        self._indexed = False
         self.db = self.client[settings.admin_db]
 
     async def close(self) -> None:
@@ -955,7 +1006,8 @@ class Admin:
         except Exception as e:
             log.error("dlq_audit_write_failed", audit_id=audit_id, error=repr(e)[:300])
         log.info(
-            f"dlq_{o.action}",
+            "dlq_operation_finished",
+            action=o.action,
             audit_id=audit_id,
             status=status,
             user=o.user,
@@ -974,7 +1026,14 @@ class Admin:
         return [d async for d in cur]
 
     async def insert_archive(self, docs: list[dict[str, Any]]) -> None:
+        await self._indexes()
         await self.db[ARCHIVE].insert_many(docs, ordered=True)
+
+    async def _indexes(self) -> None:
+        if not self._indexed:
+            await self.db[ARCHIVE].create_index([("archive_id", 1), ("seq", 1)])
+            await self.db[AUDIT].create_index([("queue", 1), ("started_at", -1)])
+            self._indexed = True
 
     async def archive_docs(self, archive_id: str) -> list[dict[str, Any]]:
         cur = self.db[ARCHIVE].find({"archive_id": archive_id}).sort("seq", 1)
@@ -1206,6 +1265,7 @@ async def replay(
         who(user),
     )
     o.dry_run, o.target = opts.dry_run, "direct" if opts.direct else opts.to
+    o.started = time.monotonic()
     if opts.direct and o.queue == UNROUTED:
         raise UsageError("--direct needs a service DLQ: unrouted messages have no service queue")
     adm = admin or (None if opts.dry_run else Admin(settings))
@@ -1235,17 +1295,14 @@ async def _replay(
     slots = asyncio.Semaphore(max(1, settings.dlq_inflight))
     inflight: set[asyncio.Task[None]] = set()
     crashed: list[BaseException] = []
-    by_id: dict[str, asyncio.Task[None]] = {}
     read_limit = selector.limit if selector.is_all else None
 
     async with scanning(broker, o.queue, settings, limit=read_limit) as scan:
         o.depth = scan.depth
 
-        async def one(item: Item, exchange: str, key: str, prev: asyncio.Task[None] | None) -> None:
+        async def one(item: Item, exchange: str, key: str) -> None:
             m = item.message
             try:
-                if prev is not None:  # aiormq matches a return by message_id: one at a time
-                    await asyncio.wait({prev})
                 props = amqp_properties(m, replay_headers(m, o.user, datetime.now(UTC)))
                 try:
                     await broker.publish(exchange, key, m.body, props)
@@ -1296,10 +1353,7 @@ async def _replay(
                         slots.release()
                         await scan.keep(item)
                         break
-                    mid = _text(m.properties.get("message_id")) or ""
-                    t = asyncio.create_task(one(item, exchange, key, by_id.get(mid)))
-                    if mid:
-                        by_id[mid] = t
+                    t = asyncio.create_task(one(item, exchange, key))
                     inflight.add(t)
                     t.add_done_callback(inflight.discard)
                 if progress is not None:
@@ -1353,6 +1407,7 @@ async def archive(
     o = outcome or Outcome("", "", {}, "")
     o.action, o.queue, o.user = ("purge" if purge else "archive"), queue_of(target), who(user)
     o.selector, o.archive_id, o.file = selector.describe(), new_archive_id(o.queue), file
+    o.started = time.monotonic()
     adm = admin or Admin(settings)
     fh = _open_append(file) if file else None
     read_limit = selector.limit if selector.is_all else None
@@ -1459,6 +1514,7 @@ async def restore(
     Messages already restored from MongoDB are skipped, so an interrupted restore resumes."""
     adm = admin or Admin(settings)
     o = outcome or Outcome("", "", {}, "")
+    o.started = time.monotonic()
     try:
         from_file = _is_file(ref)
         records = list(read_jsonl(ref)) if from_file else await adm.archive_docs(ref)
@@ -1500,15 +1556,12 @@ async def _restore(
     progress: Progress | None,
 ) -> None:
     slots = asyncio.Semaphore(max(1, settings.dlq_inflight))
-    by_id: dict[str, asyncio.Task[None]] = {}
     restored: list[str] = []
 
-    async def one(r: dict[str, Any], prev: asyncio.Task[None] | None) -> None:
+    async def one(r: dict[str, Any]) -> None:
         try:
-            if prev is not None:  # aiormq matches a return by message_id: one at a time
-                await asyncio.wait({prev})
             m = DeadLetter.from_record(r)
-            headers = {k: v for k, v in m.headers.items() if k not in BROKER_COUNTERS}
+            headers = same_headers(m)
             try:
                 await broker.publish(
                     "", m.queue, m.body, amqp_properties(m, headers, keep_missing_id=True)
@@ -1528,22 +1581,13 @@ async def _restore(
     try:
         for r in records:
             await slots.acquire()
-            mid = str(from_jsonable(_props_of(r)).get("message_id") or "")
-            t = asyncio.create_task(one(r, by_id.get(mid)))
-            if mid:
-                by_id[mid] = t
-            tasks.append(t)
+            tasks.append(asyncio.create_task(one(r)))
             o.scanned += 1
     finally:
         if tasks:
             await asyncio.shield(asyncio.wait(tasks, timeout=60))
         if restored:
             await asyncio.shield(adm.mark_restored(restored))
-
-
-def _props_of(r: dict[str, Any]) -> Any:
-    p = r.get("properties") or {}
-    return json.loads(p) if isinstance(p, str) else p
 
 
 async def audit_log(

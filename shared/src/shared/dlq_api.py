@@ -16,10 +16,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+import aiormq
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from pymongo.errors import PyMongoError
 
 from shared import dlq as D
 from shared.http import create_app
@@ -68,6 +70,9 @@ class Tasks:
 
     def start(self, o: D.Outcome, make: Callable[[D.Outcome], Awaitable[D.Outcome]]) -> str:
         task_id = uuid.uuid4().hex[:12]
+        finished = [t for t, (task, _, _) in self.running.items() if task.done()]
+        for t in finished[: max(0, len(finished) - 100)]:  # keep the last 100 finished
+            del self.running[t]
 
         async def body() -> D.Outcome:
             return await make(o)
@@ -224,6 +229,8 @@ async def _call(aw: Awaitable[Any]) -> Any:
         raise HTTPException(409, detail=str(e)) from e
     except D.DlqError as e:
         raise HTTPException(503, detail=str(e)) from e
+    except (aiormq.exceptions.AMQPError, PyMongoError, OSError) as e:
+        raise HTTPException(503, detail=f"broker or database unreachable: {e}") from e
 
 
 async def _launch(

@@ -104,6 +104,7 @@ def register(sub: Any) -> None:
     c = dsub.add_parser("serve", help="the same operations over HTTP (admin API)")
     c.add_argument("--host", default="127.0.0.1")
     c.add_argument("--port", type=int, default=8090)
+    c.add_argument("--json", action="store_true", help="announce the address as JSON")
     c.set_defaults(fn=cmd_serve)
 
 
@@ -277,7 +278,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(json.dumps([q.as_dict() for q in res], default=str))
     else:
         print(render_list(res, s.dlq_flag_replays))
-    return EXIT_FAILED if any(q.error for q in res if q.target == args.service) else EXIT_OK
+    return EXIT_FAILED if any(q.error for q in res) else EXIT_OK
 
 
 def render_list(res: Sequence[D.QueueSummary], flag: int) -> str:
@@ -465,6 +466,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from shared.dlq_api import serve
 
+    url = f"http://{args.host}:{args.port}"
+    if args.json:
+        print(json.dumps({"ok": True, "url": url, "docs": url + "/docs"}), flush=True)
+    else:
+        print(f"dlq admin API on {url} (OpenAPI: {url}/docs)", flush=True)
     serve(args.host, args.port)
     return EXIT_OK
 

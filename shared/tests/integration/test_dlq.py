@@ -257,6 +257,15 @@ async def test_unrouted_messages_are_listed_and_replayed_once_someone_is_bound_f
         assert (g.exception_type, g.service, g.count) == ("Unrouted", "unrouted", 3)
         [m, *_] = await D.show(s, D.UNROUTED, selector=D.Selector(types=(kind,)))
         assert (m.original_exchange, m.original_routing_key) == ("erp.events", kind)
+        renewing = dlq_settings(amqp_url, mongodb_url, db_name, dlq_renew_at=2)
+        for _ in range(3):  # renewed on the way: back in through the default exchange
+            await D.show(renewing, D.UNROUTED)
+        purged = await D.archive(s, D.UNROUTED, D.Selector(types=(kind,)), purge=True)
+        await D.restore(s, purged.archive_id or "")
+        shown = await D.show(s, D.UNROUTED, selector=D.Selector(types=(kind,)))
+        assert {(m.original_exchange, m.original_routing_key) for m in shown} == {
+            ("erp.events", kind)
+        }
 
         sink = await ch.declare_queue(f"sink-{kind}")
         await sink.bind("erp.events", routing_key=kind)

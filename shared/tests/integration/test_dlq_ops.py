@@ -4,6 +4,7 @@ unroutable replays stay in the DLQ, selectors leave the others where they were."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -333,3 +334,42 @@ async def test_a_selective_replay_bigger_than_the_window_loses_nothing(
     assert o.done == 10 and o.renewed > 0
     assert await ids_in(amqp_url, f"{service}.sink") == list(wanted)
     assert sorted(await ids_in(amqp_url, f"{service}.dlq")) == sorted(ids[:50])
+
+
+async def test_two_commands_on_one_queue_take_turns_instead_of_seeing_half_each(
+    amqp_url, mongodb_url, db_name
+):
+    service, ids = await seed(amqp_url, 30)
+    s = dlq_settings(amqp_url, mongodb_url, db_name)
+    a, b = await asyncio.gather(D.show(s, service, limit=30), D.show(s, service, limit=30))
+    assert [m.event_id for m in a] == ids == [m.event_id for m in b]
+    impatient = dlq_settings(amqp_url, mongodb_url, db_name, dlq_lock_wait_s=0.3)
+    async with D.Broker(amqp_url) as broker, D.scanning(broker, f"{service}.dlq", s):
+        with pytest.raises(D.DlqError, match="another dlq command"):
+            await D.show(impatient, service)
+    assert await ids_in(amqp_url, f"{service}.dlq") == ids
+
+
+async def test_copies_with_the_same_id_are_each_confirmed_or_returned_on_their_own(
+    amqp_url, mongodb_url, db_name
+):
+    service, ids = await seed(amqp_url, 4)
+    conn = await aio_pika.connect(amqp_url)
+    try:  # the same event dead-lettered twice more: three copies share one message_id
+        ch = await conn.channel(publisher_confirms=True)
+        for _ in range(2):
+            await ch.default_exchange.publish(
+                aio_pika.Message(b"{}", headers=failed_headers(service), message_id=ids[1]),
+                routing_key=f"{service}.dlq",
+            )
+        await ch.declare_exchange(f"{service}.void", aio_pika.ExchangeType.TOPIC, durable=True)
+    finally:
+        await conn.close()
+    await sink(amqp_url, f"{service}.sink", exchange=f"{service}.replays")
+    s = dlq_settings(amqp_url, mongodb_url, db_name)
+    o = await D.replay(s, service, D.Selector(), D.ReplayOptions(to=f"{service}.void"))
+    assert (o.done, o.failed) == (0, 6)
+    assert await queue_depth(amqp_url, f"{service}.dlq") == 6
+    o = await D.replay(s, service, D.Selector(), D.ReplayOptions(to=f"{service}.replays"))
+    assert (o.done, o.failed) == (6, 0)
+    assert sorted(await ids_in(amqp_url, f"{service}.sink")) == sorted([*ids, ids[1], ids[1]])

@@ -95,6 +95,16 @@ def test_an_unrouted_message_goes_back_to_the_exchange_it_was_published_to():
     assert m.event is None and m.last_failure == NOW and m.returns == 2
 
 
+def test_putting_a_message_back_keeps_where_it_was_first_published():
+    unrouted = D.DeadLetter("unrouted", b"{}", {}, {"x-delivery-count": 4}, "erp.events", "po.x")
+    h = D.same_headers(unrouted)
+    assert h == {F.H_ORIG_EXCHANGE: "erp.events", F.H_ORIG_KEY: "po.x"}
+    m = failed(**{"x-delivery-count": 2})
+    assert D.same_headers(m) == {k: v for k, v in m.headers.items() if k != "x-delivery-count"}
+    direct = D.DeadLetter("unrouted", b"{}", {}, {"a": 1}, "", "unrouted")
+    assert D.same_headers(direct) == {"a": 1}
+
+
 def test_replay_headers_keep_history_count_the_replay_and_give_the_retries_back():
     m = failed(**{F.H_ATTEMPTS: 5, D.H_PREV_ATTEMPTS: 2, F.H_REPLAY_COUNT: 1, "x-death": []})
     h = D.replay_headers(m, "amy", NOW)

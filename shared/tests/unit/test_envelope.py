@@ -4,6 +4,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+
 from shared.envelope import EnvelopeError, amqp_properties, build, format_time, parse
 
 EXAMPLE = {

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pydantic import BaseModel
+
 from shared.service import Route, ServiceDefinition
 from shared.topology import UNROUTED, full_topology, service_topology
 

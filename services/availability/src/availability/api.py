@@ -8,12 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
-from shared.service import ApiContext
 
 from availability import promise, store
 from availability.domain import Numbers, Position
 from availability.items import to_units
 from availability.messages import MAX_QTY, AvailabilityChanged, AvailabilityNumbers, Key, Uom
+from shared.service import ApiContext
 
 MAX_CHECK_LINES = 1000
 

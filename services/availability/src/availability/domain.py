@@ -11,9 +11,8 @@ from bisect import insort
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from shared.errors import Rejected
-
 from availability.items import Item, Stamp
+from shared.errors import Rejected
 
 DEFAULT_LOG_MAX = 200
 

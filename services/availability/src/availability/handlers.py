@@ -7,8 +7,6 @@ from functools import partial
 from typing import Any
 
 import structlog
-from shared.service import Incoming
-from shared.uow import UnitOfWork
 
 from availability import domain, items, metrics, rules, store
 from availability.domain import (
@@ -40,6 +38,8 @@ from availability.messages import (
     TransferReceived,
     TransferShipped,
 )
+from shared.service import Incoming
+from shared.uow import UnitOfWork
 
 log = structlog.get_logger("availability.handlers")
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pydantic import BaseModel
-from shared.service import Handler, Publication, Route, ServiceDefinition, service_exchange
 
 from availability import handlers as h
 from availability import messages as m
 from availability.api import build_router
 from availability.settings import AvailabilitySettings
 from availability.store import setup_store
+from shared.service import Handler, Publication, Route, ServiceDefinition, service_exchange
 
 ERP = ("erp.events",)
 WMS = ("wms.events",)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pydantic import Field
-from shared.settings import ServiceSettings
 
 from availability.domain import DEFAULT_LOG_MAX
+from shared.settings import ServiceSettings
 
 
 class AvailabilitySettings(ServiceSettings):

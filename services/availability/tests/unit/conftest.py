@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from availability.main import SERVICE
 from availability.store import POSITIONS, position_key
 from shared.envelope import CloudEvent, build

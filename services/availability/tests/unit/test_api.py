@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from availability.api import build_router
 from availability.settings import AvailabilitySettings
 from shared.http import create_app

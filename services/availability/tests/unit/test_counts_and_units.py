@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from availability import metrics
 from availability.settings import AvailabilitySettings
 from shared.errors import Rejected

@@ -4,8 +4,9 @@ import ast
 import pathlib
 from datetime import UTC, datetime, timedelta
 
-import availability
 import pytest
+
+import availability
 from availability import domain
 from availability.domain import Effect, Numbers, Position, PositionChanged, apply_effect
 from availability.items import Item, Stamp, convert, make_stamp, to_micro, to_units, update_item

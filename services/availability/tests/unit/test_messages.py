@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from availability import messages as m
 from pydantic import ValidationError
+
+from availability import messages as m
 
 
 @pytest.mark.parametrize("qty", [-1, float("inf"), float("nan"), 2e9])

@@ -10,10 +10,11 @@ import asyncio
 from collections import defaultdict
 from typing import Any
 
-from availability.domain import Position
-from availability.store import position_from_doc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from availability.domain import Position
+from availability.store import position_from_doc
 from shared.errors import Rejected
 
 SKUS = ("S1", "S2")  # S1 has an item record (EA, CS = 12) somewhere in the history; S2 never

@@ -7,13 +7,13 @@ from datetime import datetime
 import structlog
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
-from shared.service import ApiContext
 
 from carrier_tracking import metrics, store, webhooks
 from carrier_tracking.carriers import ExceptionReason, Milestone
 from carrier_tracking.domain import HistoryEntry, current_status, history
 from carrier_tracking.messages import MAX_TRACKING_NUMBER, normalise_tracking_number
 from carrier_tracking.settings import webhook_max_bytes, webhook_secrets
+from shared.service import ApiContext
 
 log = structlog.get_logger(__name__)
 

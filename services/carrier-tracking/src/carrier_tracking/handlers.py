@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import structlog
-from shared.errors import Rejected
-from shared.service import Incoming
-from shared.uow import UnitOfWork
 
 from carrier_tracking import metrics
 from carrier_tracking.domain import (
@@ -25,6 +22,9 @@ from carrier_tracking.messages import (
     TrackingUpdated,
 )
 from carrier_tracking.store import load, save
+from shared.errors import Rejected
+from shared.service import Incoming
+from shared.uow import UnitOfWork
 
 log = structlog.get_logger(__name__)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from shared.service import Publication, Route, ServiceDefinition
-
 from carrier_tracking.api import build_router
 from carrier_tracking.handlers import handle_shipment_shipped, handle_tracking_reported
 from carrier_tracking.messages import (
@@ -16,6 +14,7 @@ from carrier_tracking.messages import (
 )
 from carrier_tracking.settings import CarrierTrackingSettings
 from carrier_tracking.store import setup_store
+from shared.service import Publication, Route, ServiceDefinition
 
 SERVICE = ServiceDefinition(
     extra={"sends": [("carrier.events", "tracking.reported")]},

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field, field_validator
-from shared.settings import ServiceSettings
 
 from carrier_tracking.carriers import normalise_carrier
+from shared.settings import ServiceSettings
 
 
 class CarrierTrackingSettings(ServiceSettings):

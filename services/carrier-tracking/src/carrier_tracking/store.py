@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.uow import UnitOfWork
-
 from carrier_tracking.domain import Registration, Scan, Tracking, current_status
+from shared.uow import UnitOfWork
 
 SHIPMENTS = "shipments"
 

@@ -15,12 +15,12 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import ValidationError
-from shared.envelope import CloudEvent, build, format_time, short_errors
 
 from carrier_tracking.carriers import normalise_carrier
 from carrier_tracking.carriers.table import normalise_code
 from carrier_tracking.messages import TRACKING_REPORTED, TrackingReported
 from carrier_tracking.webhook_formats import FORMATS, MAX_EVENTS, Report, format_for
+from shared.envelope import CloudEvent, build, format_time, short_errors
 
 SIGNATURE_HEADER = "X-Distsync-Signature"
 EXCHANGE = "carrier.events"

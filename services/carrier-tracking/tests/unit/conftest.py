@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from carrier_tracking.main import SERVICE
-from carrier_tracking.settings import CarrierTrackingSettings
 from prometheus_client import REGISTRY
 from pydantic import BaseModel
+
+from carrier_tracking.main import SERVICE
+from carrier_tracking.settings import CarrierTrackingSettings
 from shared.envelope import CloudEvent, build
 from shared.service import ApiContext, Incoming
 from shared.uow import InMemoryUnitOfWork, PendingEvent

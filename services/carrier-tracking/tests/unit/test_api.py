@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
 from carrier_tracking.api import build_router
 from carrier_tracking.settings import CarrierTrackingSettings
 from carrier_tracking.webhooks import SIGNATURE_HEADER, sign
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from shared.service import ApiContext
 
 PAYLOADS: dict[str, Any] = json.loads((Path(__file__).parent / "payloads.json").read_text())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from carrier_tracking.carriers import (
     EXCEPTION_REASONS,
     MILESTONES,

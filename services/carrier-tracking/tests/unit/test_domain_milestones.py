@@ -6,6 +6,9 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from carrier_tracking.domain import (
     MAX_SCANS,
     Registration,
@@ -19,8 +22,6 @@ from carrier_tracking.domain import (
     shipped_to_delivered_seconds,
 )
 from carrier_tracking.messages import TrackingUpdated
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 TN = "1Z999AA10123456784"

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from carrier_tracking.domain import MAX_SCANS, Scan, Tracking
 from carrier_tracking.main import SERVICE
 from carrier_tracking.store import SHIPMENTS, from_doc, to_doc

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from carrier_tracking.messages import TrackingReported
 from carrier_tracking.webhooks import (
     WebhookPayloadError,

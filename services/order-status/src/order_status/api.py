@@ -7,12 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
-from shared.service import ApiContext
 
 from order_status import store
 from order_status.mappings import STATUSES
 from order_status.messages import EnterpriseStatus
 from order_status.views import LineView, Milestone, ShipmentView, TimelineEntry
+from shared.service import ApiContext
 
 MAX_LIMIT = 500
 ERRORS: dict[int | str, dict[str, Any]] = {

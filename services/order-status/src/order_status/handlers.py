@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.service import Incoming
-from shared.uow import UnitOfWork
-
 from order_status import domain, metrics, store
 from order_status import messages as m
 from order_status.mappings import Tables, load_tables
 from order_status.views import Fact
+from shared.service import Incoming
+from shared.uow import UnitOfWork
 
 STATUS_CHANGED = "order.status_changed"
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from order_status import handlers as h
+from order_status import messages as m
+from order_status import metrics, store
+from order_status.api import build_router
+from order_status.settings import OrderStatusSettings
 from shared.service import (
     PeriodicTask,
     Publication,
@@ -10,12 +15,6 @@ from shared.service import (
     TaskContext,
     service_exchange,
 )
-
-from order_status import handlers as h
-from order_status import messages as m
-from order_status import metrics, store
-from order_status.api import build_router
-from order_status.settings import OrderStatusSettings
 
 ERP = ("erp.events",)
 WMS = ("wms.events",)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
 from shared.envelope import format_time
 
 EnterpriseStatus = Literal[

@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
+
 from order_status import messages as m
 from order_status.domain import Order, StatusChanged, record
 from order_status.fold import fold
 from order_status.mappings import DEFAULTS, Tables
 from order_status.views import Fact, OrderView
-from pydantic import BaseModel
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+
 from order_status import store
 from order_status.api import build_router
 from order_status.domain import record

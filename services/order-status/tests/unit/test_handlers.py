@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import REGISTRY
+
 from order_status import store
 from order_status.main import SERVICE
 from order_status.settings import OrderStatusSettings
 from order_status.views import Fact
-from prometheus_client import REGISTRY
 from shared.envelope import build
 from shared.service import Incoming
 from shared.uow import InMemoryUnitOfWork

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from prometheus_client import REGISTRY
+
 from order_status.main import SERVICE, refresh_exception_gauge
 from order_status.settings import OrderStatusSettings
-from prometheus_client import REGISTRY
 from shared.service import TaskContext
 
 CONSUMED = {

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from order_status.mappings import DEFAULT_TABLES, DEFAULTS, STATUSES, load_tables, merge, normalize
 
 

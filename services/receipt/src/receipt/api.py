@@ -7,11 +7,11 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
-from shared.service import ApiContext
 
 from receipt import store
 from receipt.domain import PurchaseOrder, line_expected_date
 from receipt.messages import EXCEPTION_KINDS, ExceptionKind, PoStatus
+from shared.service import ApiContext
 
 
 class LotView(BaseModel):

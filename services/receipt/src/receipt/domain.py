@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
-from shared.errors import Rejected
 
 from receipt.messages import (
     ConfirmedLine,
@@ -21,6 +20,7 @@ from receipt.messages import (
     ReceiptRecorded,
     UtcDatetime,
 )
+from shared.errors import Rejected
 
 
 class Frozen(BaseModel):

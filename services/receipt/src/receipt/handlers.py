@@ -5,10 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import partial
 
-from shared.logging import get_logger
-from shared.service import Incoming
-from shared.uow import UnitOfWork
-
 from receipt import inbound, lifecycle, metrics, store
 from receipt.domain import PurchaseOrder, apply_item_update, to_receipt
 from receipt.lifecycle import Outcome
@@ -23,6 +19,9 @@ from receipt.messages import (
     ReceiptRecorded,
 )
 from receipt.settings import ReceiptSettings
+from shared.logging import get_logger
+from shared.service import Incoming
+from shared.uow import UnitOfWork
 
 log = get_logger("receipt.handlers")
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from shared.service import Publication, Route, ServiceDefinition
-
 from receipt import handlers, messages
 from receipt.api import build_router
 from receipt.settings import ReceiptSettings
 from receipt.store import setup_store
+from shared.service import Publication, Route, ServiceDefinition
 
 ERP = "erp.events"
 WMS = "wms.events"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pydantic import Field
-from shared.settings import ServiceSettings
 
 from receipt.policy import DEFAULT_TOLERANCE_PCT
+from shared.settings import ServiceSettings
 
 
 class ReceiptSettings(ServiceSettings):

@@ -7,10 +7,10 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from shared.uow import UnitOfWork
 
 from receipt.domain import ExceptionRecord, Item, PurchaseOrder, Receipt
 from receipt.inbound import Inbound
+from shared.uow import UnitOfWork
 
 PURCHASE_ORDERS = "purchase_orders"  # key po_id: lines, ASNs, receipts, held receipts
 RECEIPTS = "receipts"  # key receipt_id: the idempotency record of each receipt

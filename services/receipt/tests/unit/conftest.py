@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from receipt.main import SERVICE
 from receipt.settings import ReceiptSettings
 from shared.envelope import build

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+
 from receipt import store
 from receipt.api import build_router
 from receipt.settings import ReceiptSettings

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from receipt import lifecycle
 from receipt.domain import Receipt, ReceiptLine
 from receipt.messages import PoLineIn, PurchaseOrderReleased

@@ -7,11 +7,11 @@ from datetime import datetime
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
-from shared.service import ApiContext
 
 from returns import state, store
 from returns.messages import Status
 from returns.state import Flag, HistoryEntry, Rma, RmaLine
+from shared.service import ApiContext
 
 RMA_ID = re.compile(r"^[^\s/]{1,256}$")
 

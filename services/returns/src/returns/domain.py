@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared.errors import Rejected
-
 from returns.messages import (
     ReturnAuthorized,
     ReturnInspected,
@@ -28,6 +26,7 @@ from returns.state import (
     is_due,
     sku_totals,
 )
+from shared.errors import Rejected
 
 
 def authorize(

@@ -6,13 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from shared.service import Incoming
-from shared.uow import UnitOfWork
-
 from returns import domain, metrics, state, store
 from returns.messages import ReturnAuthorized, ReturnInspected, ReturnReceived
 from returns.pending import Pending, set_pending
 from returns.state import Emit, Rma
+from shared.service import Incoming
+from shared.uow import UnitOfWork
 
 
 async def load_rma(uow: UnitOfWork, rma_id: str) -> Rma | None:

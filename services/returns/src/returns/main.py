@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from shared.service import PeriodicTask, Publication, Route, ServiceDefinition
-
 from returns.api import build_router
 from returns.handlers import (
     handle_return_authorized,
@@ -22,6 +20,7 @@ from returns.messages import (
 from returns.settings import ReturnsSettings
 from returns.store import setup_store
 from returns.sweep import TICK_S, ExpirySweep
+from shared.service import PeriodicTask, Publication, Route, ServiceDefinition
 
 SERVICE = ServiceDefinition(
     name="returns",

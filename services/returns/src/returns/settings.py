@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import Field
+
 from shared.settings import ServiceSettings
 
 SWEEP_INTERVAL_S = 60.0

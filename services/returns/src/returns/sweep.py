@@ -7,13 +7,13 @@ from collections.abc import Callable
 from datetime import datetime
 
 import structlog
-from shared.envelope import now as utc_now
-from shared.service import TaskContext
-from shared.uow import UnitOfWork
 
 from returns import metrics, store
 from returns.handlers import expire
 from returns.settings import SWEEP_BATCH, SWEEP_INTERVAL_S
+from shared.envelope import now as utc_now
+from shared.service import TaskContext
+from shared.uow import UnitOfWork
 
 log = structlog.get_logger(__name__)
 

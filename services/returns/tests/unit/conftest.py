@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+
 from returns.domain import Rma
 from returns.main import SERVICE
 from returns.settings import ReturnsSettings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI
+
 from returns.api import build_router
 from shared.service import ApiContext
 

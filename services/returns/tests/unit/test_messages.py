@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from pydantic import ValidationError
+
 from returns.messages import ReturnAuthorized, ReturnInspected, ReturnReceived
 
 
