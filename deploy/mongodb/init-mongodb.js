@@ -64,4 +64,20 @@ for (const service of SERVICES) {
     print(`updated user ${service} on ${dbName}`);
   }
 }
+// The on-call tools (`distsync dlq`, `distsync trace`): their own archive and audit database,
+// and read access to each service database for tracing. Optional: only when a password is set.
+const opsPassword = process.env.MONGO_PASSWORD_OPS;
+if (opsPassword) {
+  const admin = db.getSiblingDB("distsync_admin");
+  const opsRoles = [{ role: "readWrite", db: "distsync_admin" }].concat(
+    SERVICES.map((s) => ({ role: "read", db: "distsync_" + s.replace(/-/g, "_") })),
+  );
+  if (admin.getUser("ops") === null) {
+    admin.createUser({ user: "ops", pwd: opsPassword, roles: opsRoles });
+    print("created user ops on distsync_admin");
+  } else {
+    admin.updateUser("ops", { pwd: opsPassword, roles: opsRoles });
+    print("updated user ops on distsync_admin");
+  }
+}
 print("mongodb init done");

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from shared.settings import ServiceSettings
@@ -25,10 +26,37 @@ def queue_names() -> list[str]:
     return [q.name for q in topo.queues if not q.name.endswith(".dlq") and q.name != "unrouted"]
 
 
+def expected_inbox(
+    stream: Stream, listener: Listener, bindings: dict[str, set[tuple[str, str]]]
+) -> dict[str, int]:
+    """How many distinct events each service must have taken in: every valid event routed to
+    it, the simulator's and those the services published (as the listener saw them)."""
+    out = dict.fromkeys(bindings, 0)
+    for ev in list(stream.log.values()):
+        for svc, keys in bindings.items():
+            if (ev.exchange, ev.type) in keys:
+                out[svc] += 1
+    for s in list(listener.seen.values()):
+        for svc, keys in bindings.items():
+            if (s.exchange, s.type) in keys:
+                out[svc] += 1
+    return out
+
+
 async def drain(
-    cluster: cl.Cluster, listener: Listener, timeout: float, prog: Progress
+    cluster: cl.Cluster,
+    listener: Listener,
+    timeout: float,
+    prog: Progress,
+    expected: Callable[[], dict[str, int]] | None = None,
+    patience: float = 90.0,
 ) -> dict[str, Any]:
-    """Queues empty, outboxes sent, consumption stable and the listener quiet, 3 polls running."""
+    """Drained: queues empty, outboxes sent, consumption stable, the listener quiet for a
+    second, three polls running, and (with a database of our own) every inbox holding what
+    was routed to it. Messages a consumer has prefetched are in no queue depth, so a service
+    stalled on them (a killed process's transaction still holding its locks) would look idle;
+    the inbox counts see it. Short inboxes with nothing moving for `patience` seconds end the
+    wait: the report then counts those events as lost."""
     from pymongo import AsyncMongoClient
 
     assert listener.conn is not None
@@ -39,6 +67,7 @@ async def drain(
         mongo = AsyncMongoClient(cluster.mongodb_url, serverSelectionTimeoutMS=3000, tz_aware=True)
     deadline = time.monotonic() + timeout
     streak, prev = 0, -1.0
+    idle_since: float | None = None
     last: dict[str, Any] = {}
     try:
         while time.monotonic() < deadline:
@@ -55,14 +84,33 @@ async def drain(
                     backlog = 0
                     for db in cluster.db_names.values():
                         backlog += await observe.outbox_backlog(mongo[db])
+            short: dict[str, int] = {}
+            if mongo is not None and expected is not None:
+                with contextlib.suppress(Exception):
+                    for svc, n in expected().items():
+                        inbox = mongo[cluster.db_names[svc]]["inbox"]
+                        have = int(await inbox.estimated_document_count())
+                        if have < n:
+                            short[svc] = n - have
             busy = {n: d for n, d in depths.items() if d != 0}
-            quiet = time.monotonic() - listener.last > 1.0
-            ok = not busy and backlog == 0 and consumed == prev and quiet
-            last = {"queues": busy, "outbox_backlog": backlog, "consumed": consumed}
+            now = time.monotonic()
+            quiet = now - listener.last > 1.0
+            idle = not busy and backlog == 0 and consumed == prev and quiet
+            idle_since = (idle_since or now) if idle else None
+            ok = idle and (not short or now - (idle_since or now) >= patience)
+            last = {
+                "queues": busy,
+                "outbox_backlog": backlog,
+                "consumed": consumed,
+                "inbox_short": short,
+            }
             streak = streak + 1 if ok else 0
             prev = consumed
             queued = sum(d for d in busy.values() if d > 0)
-            prog.status(f"draining: {queued} queued, outbox backlog {backlog:.0f}")
+            prog.status(
+                f"draining: {queued} queued, outbox backlog {backlog:.0f}, "
+                f"inboxes short by {sum(short.values())}"
+            )
             if streak >= 3:
                 return {"drained": True, "last": last}
             await asyncio.sleep(0.5)
@@ -166,7 +214,7 @@ async def integrity(
         examples: list[dict[str, str]] = []
         for svc, ids in expected.items():
             db = client[cluster.db_names[svc]]
-            got = await observe.found_ids(db, "inbox", ids)
+            got = await observe.found_ids(db, "inbox", ids, scan=cluster.spawned)
             missing = [i for i in ids if i not in got]
             lost[svc] = len(missing)
             for i in missing[:5]:
@@ -181,7 +229,7 @@ async def integrity(
             "receipt": sorted(truth.pos),
         }
         dbs = {svc: client[name] for svc, name in cluster.db_names.items()}
-        twice = await observe.applied_twice(dbs, agg_ids)
+        twice = await observe.applied_twice(dbs, agg_ids, scan=cluster.spawned)
     except Exception as e:
         return {"lost": 0, "applied_twice": 0, "method": f"skipped: {e!r}"[:200]}
     finally:

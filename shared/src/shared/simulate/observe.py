@@ -251,8 +251,14 @@ def _s(v: Any) -> str | None:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
-async def found_ids(db: Any, collection: str, ids: list[str]) -> set[str]:
+async def found_ids(db: Any, collection: str, ids: list[str], scan: bool = False) -> set[str]:
+    """Which of `ids` are in `collection`; `scan` reads every id once (a database of our own)
+    instead of looking them up in chunks."""
     out: set[str] = set()
+    if scan:
+        async for d in db[collection].find({}, {"_id": 1}):
+            out.add(d["_id"])
+        return out
     for i in range(0, len(ids), 5000):
         chunk = ids[i : i + 5000]
         async for d in db[collection].find({"_id": {"$in": chunk}}, {"_id": 1}):
@@ -264,11 +270,14 @@ async def outbox_backlog(db: Any) -> int:
     return int(await db["outbox"].count_documents({"sent_at": None}))
 
 
-async def applied_twice(dbs: dict[str, Any], keys: dict[str, list[str]]) -> dict[str, int]:
+async def applied_twice(
+    dbs: dict[str, Any], keys: dict[str, list[str]], scan: bool = False
+) -> dict[str, int]:
     """Event ids recorded twice inside one aggregate's own history: an effect applied twice.
 
     Reads the services' documents (best effort: a field a service does not keep is skipped).
-    `keys`: service -> the aggregate ids of this run (SKUs for availability).
+    `keys`: service -> the aggregate ids of this run (SKUs for availability); `scan`: the
+    databases are this run's own, read them whole.
     """
     spec = {
         "availability": ("positions", "sku", "movements", "event_id"),
@@ -283,9 +292,14 @@ async def applied_twice(dbs: dict[str, Any], keys: dict[str, list[str]]) -> dict
         if db is None:
             continue
         dup = 0
-        for i in range(0, len(ids), 2000):
-            cur = db[coll].find({field_: {"$in": ids[i : i + 2000]}}, {arr: 1})
-            async for d in cur:
+        fields = {f"{arr}.{k}": 1 for k in (key, "kind", "sku", "disposition", "qty")}
+        queries = (
+            [{}]
+            if scan
+            else [{field_: {"$in": ids[i : i + 2000]}} for i in range(0, len(ids), 2000)]
+        )
+        for query in queries:
+            async for d in db[coll].find(query, fields):
                 vals = [
                     tuple(str(e.get(k)) for k in (key, "kind", "sku", "disposition", "qty"))
                     for e in d.get(arr) or []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import platform
 import random
@@ -85,6 +86,7 @@ async def run(opts: Options) -> dict[str, Any]:
             mongo = os.environ.get("MONGODB_URL", DEV_MONGO)
             cluster = cl.attach(amqp_base, mongo)
             prog.line("using the services running on 127.0.0.1:8001-8005")
+            await asyncio.to_thread(cluster.wait_ready, 30.0)
         try:
             report = await _simulate(opts, cluster, run_id, prog, started, spawn)
         finally:
@@ -154,8 +156,9 @@ async def _simulate(
         prog.line(f"go-live: item master for {len(world.items)} SKUs and opening counts")
         t_boot = time.monotonic()
         await stream.bootstrap()
+        expect = functools.partial(checks.expected_inbox, stream, listener, bindings)
         boot = await checks.drain(
-            cluster, listener, max(180.0, stream.counters.bootstrap / 20), prog
+            cluster, listener, max(180.0, stream.counters.bootstrap / 20), prog, expect
         )
         if not boot["drained"]:
             problems.append(f"go-live events not drained: {boot['last']}")
@@ -169,7 +172,7 @@ async def _simulate(
         prog.line("published; waiting for the services to drain")
         timeout = opts.drain_timeout or max(180.0, stream.counters.business / 40)
         t_drain = time.monotonic()
-        drain = await checks.drain(cluster, listener, timeout, prog)
+        drain = await checks.drain(cluster, listener, timeout, prog, expect)
         drain_s = time.monotonic() - t_drain
         if not drain["drained"]:
             problems.append(f"not drained within {timeout:.0f} s: {drain['last']}")
@@ -177,6 +180,7 @@ async def _simulate(
         if dead:
             problems.append(f"service process(es) not running at the end: {', '.join(dead)}")
         prog.line("reading the services' APIs and comparing with the ground truth")
+        t_check = time.monotonic()
         replay = Replay()
         for ev in stream.log.values():
             replay.add(ev)
@@ -194,6 +198,7 @@ async def _simulate(
         }
         services = {names[u]: observe.service_stats(t) for u, t in pages.items()}
         integrity = await checks.integrity(cluster, stream, listener, bindings, truth, otruth)
+        checks_s = time.monotonic() - t_check
     finally:
         rss_task.cancel()
         with contextlib.suppress(BaseException):
@@ -253,6 +258,7 @@ async def _simulate(
             "publish_rate": round(c.business / max(publish_s, 1e-6), 1),
             "drain_s": round(drain_s, 2),
             "total_s": round(total_s, 2),
+            "checks_s": round(checks_s, 2),
             "processing_s": round(busy_s, 2),
             "throughput": round(c.business / max(busy_s, 1e-6), 1),
         },
