@@ -27,5 +27,9 @@ async def record(
     await db[INBOX].insert_many(docs, ordered=False, session=session)
 
 
-async def setup(db: Any) -> None:
-    await db[INBOX].create_index("correlationid", sparse=True)
+async def setup(db: Any, index_correlation: bool = False) -> None:
+    """The inbox's `_id` is its only index by default: every secondary index is paid on each
+    message. `distsync trace` then scans for ingress events; set
+    DISTSYNC_INBOX_CORRELATION_INDEX=true where traces are frequent."""
+    if index_correlation:
+        await db[INBOX].create_index("correlationid", sparse=True)

@@ -91,7 +91,7 @@ class ServiceRuntime:
         """Connect, declare, start consuming; returns once the service is running."""
         s = self.settings
         await self.db.command("ping")
-        await inbox.setup(self.db)
+        await inbox.setup(self.db, s.inbox_correlation_index)
         await outbox.setup(self.db)
         if self.svc.setup_store is not None:
             await self.svc.setup_store(self.db)

@@ -36,6 +36,7 @@ class ServiceSettings(BaseSettings):
     outbox_lease_s: float = 10.0
     shutdown_grace_s: float = 25.0
     declare_topology: bool = True  # declare this service's topology at start
+    inbox_correlation_index: bool = False  # index inbox.correlationid (faster trace, slower writes)
 
     def db_name(self, service: str) -> str:
         return self.mongodb_db or "distsync_" + service.replace("-", "_")
