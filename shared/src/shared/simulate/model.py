@@ -246,7 +246,7 @@ class World:
 
     def step(self) -> list[SimEvent]:
         """One step: the next due task of a running process, or a new process."""
-        from shared.simulate import orders, supply
+        from shared.simulate import orders, purchasing, supply
 
         self.tick += 1
         if self._agenda and self._agenda[0][0] <= self.tick:
@@ -265,7 +265,7 @@ class World:
             elif r < 0.85:
                 supply.hold(self)
             elif r < 0.95:
-                supply.replenish(self)
+                purchasing.replenish(self)
             elif r < 0.953:
                 supply.item_update(self)
             else:
