@@ -7,7 +7,7 @@ updates it by key without querying, and the published total is absolute.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
@@ -40,7 +40,10 @@ def set_pending(p: Pending, rma_id: str, qty: float, now: datetime) -> tuple[Pen
     total = round(math.fsum(e.qty for e in entries), 9)
     if abs(total - p.total) <= EPS:
         return p.model_copy(update={"entries": tuple(entries)}), None
-    t = now if p.last_time is None else max(p.last_time, now)
+    # strictly later than the last announcement, at the envelope's millisecond precision:
+    # availability keeps the newest absolute value by event time, so a tie would be a coin toss
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    t = now if p.last_time is None else max(p.last_time + timedelta(milliseconds=1), now)
     new = p.model_copy(update={"entries": tuple(entries), "total": total, "last_time": t})
     data = ReturnsPendingChanged(sku=p.sku, location=p.location, pending_qty=total)
     return new, Emit("returns.pending_changed", data, t)

@@ -58,13 +58,13 @@ def test_unchanged_total_is_not_announced_again():
     assert p.total == 2.0
 
 
-def test_pending_time_is_never_earlier_than_the_last_announcement():
+def test_pending_time_is_always_strictly_after_the_last_announcement():
     now = datetime(2026, 1, 1, tzinfo=UTC)
     p, _ = set_pending(Pending(sku="S", location="L"), "RMA-1", 2.0, now)
     p, emit = set_pending(p, "RMA-1", 1.0, now - timedelta(hours=1))
 
     assert emit is not None
-    assert emit.time == now
+    assert emit.time == now + timedelta(milliseconds=1)
 
 
 receipts = st.lists(
@@ -99,3 +99,17 @@ def test_pending_equals_the_sum_of_what_each_rma_still_expects(
 
     actual, expected = asyncio.run(scenario())
     assert actual == expected
+
+
+def test_two_announcements_in_the_same_millisecond_carry_strictly_increasing_times():
+    from datetime import UTC, datetime
+
+    from returns.pending import Pending, set_pending
+
+    t = datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=UTC)
+    p = Pending(sku="A", location="DC")
+    p, first = set_pending(p, "RMA-1", 2, t)
+    p, second = set_pending(p, "RMA-1", 0, t)
+    assert first is not None and second is not None
+    assert second.time > first.time
+    assert first.time.microsecond % 1000 == 0
