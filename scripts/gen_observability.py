@@ -69,9 +69,20 @@ def status_inc(status: str, window: str = "24h") -> str:
     return f'sum(increase(distsync_order_status_changes_total{{status="{status}"}}[{window}]))'
 
 
+MILESTONES = "distsync_order_status_milestone_latency_seconds"
+# The end-to-end pairs of the milestone histogram; the others are consecutive stages.
+END_TO_END = ("received_to_shipped", "received_to_delivered")
+STAGES = 'milestone!~"' + "|".join(END_TO_END) + '"'
+RESOLUTION = "distsync_order_status_exception_resolution_seconds"
+
+
 def stage_mean(window: str = "24h") -> str:
-    m = "distsync_order_status_milestone_latency_seconds"
-    return f"sum by (milestone) (increase({m}_sum[{window}])) / sum by (milestone) (increase({m}_count[{window}]))"
+    m, sel = MILESTONES, "{" + STAGES + "}"
+    return f"sum by (milestone) (increase({m}_sum{sel}[{window}])) / sum by (milestone) (increase({m}_count{sel}[{window}]))"
+
+
+def units_inc(kind: str, window: str = "24h") -> str:
+    return f'sum(increase(distsync_order_status_units_total{{kind="{kind}"}}[{window}]))'
 
 
 VARIANCE = "distsync_availability_count_variance_units"
@@ -319,13 +330,7 @@ LATENCY = [
                 "Order milestone latency (p50)",
                 [
                     (
-                        q(
-                            0.5,
-                            "distsync_order_status_milestone_latency_seconds",
-                            "milestone, le",
-                            "",
-                            "1h",
-                        ),
+                        q(0.5, MILESTONES, "milestone, le", STAGES, "1h"),
                         "{{milestone}}",
                     )
                 ],
@@ -336,17 +341,22 @@ LATENCY = [
                 "Order milestone latency (p90)",
                 [
                     (
-                        q(
-                            0.9,
-                            "distsync_order_status_milestone_latency_seconds",
-                            "milestone, le",
-                            "",
-                            "1h",
-                        ),
+                        q(0.9, MILESTONES, "milestone, le", STAGES, "1h"),
                         "{{milestone}}",
                     )
                 ],
                 "s",
+            ),
+            P(
+                "Order cycle time, received to shipped and to delivered (p50, p90, p99)",
+                [
+                    (q(qq, MILESTONES, "milestone, le", f'milestone="{ms}"', "6h"), f"{ms} p{pc}")
+                    for ms in END_TO_END
+                    for qq, pc in ((0.5, 50), (0.9, 90), (0.99, 99))
+                ],
+                "s",
+                w=24,
+                description="Event time from an order's first status (received) to shipped and to delivered, measured once per order.",
             ),
             P(
                 "Shipment status latency, carrier scan to order status (p50, p95)",
@@ -505,27 +515,34 @@ BUSINESS = [
                 w=24,
             ),
             P(
-                "Order cycle time, received to delivered (24h, mean)",
-                [(f"sum({stage_mean()})", "received to delivered")],
+                "Order cycle time, received to delivered (24h, p50, p90)",
+                [
+                    (
+                        q(qq, MILESTONES, "le", 'milestone="received_to_delivered"', "24h"),
+                        f"p{pc}",
+                    )
+                    for qq, pc in ((0.5, 50), (0.9, 90))
+                ],
                 "s",
                 kind="stat",
                 w=6,
-                description="Sum of the mean stage latencies (received to allocated, allocated to picked, picked to shipped, shipped to delivered).",
+                description="Event time from received to delivered (every ordered unit delivered), measured once per order.",
             ),
             P(
-                "Order fill rate (24h)",
-                [(f"1 - {ratio(status_inc('backordered'), status_inc('received'))}", "fill rate")],
+                "Order fill rate, units (24h)",
+                [(ratio(units_inc("shipped"), units_inc("ordered")), "fill rate")],
                 "percentunit",
                 kind="stat",
                 w=6,
-                description="Share of received orders that were never backordered.",
+                description="Units shipped per unit ordered (order.created lines; a shipment counts once).",
             ),
             P(
-                "Backorder rate (24h)",
-                [(ratio(status_inc("backordered"), status_inc("received")), "backorder rate")],
+                "Backorder rate, units (24h)",
+                [(ratio(units_inc("backordered"), units_inc("ordered")), "backorder rate")],
                 "percentunit",
                 kind="stat",
                 w=6,
+                description="Units backordered (order.backordered lines) per unit ordered.",
             ),
             P(
                 "Completion rate, delivered / received (24h)",
@@ -594,6 +611,16 @@ BUSINESS = [
             P(
                 "Return receipts not covered by the authorization, per day",
                 [("sum by (kind) (increase(distsync_returns_flags_total[24h]))", "{{kind}}")],
+            ),
+            P(
+                "Order exception resolution time, by source (24h, p50, p90)",
+                [
+                    (q(qq, RESOLUTION, "source, le", "", "24h"), f"{{{{source}}}} p{pc}")
+                    for qq, pc in ((0.5, 50), (0.9, 90))
+                ],
+                "s",
+                w=24,
+                description="Event time from an order entering exception to the milestone that cleared it, by the source that reported the exception.",
             ),
         ],
     ),

@@ -20,7 +20,10 @@ LATENCY_PAIRS: tuple[tuple[str, str], ...] = (
     ("allocated", "picked"),
     ("picked", "shipped"),
     ("shipped", "delivered"),
+    ("received", "shipped"),
+    ("received", "delivered"),
 )
+UNIT_KINDS = ("ordered", "shipped", "backordered")
 
 
 class Order(Frozen):
@@ -104,3 +107,63 @@ def due_latencies(order: Order) -> tuple[Order, list[tuple[str, float]]]:
         return order, []
     observed = (*order.observed, *(n for n, _ in due))
     return order.model_copy(update={"observed": observed}), due
+
+
+def folded(order: Order | None, tables: Tables) -> Order | None:
+    """The order with its view (a stored order is loaded with its facts only)."""
+    if order is None or order.view is not None or not order.facts:
+        return order
+    return order.model_copy(update={"view": fold(order.facts, tables)})
+
+
+def _totals(order: Order | None) -> tuple[float, float]:
+    """Units ordered and shipped on the order's folded lines."""
+    if order is None or order.view is None:
+        return 0.0, 0.0
+    lines = order.view.lines
+    return sum(ln.ordered for ln in lines), sum(ln.shipped for ln in lines)
+
+
+def new_units(before: Order | None, after: Order) -> dict[str, float]:
+    """Units newly ordered, shipped and backordered by the facts `after` added to `before`.
+
+    Both orders must carry their view (see `folded`).
+
+    ordered and shipped are the rise of the folded totals: an amended `order.created` counts only
+    the units it adds, and a repeated report of a shipment adds nothing (the fold keeps a
+    shipment's first report). backordered is the lines of newly recorded `order.backordered`
+    facts (the folded backorder is what is still open, which allocations consume).
+    """
+    old = {f.id for f in before.facts} if before is not None else set()
+    (ordered0, shipped0), (ordered1, shipped1) = _totals(before), _totals(after)
+    backordered = sum(
+        float(ln.get("qty", 0.0))
+        for f in after.facts
+        if f.type == "order.backordered" and f.id not in old
+        for ln in f.data.get("lines", ())
+    )
+    units = {
+        "ordered": max(0.0, ordered1 - ordered0),
+        "shipped": max(0.0, shipped1 - shipped0),
+        "backordered": backordered,
+    }
+    return {k: v for k, v in units.items() if v > 0}
+
+
+def resolved_exceptions(
+    before: Order | None, changes: Iterable[StatusChanged]
+) -> list[tuple[str, float]]:
+    """(source of the exception, seconds) for each announced change out of `exception`.
+
+    The duration is the clearing milestone's event time minus the event time the exception was
+    reached (the last milestone of `before`, which must carry its view). Only an announced change
+    counts, so a duplicate or a late event that leaves the status alone measures nothing.
+    """
+    if before is None or before.view is None or before.status != "exception":
+        return []
+    start = before.view.current
+    return [
+        (start.source, max(0.0, (c.at - start.at).total_seconds()))
+        for c in changes
+        if c.previous_status == "exception" and c.status != "exception"
+    ]

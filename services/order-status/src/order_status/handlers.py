@@ -34,10 +34,14 @@ async def record(uow: UnitOfWork, order_id: str, facts: list[Fact], msg: Incomin
     """Record facts on one order, save it, and announce and measure what changed."""
     doc = await uow.get(store.ORDERS, order_id)
     before = store.order_from_doc(doc) if doc is not None else None
-    order, changes = domain.record(before, order_id, facts, tables_for(uow))
+    tables = tables_for(uow)
+    order, changes = domain.record(before, order_id, facts, tables)
     if order is before:
         return
     order, latencies = domain.due_latencies(order)
+    before = domain.folded(before, tables)
+    units = domain.new_units(before, order)
+    resolved = domain.resolved_exceptions(before, changes)
     uow.put(store.ORDERS, order_id, store.order_to_doc(order, updated_at=msg.received_at))
     for c in changes:
         data = m.OrderStatusChanged(**c.model_dump()).to_data()
@@ -46,7 +50,7 @@ async def record(uow: UnitOfWork, order_id: str, facts: list[Fact], msg: Incomin
     old = {f.id for f in before.facts} if before is not None else set()
     timeline = order.view.timeline if order.view is not None else ()
     unmapped = [e.mapping or "unknown" for e in timeline if e.unmapped and e.event_id not in old]
-    uow.on_commit(lambda: metrics.observe(changes, latencies, unmapped))
+    uow.on_commit(lambda: metrics.observe(changes, latencies, unmapped, resolved, units))
 
 
 async def _remember(uow: UnitOfWork, key: str, order_id: str) -> None:

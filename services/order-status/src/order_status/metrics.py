@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from order_status.domain import StatusChanged
+from order_status.domain import UNIT_KINDS, StatusChanged
 
 KNOWN_SOURCES = (
     "erp",
@@ -45,6 +45,19 @@ unmapped_native = Counter(
     "Native statuses with no entry in their source's mapping table.",
     ["source"],
 )
+exception_resolution = Histogram(
+    "distsync_order_status_exception_resolution_seconds",
+    "Event time from an order entering exception to the milestone that cleared it.",
+    ["source"],
+    buckets=LATENCY_BUCKETS,
+)
+units = Counter(
+    "distsync_order_status_units_total",
+    "Units newly ordered (order.created), shipped (first report of a shipment) and backordered.",
+    ["kind"],
+)
+for _kind in UNIT_KINDS:  # each kind exported from the start, so the unit ratios have a series
+    units.labels(kind=_kind)
 orders_in_exception = Gauge(
     "distsync_order_status_orders_in_exception",
     "Orders whose current status is exception (refreshed from the database).",
@@ -62,6 +75,8 @@ def observe(
     changes: Sequence[StatusChanged],
     latencies: Sequence[tuple[str, float]],
     unmapped_sources: Sequence[str],
+    resolved: Sequence[tuple[str, float]] = (),
+    new_units: Mapping[str, float] | None = None,
 ) -> None:
     """Called after commit: the batch's effects are durable, count them."""
     for c in changes:
@@ -72,3 +87,7 @@ def observe(
         milestone_latency.labels(milestone=name).observe(seconds)
     for src in unmapped_sources:
         unmapped_native.labels(source=source_label(src)).inc()
+    for src, seconds in resolved:
+        exception_resolution.labels(source=source_label(src)).observe(seconds)
+    for kind, qty in (new_units or {}).items():
+        units.labels(kind=kind).inc(qty)

@@ -158,6 +158,8 @@ async def test_milestone_latencies_are_observed_once_per_order(kit: Any) -> None
         "allocated_to_picked",
         "picked_to_shipped",
         "received_to_allocated",
+        "received_to_delivered",
+        "received_to_shipped",
         "shipped_to_delivered",
     ]
 

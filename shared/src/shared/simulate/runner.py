@@ -155,11 +155,16 @@ async def _simulate(
     try:
         prog.line(f"go-live: item master for {len(world.items)} SKUs and opening counts")
         t_boot = time.monotonic()
-        await stream.bootstrap()
         expect = functools.partial(checks.expected_inbox, stream, listener, bindings)
-        boot = await checks.drain(
-            cluster, listener, max(180.0, stream.counters.bootstrap / 20), prog, expect
-        )
+        boot_timeout = max(180.0, len(world.items) / 10)
+
+        async def item_master_taken_in() -> None:
+            d = await checks.drain(cluster, listener, boot_timeout, prog, expect)
+            if not d["drained"]:
+                problems.append(f"item master not taken in: {d['last']}")
+
+        await stream.bootstrap(item_master_taken_in)
+        boot = await checks.drain(cluster, listener, boot_timeout * 3, prog, expect)
         if not boot["drained"]:
             problems.append(f"go-live events not drained: {boot['last']}")
         bootstrap_s = time.monotonic() - t_boot

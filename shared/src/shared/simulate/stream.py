@@ -118,14 +118,18 @@ class Stream:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def bootstrap(self) -> None:
-        """The item master, confirmed, then opening balances, confirmed, before anything else:
-        a quantity in cases needs the item's conversion first."""
+    async def bootstrap(self, between: Callable[[], Awaitable[None]]) -> None:
+        """The item master, then (once `between` says it is taken in) the opening balances: a
+        quantity in cases needs the item's conversion first, and competing consumers (replicas)
+        may take two messages in either order."""
         evs = self.world.bootstrap()
-        for phase in (
+        phases = [
             [e for e in evs if e.type == "item.updated"],
             [e for e in evs if e.type != "item.updated"],
-        ):
+        ]
+        for i, phase in enumerate(phases):
+            if i:
+                await between()
             for ev in phase:
                 self.stamp(ev)
                 self.counters.bootstrap += 1
