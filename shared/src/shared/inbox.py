@@ -24,7 +24,7 @@ async def record(
     docs = [
         {"_id": i, "type": t, "time": tm, "correlationid": c, "at": at} for i, t, tm, c in entries
     ]
-    await db[INBOX].insert_many(docs, ordered=False, session=session)
+    await db[INBOX].insert_many(docs, session=session)
 
 
 async def setup(db: Any, index_correlation: bool = False) -> None:
