@@ -16,6 +16,7 @@ import httpx
 
 from shared.envelope import build
 from shared.runtime import ServiceRuntime
+from shared.settings import ServiceSettings
 from shared.testing import free_port
 from shared.topology import all_services, declare, full_topology
 
@@ -48,11 +49,7 @@ class Cluster:
         defs = {s.name: s for s in all_services()}
         for name in names:
             svc = defs[name]
-            cls = svc.settings_cls
-            assert cls is not None or True
-            from shared.settings import ServiceSettings
-
-            settings_cls = cls or ServiceSettings
+            settings_cls = svc.settings_cls or ServiceSettings
             port = free_port()
             settings = settings_cls(
                 amqp_url=self.amqp_url,

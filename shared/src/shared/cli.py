@@ -101,15 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("services", nargs="*")
     u.set_defaults(fn=cmd_up)
 
-    for name, register in _extensions():
+    for register in _extensions():
         register(sub)
-        del name
     return p
 
 
-def _extensions() -> list[tuple[str, Callable[[Any], None]]]:
+def _extensions() -> list[Callable[[Any], None]]:
     """Subcommands living in their own modules (dlq, simulate, ...), registered if present."""
-    out: list[tuple[str, Callable[[Any], None]]] = []
+    out: list[Callable[[Any], None]] = []
     import importlib
 
     for mod in ("shared.dlq_cli", "shared.simulate_cli", "shared.asyncapi_cli", "shared.trace_cli"):
@@ -119,7 +118,7 @@ def _extensions() -> list[tuple[str, Callable[[Any], None]]]:
             if e.name == mod:
                 continue
             raise
-        out.append((mod, m.register))
+        out.append(m.register)
     return out
 
 

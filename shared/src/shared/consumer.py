@@ -305,7 +305,6 @@ class Consumer:
                     if p.envelope.id in dupes:
                         continue
                     uow.current = p.envelope
-                    sp = uow.savepoint()
                     try:
                         with structlog.contextvars.bound_contextvars(
                             message_id=p.envelope.id,
@@ -316,7 +315,6 @@ class Consumer:
                     except PyMongoError as e:
                         if is_transient(e):
                             raise
-                        uow.rollback_to(sp)
                         raise HandlerFailed(i, e) from e
                     except Exception as e:
                         raise HandlerFailed(i, e) from e

@@ -34,10 +34,22 @@ def _secantus_binary() -> str:
     return found
 
 
+def _stop(p: subprocess.Popen[bytes] | None, timeout: float) -> None:
+    """SIGTERM (if still running), wait, then SIGKILL."""
+    if p is None or p.poll() is not None:
+        return
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+
+
 def run_all(data_dir: str = ".data", services: list[str] | None = None) -> int:
     names = services or list(DEFAULT_PORTS)
     env = dict(os.environ)
-    procs: list[subprocess.Popen[bytes]] = []
+    procs: list[subprocess.Popen[bytes]] = []  # the services
+    db: subprocess.Popen[bytes] | None = None  # SecantusDB, when we started it
     if not env.get("MONGODB_URL"):
         port = int(env.get("DISTSYNC_DEV_MONGO_PORT", "27117"))
         path = Path(data_dir) / "secantus"
@@ -54,7 +66,6 @@ def run_all(data_dir: str = ".data", services: list[str] | None = None) -> int:
                 "WARNING",
             ],
         )
-        procs.append(db)
         if not _wait_port(port, 30):
             db.terminate()
             print("SecantusDB did not start", file=sys.stderr)
@@ -65,8 +76,7 @@ def run_all(data_dir: str = ".data", services: list[str] | None = None) -> int:
     topo = subprocess.run([sys.executable, "-m", "shared.cli", "topology", "apply"], env=env)
     if topo.returncode != 0:
         print("topology apply failed (is RabbitMQ running?)", file=sys.stderr)
-        for p in procs:
-            p.terminate()
+        _stop(db, 15)
         return 1
     for name in names:
         e = dict(env, DISTSYNC_HTTP_PORT=str(DEFAULT_PORTS[name]))
@@ -82,24 +92,16 @@ def run_all(data_dir: str = ".data", services: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     rc = 0
     while not stopping:
-        for p in procs:
+        for p in [*procs, *([db] if db else [])]:
             if p.poll() is not None:
                 print(f"process {p.args!r} exited with {p.returncode}", file=sys.stderr)
                 stopping, rc = True, 1
         time.sleep(0.3)
-    for p in reversed(procs[1:] if not os.environ.get("MONGODB_URL") else procs):
+    for p in procs:
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
-    for p in procs[1:] if not os.environ.get("MONGODB_URL") else procs:
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-    if not os.environ.get("MONGODB_URL") and procs and procs[0].poll() is None:
-        procs[0].send_signal(signal.SIGTERM)
-        try:
-            procs[0].wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            procs[0].kill()
+    for p in procs:
+        _stop(p, 30)
+    _stop(db, 15)  # the database last, once the services have drained
     print("all stopped", flush=True)
     return rc
