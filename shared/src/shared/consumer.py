@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -90,9 +91,10 @@ class Consumer:
         self._channel: AbstractRobustChannel | None = None
         self._tag: str | None = None
         self._queue: Any = None
-        self._worker: asyncio.Task[None] | None = None
+        self._lanes: list[asyncio.Queue[Parsed]] = []
+        self._workers: list[asyncio.Task[None]] = []
         self._stopping = False
-        self.busy = asyncio.Event()
+        self._acks = Settler()
         self.idle = asyncio.Event()
         self.idle.set()
         self.after_commit_before_ack: Callable[[], Awaitable[None]] | None = None  # test hook
@@ -103,44 +105,108 @@ class Consumer:
         self._channel = ch
         self._queue = await ch.get_queue(self.queue_name, ensure=True)
         self._tag = await self._queue.consume(self._on_message)
-        self._worker = asyncio.create_task(self._run(), name=f"{self.svc.name}-consumer")
+        self._lanes = [asyncio.Queue() for _ in range(max(1, self.settings.lanes))]
+        name = self.svc.name
+        self._workers = [asyncio.create_task(self._dispatch(), name=f"{name}-dispatch")]
+        self._workers += [
+            asyncio.create_task(self._lane(q), name=f"{name}-lane-{i}")
+            for i, q in enumerate(self._lanes)
+        ]
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        self._acks.received(message)
+        if self._stopping:  # arrived after the cancel: back to the queue
+            await self._nack(message)
+            return
+        self.idle.clear()
         self._buffer.put_nowait(message)
 
     async def stop(self, grace_s: float) -> None:
-        """Stop taking messages, finish the batch in hand; unprocessed ones are requeued."""
+        """Stop taking messages, finish the batches in hand; unprocessed ones are requeued."""
         self._stopping = True
         if self._queue is not None and self._tag is not None:
             with contextlib.suppress(Exception):
                 await self._queue.cancel(self._tag)
-        if self._worker is not None:
-            if self.busy.is_set():
+        if self._workers:
+            # give back what no batch has taken yet; finish the batches in hand
+            await self._give_back()
+            if not self._acks.all_settled():
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self._wait_idle(), timeout=grace_s)
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._worker
+            for w in self._workers:
+                w.cancel()
+            for w in self._workers:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await w
         if self._channel is not None:
             with contextlib.suppress(Exception):
                 await self._channel.close()
 
-    async def _wait_idle(self) -> None:
-        await self.idle.wait()
+    async def _give_back(self) -> None:
+        waiting: list[AbstractIncomingMessage] = []
+        while not self._buffer.empty():
+            waiting.append(self._buffer.get_nowait())
+        for q in self._lanes:
+            while not q.empty():
+                waiting.append(q.get_nowait().message)
+        for m in waiting:
+            await self._nack(m)
 
-    async def _run(self) -> None:
+    async def _wait_idle(self) -> None:
+        while not self._acks.all_settled():
+            self.idle.clear()
+            await self.idle.wait()
+
+    async def _dispatch(self) -> None:
+        """Validate each message as it arrives (invalid ones go to the DLQ at once) and hand it
+        to its lane. Messages about the same aggregate share a lane, so they are applied in
+        delivery order and two lanes rarely touch the same document."""
+        while not self._stopping:
+            m = await self._buffer.get()
+            try:
+                p = await self._admit(m)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # never let the dispatcher die: give the message back
+                log.error("dispatch_failed", error=repr(e), exc_info=True)
+                await self._nack(m)
+                continue
+            if p is not None and self._stopping:
+                await self._nack(m)
+            elif p is not None:
+                self._lanes[self._lane_of(p)].put_nowait(p)
+
+    def _lane_of(self, p: Parsed) -> int:
+        n = len(self._lanes)
+        if n == 1 or p.route.preload is None:
+            return 0
+        try:
+            first = next(iter(p.route.preload(p.incoming.data)), None)
+        except Exception:
+            first = None
+        if first is None:
+            return 0
+        return zlib.crc32(f"{first[0]}\x00{first[1]}".encode()) % n
+
+    async def _admit(self, m: AbstractIncomingMessage) -> Parsed | None:
+        try:
+            return self._validate(m)
+        except EnvelopeError as e:
+            await self._dead_letter(m, e, e.kind, None)
+        except PermanentError as e:
+            await self._dead_letter(m, e, e.kind, _peek_type(m))
+        return None
+
+    async def _lane(self, lane: asyncio.Queue[Parsed]) -> None:
         loop = asyncio.get_running_loop()
         wait_s = self.settings.batch_wait_ms / 1000
         while not self._stopping:
-            first = await self._buffer.get()
-            self.busy.set()
-            self.idle.clear()
-            batch = [first]
+            batch = [await lane.get()]
             try:
                 deadline = loop.time() + wait_s
                 while len(batch) < self.settings.batch_size:
                     try:
-                        batch.append(self._buffer.get_nowait())
+                        batch.append(lane.get_nowait())
                         continue
                     except asyncio.QueueEmpty:
                         pass
@@ -148,21 +214,18 @@ class Consumer:
                     if remaining <= 0:
                         break
                     try:
-                        batch.append(await asyncio.wait_for(self._buffer.get(), remaining))
+                        batch.append(await asyncio.wait_for(lane.get(), remaining))
                     except TimeoutError:
                         break
                 await self.process(batch)
             except asyncio.CancelledError:
                 raise
-            except Exception as e:  # never let the worker die: give the batch back to the broker
+            except Exception as e:  # never let a lane die: give the batch back to the broker
                 log.error("batch_crashed", error=repr(e), exc_info=True)
-                for m in batch:
-                    with contextlib.suppress(Exception):
-                        await m.nack(requeue=True)
+                for p in batch:
+                    if not self._acks.is_settled(p.message):
+                        await self._nack(p.message)
                 await asyncio.sleep(0.5)
-            finally:
-                self.busy.clear()
-                self.idle.set()
 
     def _validate(self, m: AbstractIncomingMessage) -> Parsed:
         ev = parse(m.body)
@@ -179,21 +242,13 @@ class Consumer:
         inc = Incoming(ev, data, exchange, key, datetime.now(UTC))
         return Parsed(m, ev, route, inc)
 
-    async def process(self, batch: list[AbstractIncomingMessage]) -> None:
+    async def process(self, batch: list[Parsed]) -> None:
         parsed: list[Parsed] = []
         seen_ids: set[str] = set()
-        for m in batch:
-            try:
-                p = self._validate(m)
-            except EnvelopeError as e:
-                await self._dead_letter(m, e, e.kind, None)
-                continue
-            except PermanentError as e:
-                await self._dead_letter(m, e, e.kind, _peek_type(m))
-                continue
+        for p in batch:
             if p.envelope.id in seen_ids:  # same id twice in one batch: one effect
                 CONSUMED.labels(self.svc.name, p.envelope.type, "duplicate").inc()
-                await _ack(m)
+                await self._ack(p.message)
                 continue
             seen_ids.add(p.envelope.id)
             parsed.append(p)
@@ -221,7 +276,8 @@ class Consumer:
                     EVENT_LAG.labels(self.svc.name, t).observe(
                         max(0.0, (now - p.envelope.time).total_seconds())
                     )
-            await _ack_all([p.message for p in parsed])
+            await self._acks.ack([p.message for p in parsed])
+            self._note_settled()
             BATCH_SIZE.labels(self.svc.name).observe(len(applied))
             break
 
@@ -288,13 +344,37 @@ class Consumer:
     async def _commit_once(
         self, parsed: list[Parsed]
     ) -> tuple[list[Parsed], set[str], MongoUnitOfWork]:
+        """Optimistic first: record every id in the inbox up front, which fails on a duplicate
+        key only when a message was applied before (a redelivery, rare); then redo the batch
+        with a read of the inbox first. This saves one query on almost every batch."""
+        try:
+            return await self._transaction(parsed, check_inbox=False)
+        except inbox.AlreadyApplied:
+            return await self._transaction(parsed, check_inbox=True)
+
+    async def _transaction(
+        self, parsed: list[Parsed], *, check_inbox: bool
+    ) -> tuple[list[Parsed], set[str], MongoUnitOfWork]:
         async with self.client.start_session() as session:
             async with await session.start_transaction():
                 uow = MongoUnitOfWork(self.svc.name, self.db, session, self.settings)
-                dupes = await inbox.seen(self.db, [p.envelope.id for p in parsed], session)
+                now = datetime.now(UTC)
+                dupes: set[str] = set()
+                if check_inbox:
+                    dupes = await inbox.seen(self.db, [p.envelope.id for p in parsed], session)
+                fresh = [p for p in parsed if p.envelope.id not in dupes]
+                await inbox.record(
+                    self.db,
+                    [
+                        (p.envelope.id, p.envelope.type, p.envelope.time, p.envelope.correlationid)
+                        for p in fresh
+                    ],
+                    now,
+                    session,
+                )
                 wanted: dict[str, set[str]] = {}
-                for p in parsed:
-                    if p.route.preload is not None and p.envelope.id not in dupes:
+                for p in fresh:
+                    if p.route.preload is not None:
                         with contextlib.suppress(Exception):
                             for coll, key in p.route.preload(p.incoming.data):
                                 wanted.setdefault(coll, set()).add(key)
@@ -319,16 +399,6 @@ class Consumer:
                     except Exception as e:
                         raise HandlerFailed(i, e) from e
                     applied.append(p)
-                now = datetime.now(UTC)
-                await inbox.record(
-                    self.db,
-                    [
-                        (p.envelope.id, p.envelope.type, p.envelope.time, p.envelope.correlationid)
-                        for p in applied
-                    ],
-                    now,
-                    session,
-                )
                 await flush(uow, self.db, session, now)
         return applied, dupes, uow
 
@@ -372,7 +442,7 @@ class Consumer:
             type_label=t,
         )
         CONSUMED.labels(self.svc.name, t, "retried").inc()
-        await _ack(p.message)
+        await self._ack(p.message)
 
     async def _dead_letter(
         self, m: AbstractIncomingMessage, exc: BaseException, kind: str, event_type: str | None
@@ -407,7 +477,21 @@ class Consumer:
         DLQ_PUBLISHED.labels(self.svc.name, t, kind).inc()
         FAILED.labels(self.svc.name, t, kind).inc()
         CONSUMED.labels(self.svc.name, t, "dead_lettered").inc()
-        await _ack(m)
+        await self._ack(m)
+
+    async def _ack(self, m: AbstractIncomingMessage) -> None:
+        """Ack one message now (its fate is decided: retried or dead-lettered elsewhere)."""
+        await self._acks.ack_one(m)
+        self._note_settled()
+
+    async def _nack(self, m: AbstractIncomingMessage) -> None:
+        """Give one message back to the broker for redelivery."""
+        await self._acks.nack_one(m)
+        self._note_settled()
+
+    def _note_settled(self) -> None:
+        if self._acks.all_settled():
+            self.idle.set()
 
 
 def _peek_type(m: AbstractIncomingMessage) -> str | None:
@@ -427,21 +511,78 @@ def _props(m: AbstractIncomingMessage) -> dict[str, Any]:
     }
 
 
-async def _ack_all(messages: list[AbstractIncomingMessage]) -> None:
-    """Ack a committed batch with one `multiple` ack per channel: every earlier delivery on
-    that channel is already settled, because batches are handled in delivery order."""
-    last: dict[int, AbstractIncomingMessage] = {}
-    for m in messages:
-        key = id(m.channel)
-        tag = m.delivery_tag or 0
-        if key not in last or tag > (last[key].delivery_tag or 0):
-            last[key] = m
-    for m in last.values():
+class Settler:
+    """Settles deliveries with as few frames as possible, never acking one still in hand.
+
+    Lanes commit out of delivery order, so a batch's highest tag cannot simply be acked with
+    `multiple`: that would settle another lane's messages before their commit. Per channel,
+    this tracks the highest tag below which every delivery is settled, and acks up to it.
+    Messages acked or nacked one by one count as settled too (a `multiple` ack skips them)."""
+
+    def __init__(self) -> None:
+        self._chan: dict[int, _ChannelAcks] = {}
+
+    def _state(self, m: AbstractIncomingMessage) -> _ChannelAcks | None:
+        try:
+            ch = m.channel
+        except Exception:  # the channel closed: the broker redelivers, the inbox absorbs it
+            return None
+        st = self._chan.get(id(ch))
+        if st is None or st.channel is not ch:
+            self._chan = {k: v for k, v in self._chan.items() if not v.channel.is_closed}
+            st = self._chan[id(ch)] = _ChannelAcks(ch)
+        return st
+
+    def received(self, m: AbstractIncomingMessage) -> None:
+        st = self._state(m)
+        if st is not None:
+            tag = m.delivery_tag or 0
+            st.outstanding.add(tag)
+            st.highest = max(st.highest, tag)
+
+    def all_settled(self) -> bool:
+        return all(not st.outstanding or st.channel.is_closed for st in self._chan.values())
+
+    def is_settled(self, m: AbstractIncomingMessage) -> bool:
+        st = self._state(m)
+        return st is None or (m.delivery_tag or 0) not in st.outstanding
+
+    async def ack(self, messages: list[AbstractIncomingMessage]) -> None:
+        touched: dict[int, _ChannelAcks] = {}
+        for m in messages:
+            st = self._state(m)
+            if st is not None:
+                st.outstanding.discard(m.delivery_tag or 0)
+                touched[id(st.channel)] = st
+        for st in touched.values():
+            await st.flush()
+
+    async def ack_one(self, m: AbstractIncomingMessage) -> None:
         with contextlib.suppress(Exception):
-            await m.ack(multiple=True)
+            await m.ack()
+        st = self._state(m)
+        if st is not None:
+            st.outstanding.discard(m.delivery_tag or 0)
+
+    async def nack_one(self, m: AbstractIncomingMessage) -> None:
+        with contextlib.suppress(Exception):
+            await m.nack(requeue=True)
+        st = self._state(m)
+        if st is not None:
+            st.outstanding.discard(m.delivery_tag or 0)
 
 
-async def _ack(m: AbstractIncomingMessage) -> None:
-    """Ack; if the channel died meanwhile the broker redelivers and the inbox absorbs it."""
-    with contextlib.suppress(Exception):
-        await m.ack()
+class _ChannelAcks:
+    def __init__(self, channel: Any) -> None:
+        self.channel = channel
+        self.outstanding: set[int] = set()  # delivered to us, not yet settled
+        self.highest = 0  # highest tag delivered to us
+        self.acked_to = 0  # a `multiple` ack went out up to here
+
+    async def flush(self) -> None:
+        """Ack (multiple) up to just below the lowest unsettled tag, if that moved."""
+        floor = min(self.outstanding) - 1 if self.outstanding else self.highest
+        if floor > self.acked_to:
+            self.acked_to = floor
+            with contextlib.suppress(Exception):  # channel gone: redelivered, inbox absorbs it
+                await self.channel.basic_ack(delivery_tag=floor, multiple=True)

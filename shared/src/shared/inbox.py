@@ -6,7 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
 INBOX = "inbox"
+DUPLICATE_KEY = 11000
+
+
+class AlreadyApplied(Exception):
+    """An id of the batch is in the inbox already: the batch must be redone with a read."""
 
 
 async def seen(db: Any, ids: Sequence[str], session: Any) -> set[str]:
@@ -18,13 +25,22 @@ async def seen(db: Any, ids: Sequence[str], session: Any) -> set[str]:
 async def record(
     db: Any, entries: Sequence[tuple[str, str, datetime, str | None]], at: datetime, session: Any
 ) -> None:
-    """Insert (id, type, event time, correlation id) rows; a racing replica gets a conflict."""
+    """Insert (id, type, event time, correlation id) rows; a racing replica gets a conflict,
+    an id applied before raises AlreadyApplied."""
     if not entries:
         return
     docs = [
         {"_id": i, "type": t, "time": tm, "correlationid": c, "at": at} for i, t, tm, c in entries
     ]
-    await db[INBOX].insert_many(docs, session=session)
+    try:
+        await db[INBOX].insert_many(docs, session=session)
+    except DuplicateKeyError as e:
+        raise AlreadyApplied(str(e)) from e
+    except BulkWriteError as e:
+        errors = e.details.get("writeErrors") or []
+        if errors and all(w.get("code") == DUPLICATE_KEY for w in errors):
+            raise AlreadyApplied(str(e)) from e
+        raise
 
 
 async def setup(db: Any, index_correlation: bool = False) -> None:

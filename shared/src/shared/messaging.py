@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection
 from aio_pika.exceptions import DeliveryError
+from aiormq.exceptions import PublishError
 from pamqp.commands import Basic
 
+from shared.amqp_batch import Pending, batchable, publish_batch
 from shared.envelope import CloudEvent, amqp_properties
 from shared.errors import PublishNacked, UnroutableError
 from shared.metrics import PUBLISHED
@@ -21,6 +25,17 @@ async def connect(url: str, name: str) -> AbstractRobustConnection:
     return await aio_pika.connect_robust(
         url, client_properties={"connection_name": name}, reconnect_interval=1.0
     )
+
+
+@dataclass
+class Outgoing:
+    """One message for `Publisher.publish_many`."""
+
+    exchange: str
+    routing_key: str
+    body: bytes
+    properties: dict[str, Any] = field(default_factory=dict)
+    type_label: str | None = None
 
 
 class Publisher:
@@ -101,6 +116,61 @@ class Publisher:
             raise PublishNacked(f"broker refused publish to {exchange!r}/{routing_key!r}")
         PUBLISHED.labels(self._service, label, "confirmed").inc()
 
+    async def publish_many(self, items: Sequence[Outgoing]) -> list[BaseException | None]:
+        """Publish all of `items` in one socket write and wait for every confirm. Returns, per
+        item, None when confirmed, UnroutableError when returned, PublishNacked when refused, or
+        the error that stopped it (a closed channel). Order on the wire is the order given."""
+        if not items:
+            return []
+        ch = await self.channel()
+        raw = await ch.get_underlay_channel()
+        if not batchable(raw):  # aiormq changed inside: one by one, still confirmed
+            return list(
+                await asyncio.gather(*(self._one(i) for i in items), return_exceptions=True)
+            )
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Any]] = []
+        pending: list[Pending] = []
+        for it in items:
+            fut: asyncio.Future[Any] = loop.create_future()
+            futures.append(fut)
+            pending.append((it.exchange, it.routing_key, it.body, _properties(it.properties), fut))
+        while pending:
+            pending = await publish_batch(raw, pending)
+        answers = await asyncio.gather(*futures, return_exceptions=True)
+        return [self._outcome(it, a) for it, a in zip(items, answers, strict=True)]
+
+    async def _one(self, it: Outgoing) -> None:
+        await self.publish_raw(
+            it.exchange, it.routing_key, it.body, it.properties, type_label=it.type_label
+        )
+
+    def _outcome(self, it: Outgoing, answer: Any) -> BaseException | None:
+        label = it.type_label or it.routing_key
+        where = f"{it.exchange!r}/{it.routing_key!r}"
+        if isinstance(answer, Basic.Ack):
+            PUBLISHED.labels(self._service, label, "confirmed").inc()
+            return None
+        if isinstance(answer, PublishError) and isinstance(answer.frame, Basic.Return):
+            PUBLISHED.labels(self._service, label, "unroutable").inc()
+            return UnroutableError(
+                f"no queue bound for {it.routing_key!r} on exchange {it.exchange!r}"
+            )
+        if isinstance(answer, Basic.Nack):
+            PUBLISHED.labels(self._service, label, "nacked").inc()
+            return PublishNacked(f"broker refused publish to {where}")
+        if isinstance(answer, BaseException):
+            return answer
+        return PublishNacked(f"unexpected answer to the publish to {where}: {answer!r}")
+
     async def close(self) -> None:
         if self._channel is not None and not self._channel.is_closed:
             await self._channel.close()
+
+
+def _properties(props: dict[str, Any]) -> Basic.Properties:
+    """AMQP properties for a raw publish: persistent and timestamped unless told otherwise."""
+    p = {("message_type" if k == "type" else k): v for k, v in props.items() if v is not None}
+    p.setdefault("delivery_mode", 2)
+    p.setdefault("timestamp", datetime.now(UTC))
+    return Basic.Properties(**p)

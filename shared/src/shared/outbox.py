@@ -22,6 +22,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from shared.errors import UnroutableError
 from shared.logging import get_logger
+from shared.messaging import Outgoing
 from shared.metrics import (
     OUTBOX_BACKLOG,
     OUTBOX_DELIVERY_SECONDS,
@@ -187,34 +188,37 @@ class OutboxRelay:
         failed_docs: set[Any] = set()
         unroutable: dict[Any, list[str]] = defaultdict(list)
         errors: list[BaseException] = []
-
-        async def publish_key(items: list[tuple[Any, dict[str, Any]]]) -> None:
-            for i, (doc_id, e) in enumerate(items):  # in order; stop at the first failure
-                try:
-                    await self.publisher.publish_raw(
-                        e["exchange"],
-                        e["routing_key"],
-                        bytes(e["body"]),
-                        {
-                            "message_id": e["id"],
-                            "type": e["type"],
-                            "correlation_id": e.get("correlationid"),
-                            "timestamp": e.get("event_time"),
-                            "content_type": "application/cloudevents+json",
-                            "delivery_mode": 2,
-                        },
-                        type_label=e["type"],
-                    )
-                except UnroutableError:
+        # In waves: the i-th event of every key together, in one write, confirmed before the
+        # (i+1)-th. One aggregate's events go out in order, and after a failed publish none of
+        # that key's later events go out before it (they are all sent again next time).
+        queues = list(by_key.values())
+        wave = 0
+        while True:
+            live = []
+            for q in queues:
+                if len(q) <= wave:
+                    continue
+                if q[wave][0] in failed_docs:  # its document is sent again: so is the rest
+                    failed_docs.update(d for d, _ in q[wave:])
+                    q[wave + 1 :] = []
+                    continue
+                live.append(q)
+            if not live:
+                break
+            items = [q[wave] for q in live]
+            outcomes = await self.publisher.publish_many([_outgoing(e) for _, e in items])
+            for q, (doc_id, e), err in zip(live, items, outcomes, strict=True):
+                if err is None:
+                    continue
+                if isinstance(err, UnroutableError):
                     # Nobody subscribed to this type: recorded on the document and in
                     # distsync_messages_published_total{outcome="unroutable"}; not retried.
                     unroutable[doc_id].append(e["id"])
-                except Exception as ex:
-                    errors.append(ex)
-                    failed_docs.update(d for d, _ in items[i:])
-                    return
-
-        await asyncio.gather(*(publish_key(v) for v in by_key.values()))
+                else:
+                    errors.append(err)
+                    failed_docs.update(d for d, _ in q[wave:])
+                    q[wave + 1 :] = []
+            wave += 1
         if self.crash_after_publish is not None:
             await self.crash_after_publish()
         now = datetime.now(UTC)
@@ -258,3 +262,20 @@ class OutboxRelay:
                 OUTBOX_OLDEST_SECONDS.labels(self.service).set(0)
         except PyMongoError:
             pass
+
+
+def _outgoing(e: dict[str, Any]) -> Outgoing:
+    return Outgoing(
+        e["exchange"],
+        e["routing_key"],
+        bytes(e["body"]),
+        {
+            "message_id": e["id"],
+            "type": e["type"],
+            "correlation_id": e.get("correlationid"),
+            "timestamp": e.get("event_time"),
+            "content_type": "application/cloudevents+json",
+            "delivery_mode": 2,
+        },
+        e["type"],
+    )

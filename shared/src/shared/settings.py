@@ -27,6 +27,7 @@ class ServiceSettings(BaseSettings):
     prefetch: int = 200
     batch_size: int = 100
     batch_wait_ms: float = 5.0
+    lanes: int = 2  # batches in flight at once, partitioned by aggregate (Route.preload)
     retry_delays_s: list[int] = [1, 10, 60]
     max_attempts: int = 5  # deliveries before a repeatedly failing message is dead-lettered
     delivery_limit: int = 20  # broker-side x-delivery-limit (crash loops)
@@ -37,6 +38,7 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_s: float = 25.0
     declare_topology: bool = True  # declare this service's topology at start
     inbox_correlation_index: bool = False  # index inbox.correlationid (faster trace, slower writes)
+    dlq_age_gauge: bool = True  # peek at the head of <service>.dlq every 30 s (shared.dlq_age)
 
     def db_name(self, service: str) -> str:
         return self.mongodb_db or "distsync_" + service.replace("-", "_")

@@ -1,0 +1,75 @@
+"""The consumer's ack bookkeeping: lanes commit out of delivery order, and a `multiple` ack
+must never settle a delivery another lane still holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.consumer import Settler
+
+
+class FakeChannel:
+    def __init__(self) -> None:
+        self.is_closed = False
+        self.frames: list[tuple[str, int, bool]] = []
+
+    async def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
+        self.frames.append(("ack", delivery_tag, multiple))
+
+
+class FakeMessage:
+    def __init__(self, channel: FakeChannel, tag: int) -> None:
+        self.channel = channel
+        self.delivery_tag = tag
+
+    async def ack(self) -> None:
+        self.channel.frames.append(("ack", self.delivery_tag, False))
+
+    async def nack(self, requeue: bool = True) -> None:
+        self.channel.frames.append(("nack", self.delivery_tag, requeue))
+
+
+def deliver(s: Settler, ch: FakeChannel, tags: range) -> dict[int, Any]:
+    msgs = {t: FakeMessage(ch, t) for t in tags}
+    for m in msgs.values():
+        s.received(m)  # type: ignore[arg-type]
+    return msgs
+
+
+async def test_a_later_lane_committing_first_acks_nothing_below_the_other_lanes_messages() -> None:
+    s, ch = Settler(), FakeChannel()
+    m = deliver(s, ch, range(1, 7))
+    await s.ack([m[2], m[4], m[6]])  # lane B commits first
+    assert ch.frames == []  # tag 1 is still in lane A: nothing can be acked yet
+    await s.ack([m[1], m[3], m[5]])  # lane A commits
+    assert ch.frames == [("ack", 6, True)]
+    assert s.all_settled()
+
+
+async def test_the_multiple_ack_stops_just_below_the_lowest_message_still_in_hand() -> None:
+    s, ch = Settler(), FakeChannel()
+    m = deliver(s, ch, range(1, 6))
+    await s.ack([m[1], m[2], m[4]])
+    assert ch.frames == [("ack", 2, True)]
+    assert not s.all_settled()
+    assert not s.is_settled(m[3])  # type: ignore[arg-type]
+    await s.ack([m[3], m[5]])
+    assert ch.frames[-1] == ("ack", 5, True)
+
+
+async def test_messages_settled_one_by_one_let_the_watermark_pass_without_a_second_ack() -> None:
+    s, ch = Settler(), FakeChannel()
+    m = deliver(s, ch, range(1, 5))
+    await s.ack_one(m[2])  # dead-lettered: acked alone
+    await s.nack_one(m[3])  # a crashed batch: given back
+    await s.ack([m[1], m[4]])
+    assert ch.frames == [("ack", 2, False), ("nack", 3, True), ("ack", 4, True)]
+    assert s.all_settled()
+
+
+async def test_each_channel_keeps_its_own_tags() -> None:
+    s, a, b = Settler(), FakeChannel(), FakeChannel()
+    ma, mb = deliver(s, a, range(1, 3)), deliver(s, b, range(1, 3))
+    await s.ack([ma[1], ma[2], mb[1]])
+    assert a.frames == [("ack", 2, True)]
+    assert b.frames == [("ack", 1, True)]
