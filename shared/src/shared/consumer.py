@@ -36,6 +36,7 @@ from shared.metrics import (
 )
 from shared.mongo_uow import MongoUnitOfWork, flush
 from shared.service import Incoming, Route, ServiceDefinition
+from shared.sessions import SessionRegistry
 from shared.topology import dlx, main_queue, retry_queue
 
 log = get_logger("shared.consumer")
@@ -78,6 +79,7 @@ class Consumer:
         connection: AbstractRobustConnection,
         publisher: Publisher,
         on_commit: Callable[[], None],
+        sessions: SessionRegistry | None = None,
     ) -> None:
         self.svc = svc
         self.settings = settings
@@ -86,6 +88,7 @@ class Consumer:
         self.connection = connection
         self.publisher = publisher
         self.on_commit_hook = on_commit
+        self.sessions = sessions
         self.queue_name = main_queue(svc.name)
         self._buffer: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._channel: AbstractRobustChannel | None = None
@@ -356,6 +359,8 @@ class Consumer:
         self, parsed: list[Parsed], *, check_inbox: bool
     ) -> tuple[list[Parsed], set[str], MongoUnitOfWork]:
         async with self.client.start_session() as session:
+            if self.sessions is not None:
+                await self.sessions.track(session)
             async with await session.start_transaction():
                 uow = MongoUnitOfWork(self.svc.name, self.db, session, self.settings)
                 now = datetime.now(UTC)

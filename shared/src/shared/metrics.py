@@ -71,7 +71,18 @@ OUTBOX_LEADER = Gauge(
     "1 when this replica holds the outbox relay lease",
     ["service"],
 )
+DLQ_OLDEST_AGE = Gauge(
+    "distsync_dlq_oldest_message_age_seconds",
+    "Seconds since the message at the head of the service's DLQ was dead-lettered (its "
+    "last-failure-time); 0 while the DLQ is empty (refreshed every 30 s, see shared.dlq_age)",
+    ["service"],
+)
 UP = Gauge("distsync_service_up", "1 while the service runs", ["service"])
 BROKER_CONNECTED = Gauge(
     "distsync_broker_connected", "1 while the AMQP connection is open", ["service"]
+)
+SESSIONS_KILLED = Counter(
+    "distsync_dead_sessions_killed_total",
+    "Database sessions of dead processes killed, so their open transactions stop blocking",
+    ["service"],
 )

@@ -11,6 +11,10 @@ from pymongo import ReplaceOne
 from shared.outbox import OUTBOX, outbox_doc
 from shared.uow import BaseUnitOfWork
 
+# keys per `$in` query: the embedded test server's `$in` costs grow faster than linearly
+# (300 keys in one query: 77 ms; in chunks of 50: 31 ms); mongod is indifferent to it
+PRELOAD_CHUNK = 50
+
 
 class MongoUnitOfWork(BaseUnitOfWork):
     def __init__(self, service: str, db: Any, session: Any, settings: Any = None) -> None:
@@ -24,12 +28,12 @@ class MongoUnitOfWork(BaseUnitOfWork):
             keys = {k for k in keys if (coll, k) not in self._loaded}
             if not keys:
                 continue
-            found = {
-                d["_id"]: d
-                async for d in self.db[coll].find(
-                    {"_id": {"$in": list(keys)}}, session=self.session
-                )
-            }
+            ordered = sorted(keys)
+            found: dict[str, dict[str, Any]] = {}
+            for i in range(0, len(ordered), PRELOAD_CHUNK):
+                chunk = ordered[i : i + PRELOAD_CHUNK]
+                cur = self.db[coll].find({"_id": {"$in": chunk}}, session=self.session)
+                found.update({d["_id"]: d async for d in cur})
             for k in keys:
                 self._loaded[(coll, k)] = found.get(k)
 

@@ -22,6 +22,7 @@ from shared.messaging import Publisher, connect
 from shared.metrics import BROKER_CONNECTED, UP
 from shared.mongo_uow import MongoUnitOfWork, flush
 from shared.service import ApiContext, ServiceDefinition, TaskContext
+from shared.sessions import SessionRegistry
 from shared.settings import DEFAULT_PORTS, ServiceSettings
 from shared.topology import declare, service_topology
 from shared.uow import UnitOfWork
@@ -51,6 +52,7 @@ class ServiceRuntime:
         self.publisher: Publisher | None = None
         self.consumer: Consumer | None = None
         self.relay: outbox.OutboxRelay | None = None
+        self.sessions = SessionRegistry(svc.name, self.client, self.db)
         self._tasks: list[asyncio.Task[None]] = []
         self._server: uvicorn.Server | None = None
         self._server_task: asyncio.Task[None] | None = None
@@ -95,6 +97,7 @@ class ServiceRuntime:
         await outbox.setup(self.db)
         if self.svc.setup_store is not None:
             await self.svc.setup_store(self.db)
+        await self.sessions.start()
         self.connection = await connect(s.amqp_url, f"distsync-{self.svc.name}")
         BROKER_CONNECTED.labels(self.svc.name).set(1)
         self.connection.close_callbacks.add(
@@ -124,7 +127,14 @@ class ServiceRuntime:
         )
         self.relay.start()
         self.consumer = Consumer(
-            self.svc, s, self.client, self.db, self.connection, self.publisher, self.relay.wake
+            self.svc,
+            s,
+            self.client,
+            self.db,
+            self.connection,
+            self.publisher,
+            self.relay.wake,
+            sessions=self.sessions,
         )
         await self.consumer.start()
         for task in self.svc.periodic:
@@ -161,6 +171,7 @@ class ServiceRuntime:
             return uow
 
         async with self.client.start_session() as session:
+            await self.sessions.track(session)
             uow = await session.with_transaction(body)
         for cb in uow.after_commit:
             with contextlib.suppress(Exception):
@@ -193,6 +204,7 @@ class ServiceRuntime:
                 await t
         if self.relay is not None:
             await self.relay.stop(flush=True)
+        await self.sessions.stop()
         if self._server is not None:
             self._server.should_exit = True
             if self._server_task is not None:
