@@ -27,7 +27,7 @@ from shared.runtime import mongo_client
 from shared.testing import amqp_server, free_port, isolated_vhost, mongodb_server
 from shared.topology import all_services, declare, full_topology
 
-from .runtime_bench import pct, rss_peak_mb, wait_count
+from .common import applied_count, bind_downstream, pct, rss_peak_mb, wait_applied
 
 KINDS = ("inventory.adjusted", "order.allocated", "inventory.quarantined", "inventory.released")
 
@@ -78,13 +78,13 @@ async def preload(url: str, items: list[tuple[str, str, bytes]]) -> None:
     await conn.close()
 
 
-def start(amqp: str, mongo: str, db: str) -> subprocess.Popen[bytes]:
+def start(amqp: str, mongo: str, db: str, port: int | None = None) -> subprocess.Popen[bytes]:
     env = dict(
         os.environ,
         AMQP_URL=amqp,
         MONGODB_URL=mongo,
         DISTSYNC_MONGODB_DB=db,
-        DISTSYNC_HTTP_PORT=str(free_port()),
+        DISTSYNC_HTTP_PORT=str(port or free_port()),
         DISTSYNC_LOG_LEVEL="WARNING",
         DISTSYNC_DECLARE_TOPOLOGY="false",
     )
@@ -95,12 +95,14 @@ async def throughput(amqp: str, mongo: str, n: int, replicas: int) -> tuple[floa
     db = f"bench_av{replicas}_" + uuid.uuid4().hex[:6]
     await preload(amqp, events(n, 2000, replicas))
     client = mongo_client(mongo)
-    procs = [start(amqp, mongo, db) for _ in range(replicas)]
+    ports = [free_port() for _ in range(replicas)]
+    procs = [start(amqp, mongo, db, port) for port in ports]
     try:
-        await wait_count(client[db]["inbox"], 1)
+        await wait_applied(ports, 1)
         t0 = time.perf_counter()
-        t1 = await wait_count(client[db]["inbox"], n)
-        return (n - 1) / (t1 - t0), max(rss_peak_mb(p.pid) for p in procs)
+        first = applied_count(*ports)
+        t1 = await wait_applied(ports, n)
+        return (n - first) / (t1 - t0), max(rss_peak_mb(p.pid) for p in procs)
     finally:
         for p in procs:
             p.terminate()
@@ -173,6 +175,7 @@ async def main() -> None:
         conn = await aio_pika.connect(amqp)
         await declare(await conn.channel(), full_topology(all_services()))
         await conn.close()
+        await bind_downstream(amqp, "availability.events", "availability.#")
         one, rss1 = await throughput(amqp, mongo, args.events, 1)
         two, rss2 = await throughput(amqp, mongo, args.events, 2)
         lat = await latency(amqp, mongo, args.rate, args.seconds)

@@ -30,14 +30,7 @@ from shared.testing import amqp_server, free_port, isolated_vhost, mongodb_serve
 from shared.topology import declare, service_topology
 
 from .bench_service import SERVICE
-
-
-def rss_peak_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+from .common import applied_count, bind_downstream, pct, rss_peak_mb, wait_applied
 
 
 def bodies(n: int, skus: int, seed: int) -> list[tuple[str, bytes]]:
@@ -68,42 +61,6 @@ async def preload(url: str, queue_exchange: str, items: list[tuple[str, bytes]])
     await conn.close()
 
 
-async def wait_count(coll: Any, n: int, timeout: float = 600) -> float:
-    """Wait until `coll` holds n documents (polled every 0.5 s: counting is not free)."""
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < timeout:
-        if await coll.estimated_document_count() >= n:
-            return time.perf_counter()
-        await asyncio.sleep(0.5 if n > 1 else 0.05)
-    raise TimeoutError(f"{coll.name}: fewer than {n} documents after {timeout}s")
-
-
-def applied_count(port: int) -> float:
-    """Messages the service has applied, read from its own /metrics: no database query, so
-    measuring does not slow the database under test (counting on the embedded server did)."""
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
-            text = r.read().decode()
-    except OSError:
-        return 0.0
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith("distsync_messages_consumed_total{") and 'outcome="applied"' in line:
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
-async def wait_applied(port: int, n: int, timeout: float = 600) -> float:
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < timeout:
-        if await asyncio.to_thread(applied_count, port) >= n:
-            return time.perf_counter()
-        await asyncio.sleep(0.1)
-    raise TimeoutError(f"fewer than {n} messages applied after {timeout}s")
-
-
 def start_service(
     amqp: str, mongo: str, db: str, port: int | None = None
 ) -> subprocess.Popen[bytes]:
@@ -119,28 +76,18 @@ def start_service(
     return subprocess.Popen([sys.executable, "-m", "benchmarks.bench_service"], env=env)
 
 
-async def bind_output(amqp: str) -> None:
-    """A downstream queue for the emitted events, as in production: unbound, every publish
-    would come back as unroutable and be recorded as such (not the path worth measuring)."""
-    conn = await aio_pika.connect(amqp)
-    ch = await conn.channel()
-    q = await ch.declare_queue("bench.downstream", arguments={"x-max-length": 1000})
-    await q.bind("bench.events", "bench.counted")
-    await conn.close()
-
-
 async def framework_throughput(amqp: str, mongo: str, n: int) -> tuple[float, float]:
     db = "bench_fw_" + uuid.uuid4().hex[:6]
-    await bind_output(amqp)
+    await bind_downstream(amqp, "bench.events", "bench.counted")
     await preload(amqp, "wms.events", bodies(n, 1000, 1))
     client = mongo_client(mongo)
     port = free_port()
     proc = start_service(amqp, mongo, db, port)
     try:
-        await wait_applied(port, 1)
+        await wait_applied([port], 1)
         t0 = time.perf_counter()
         first = applied_count(port)
-        t1 = await wait_applied(port, n)
+        t1 = await wait_applied([port], n)
         rate = (n - first) / (t1 - t0)
         return rate, rss_peak_mb(proc.pid)
     finally:
@@ -254,13 +201,6 @@ async def latency(amqp: str, mongo: str, rate: float, seconds: float) -> tuple[l
         await conn.close()
         await client.drop_database(db)
         await client.close()
-
-
-def pct(xs: list[float], p: float) -> float:
-    if not xs:
-        return float("nan")
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 async def main() -> None:

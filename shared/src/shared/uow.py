@@ -13,8 +13,10 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
+from bson import Decimal128, ObjectId
 from pydantic import BaseModel
 
 from shared.envelope import CloudEvent, build, now
@@ -53,6 +55,24 @@ class UnitOfWork(Protocol):
     def settings(self) -> Any: ...
 
 
+_IMMUTABLE = (str, int, float, bool, bytes, type(None), datetime, Decimal, Decimal128, ObjectId)
+
+
+def clone(value: Any) -> Any:
+    """A deep copy of a stored document: handlers may change what `get` returns without
+    touching the identity map. Several times faster than `copy.deepcopy` on documents, whose
+    parts are dicts, lists and immutable scalars."""
+    if isinstance(value, dict):
+        return {k: v if isinstance(v, _IMMUTABLE) else clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [v if isinstance(v, _IMMUTABLE) else clone(v) for v in value]
+    if isinstance(value, _IMMUTABLE):
+        return value
+    if isinstance(value, tuple):
+        return tuple(clone(v) for v in value)
+    return copy.deepcopy(value)
+
+
 class BaseUnitOfWork:
     """Identity map + outbox buffer shared by the MongoDB and in-memory implementations."""
 
@@ -71,11 +91,13 @@ class BaseUnitOfWork:
     async def get(self, collection: str, key: str) -> dict[str, Any] | None:
         k = (collection, key)
         if k in self._dirty:
-            return copy.deepcopy(self._dirty[k])
+            dirty: dict[str, Any] = clone(self._dirty[k])
+            return dirty
         if k not in self._loaded:
             self._loaded[k] = await self._load(collection, key)
         doc = self._loaded[k]
-        return copy.deepcopy(doc) if doc is not None else None
+        loaded: dict[str, Any] | None = clone(doc) if doc is not None else None
+        return loaded
 
     def put(self, collection: str, key: str, doc: dict[str, Any]) -> None:
         d = dict(doc)
@@ -139,11 +161,11 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
 
     async def _load(self, collection: str, key: str) -> dict[str, Any] | None:
         doc = self.store.get(collection, {}).get(key)
-        return copy.deepcopy(doc) if doc is not None else None
+        return clone(doc) if doc is not None else None
 
     def commit(self) -> None:
         for c, k, d in self.dirty_items():
-            self.store.setdefault(c, {})[k] = copy.deepcopy(d)
+            self.store.setdefault(c, {})[k] = clone(d)
         self.published.extend(self.events)
         for fn in self.after_commit:
             fn()

@@ -1,0 +1,61 @@
+"""What the benchmarks share: reading a service's progress and memory without slowing it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.request
+
+import aio_pika
+
+
+def rss_peak_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def applied_count(*ports: int) -> float:
+    """Messages the services on `ports` have applied, read from their own /metrics: no
+    database query, so measuring does not slow the database under test (counting documents on
+    the embedded server did: its count walks the collection)."""
+    total = 0.0
+    for port in ports:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                text = r.read().decode()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("distsync_messages_consumed_total{") and 'outcome="applied"' in line:
+                total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def wait_applied(ports: list[int], n: float, timeout: float = 600) -> float:
+    """Wait until the services have applied n messages; returns the time it happened."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        if await asyncio.to_thread(applied_count, *ports) >= n:
+            return time.perf_counter()
+        await asyncio.sleep(0.25)
+    raise TimeoutError(f"fewer than {n} messages applied after {timeout}s")
+
+
+async def bind_downstream(amqp: str, exchange: str, routing_key: str) -> None:
+    """A downstream queue for the emitted events, as in production: unbound, every publish
+    would come back as unroutable and be recorded as such (not the path worth measuring)."""
+    conn = await aio_pika.connect(amqp)
+    ch = await conn.channel()
+    q = await ch.declare_queue(f"{exchange}.downstream", arguments={"x-max-length": 1000})
+    await q.bind(exchange, routing_key)
+    await conn.close()
+
+
+def pct(xs: list[float], p: float) -> float:
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
