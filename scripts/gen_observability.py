@@ -178,11 +178,16 @@ OPERATIONS = [
                 w=8,
             ),
             P(
-                "DLQ age (time since last empty)",
-                [("max by (queue) (distsync:dlq_nonempty_for_seconds)", "{{queue}}")],
+                "Oldest message in each DLQ",
+                [
+                    (
+                        f"max by (service) (distsync_dlq_oldest_message_age_seconds{{{SVC}}})",
+                        "{{service}}.dlq",
+                    )
+                ],
                 "s",
                 w=8,
-                description="Recording rule over RabbitMQ's queue depth: how long each DLQ has held messages without being emptied, an upper bound on its oldest message's time in the DLQ (quorum queues expose no head-message timestamp).",
+                description="How long the message at the head of each service's DLQ has waited since it was dead-lettered (its last-failure-time); 0 when the DLQ is empty. Each service reads its own DLQ's head every 30 s.",
             ),
             P(
                 "Unrouted messages",
@@ -594,6 +599,27 @@ BUSINESS = [
                 "Receipt exceptions per day, by kind",
                 [("sum by (kind) (increase(distsync_receipt_exceptions_total[24h]))", "{{kind}}")],
                 w=9,
+            ),
+            P(
+                "Oldest order in exception",
+                [("max(distsync_order_status_oldest_exception_seconds)", "oldest")],
+                "s",
+                kind="stat",
+                w=6,
+                description="Time since the order longest in exception entered it (event time of the report that put it there); 0 when none is.",
+            ),
+            P(
+                "Open receipt exceptions, by kind",
+                [("max by (kind) (distsync_receipt_open_exceptions)", "{{kind}}")],
+                w=9,
+                description="Exceptions stored for purchase orders still open (open or partially_received): what buyers still have to settle.",
+            ),
+            P(
+                "Oldest open receipt exception, by kind",
+                [("max by (kind) (distsync_receipt_oldest_open_exception_seconds)", "{{kind}}")],
+                "s",
+                w=9,
+                description="Time since the oldest of those exceptions was raised (the receipt's event time at the WMS); 0 when a kind has none.",
             ),
             P(
                 "Unmapped statuses and codes per hour",

@@ -46,6 +46,12 @@ def _alt(names: list[str]) -> str:
     return "^(" + "|".join(names) + ")$"
 
 
+def dlq_lock(service: str) -> str:
+    """The exclusive queue the dlq tools hold while they read `<service>.dlq` (shared.dlq.Scan);
+    the service takes it too, to read its DLQ's head for the DLQ-age gauge (shared.dlq_age)."""
+    return r"distsync\.dlq-lock\." + _re(service) + r"\.dlq"
+
+
 def service_permissions(service: str) -> dict[str, str]:
     """Its own objects only. Writing to amq.default is how it schedules retries (retry queues)."""
     own = _re(service) + r"\.(events|dlx|main|dlq|retry\.[0-9]+s)"
@@ -53,7 +59,7 @@ def service_permissions(service: str) -> dict[str, str]:
     return {
         "user": service,
         "vhost": VHOST,
-        "configure": "^" + own + "$",
+        "configure": _alt([own, dlq_lock(service)]),
         "write": _alt(writes),
         "read": "^" + own + "$",
     }

@@ -254,6 +254,41 @@ async def test_a_service_cannot_declare_another_services_queue(
         await declare_queue(broker.url("availability"), other, _queue_args(definitions, other))
 
 
+async def test_a_service_reads_its_own_dlq_age_with_its_own_user(
+    broker: Broker, topology: None
+) -> None:
+    """The DLQ-age gauge runs in the service, as the service's user: passive declare, the
+    dlq tools' lock, consume and hand back. Another service's lock is refused."""
+    from datetime import UTC, datetime, timedelta
+
+    from shared import dlq as D
+    from shared import dlq_age
+    from shared import failures as F
+
+    conn = await aio_pika.connect(broker.admin_url)
+    try:
+        ch = await conn.channel(publisher_confirms=True)
+        await (await ch.get_queue("availability.dlq", ensure=False)).purge()  # earlier tests'
+        failed_at = datetime.now(UTC) - timedelta(hours=1)
+        await ch.default_exchange.publish(
+            aio_pika.Message(b"{}", headers={F.H_LAST: F._iso(failed_at)}, delivery_mode=2),
+            routing_key="availability.dlq",
+        )
+    finally:
+        await conn.close()
+    own = D.DlqSettings(amqp_url=broker.url("availability"), dlq_lock_wait_s=0.0)
+    age = await dlq_age.oldest_age("availability", own)
+    assert age is not None and 3600 <= age < 3600 + 60
+    assert await dlq_age.oldest_age("availability", own, in_place=True) is not None
+    conn = await aio_pika.connect(broker.url("availability"))
+    try:
+        ch = await conn.channel()
+        with pytest.raises(Refused):
+            await ch.declare_queue("distsync.dlq-lock.returns.dlq", exclusive=True)
+    finally:
+        await conn.close()
+
+
 def test_topology_apply_agrees_with_the_definitions_on_a_real_broker(
     broker: Broker, topology: None
 ) -> None:

@@ -98,6 +98,20 @@ def test_a_service_may_touch_only_its_own_objects_and_the_default_exchange(
     assert not others & _allowed(definitions, service, "read")
 
 
+def test_a_service_may_take_the_dlq_tools_lock_on_its_own_dlq_only(
+    definitions: dict[str, Any], service: str
+) -> None:
+    """The DLQ-age gauge reads the service's DLQ head under the lock `distsync dlq` takes."""
+    (perm,) = [p for p in definitions["permissions"] if p["user"] == service]
+    services = [p["user"] for p in definitions["permissions"] if "dlq-lock" in p["configure"]]
+    assert service in services
+    for other in services:
+        may = re.search(perm["configure"], f"distsync.dlq-lock.{other}.dlq") is not None
+        assert may == (other == service), other
+    assert not re.search(perm["configure"], "distsync.dlq-lock.unrouted")
+    assert not re.search(perm["read"], f"distsync.dlq-lock.{service}.dlq")
+
+
 def test_only_the_admin_user_may_configure_shared_objects(definitions: dict[str, Any]) -> None:
     shared = {"unrouted", *PUBLISHERS.values()}
     for perm in definitions["permissions"]:

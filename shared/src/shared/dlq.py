@@ -82,6 +82,10 @@ class NothingToDo(DlqError):
     """Nothing matched, or the archive was already restored."""
 
 
+class QueueBusy(DlqError):
+    """Another dlq command holds the queue's lock."""
+
+
 class UsageError(DlqError):
     """The request itself is wrong: an unknown queue, options that contradict each other."""
 
@@ -477,8 +481,9 @@ def amqp_properties(
 class Broker:
     """One AMQP connection for an operation, with the publisher channel it needs."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, name: str = "distsync-dlq") -> None:
         self.url = url
+        self.name = name  # the connection name the management UI shows
         self.conn: AbstractConnection | None = None
         self._pub: aiormq.Channel | None = None
         self._exists: dict[str, bool] = {}
@@ -487,9 +492,7 @@ class Broker:
         self._batching = True
 
     async def __aenter__(self) -> Broker:
-        self.conn = await aiormq.connect(
-            self.url, client_properties={"connection_name": "distsync-dlq"}
-        )
+        self.conn = await aiormq.connect(self.url, client_properties={"connection_name": self.name})
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -740,7 +743,7 @@ class Scan:
                 await ch.queue_declare(name, exclusive=True, auto_delete=True)
             except aiormq.exceptions.ChannelLockedResource as e:
                 if time.monotonic() >= deadline:
-                    raise DlqError(
+                    raise QueueBusy(
                         f"another dlq command is working on {self.queue} right now: "
                         "try again when it is done"
                     ) from e
@@ -866,8 +869,7 @@ class Scan:
             while not self._buffer.empty():
                 self._unsettled.add(self._buffer.get_nowait().delivery_tag or 0)
             held = [x for x in self._held if x.tag in self._unsettled]
-            renew_at = self.settings.dlq_renew_at
-            if requeue and renew_at and any(x.message.returns + 1 >= renew_at for x in held):
+            if requeue and any(renewal_due(x.message, self.settings) for x in held):
                 await self.renew(held)
             if self._unsettled and requeue and not ch.is_closed:
                 await ch.basic_nack(max(self._unsettled), multiple=True, requeue=True)
@@ -891,6 +893,12 @@ class Scan:
             except Exception:
                 return
             await asyncio.sleep(0.05)
+
+
+def renewal_due(m: DeadLetter, settings: DlqSettings) -> bool:
+    """Handing `m` back once more would bring it to `dlq_renew_at` returns (see `Scan`)."""
+    renew_at = settings.dlq_renew_at
+    return bool(renew_at) and m.returns + 1 >= renew_at
 
 
 @contextlib.asynccontextmanager
@@ -1152,6 +1160,29 @@ async def peek(
             if selector is None or selector.matches(item.message):
                 out.append(item.message)
     return out
+
+
+async def head(
+    broker: Broker, queue: str, settings: DlqSettings, *, in_place: bool
+) -> DeadLetter | None:
+    """The queue's first message, left in place and in order; None if the queue is empty.
+
+    `in_place`: the broker gives a returned message back at the head (RabbitMQ 4.x quorum
+    queues, or any quorum queue with a delivery limit), so reading the head alone keeps the
+    order. Otherwise (3.x quorum queues without a delivery limit requeue at the tail), and when
+    the head is due for renewal (renewing it alone would move it behind the others), the whole
+    queue is walked as `peek` does, which renews every message in order. The head has been
+    handed out at least as often as any message behind it, so its count is the one to watch."""
+    if in_place:
+        async with scanning(broker, queue, settings, limit=1, keep_all=True) as scan:
+            async for item in scan:
+                if not renewal_due(item.message, settings):
+                    return item.message  # not kept: handed back, never renewed, at close
+                break
+            else:
+                return None
+    msgs = await peek(broker, queue, settings, limit=1)
+    return msgs[0] if msgs else None
 
 
 async def list_queues(settings: DlqSettings, targets: Iterable[str]) -> list[QueueSummary]:

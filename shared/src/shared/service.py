@@ -98,6 +98,17 @@ class TaskContext:
     run_in_transaction: Callable[[Callable[[UnitOfWork], Awaitable[None]]], Awaitable[None]]
 
 
+DLQ_AGE_TASK = "dlq_age_gauge"
+DLQ_AGE_INTERVAL_S = 30.0
+
+
+async def refresh_dlq_age(ctx: TaskContext) -> None:
+    """Imported when it first runs, so that declaring a service loads no AMQP client."""
+    from shared.dlq_age import refresh
+
+    await refresh(ctx)
+
+
 @dataclass(frozen=True)
 class ServiceDefinition:
     name: str
@@ -109,6 +120,12 @@ class ServiceDefinition:
     settings_cls: type[ServiceSettings] | None = None
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Every service reports the age of its own DLQ, without each one declaring it."""
+        if not any(t.name == DLQ_AGE_TASK for t in self.periodic):
+            task = PeriodicTask(DLQ_AGE_TASK, DLQ_AGE_INTERVAL_S, refresh_dlq_age)
+            object.__setattr__(self, "periodic", (*self.periodic, task))
 
     @property
     def exchange(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from order_status import handlers as h
 from order_status import messages as m
 from order_status import metrics, store
@@ -23,8 +25,12 @@ ANY_SOURCE = ("erp.events", "wms.events", "carrier.events", "commerce.events")
 
 
 async def refresh_exception_gauge(ctx: TaskContext) -> None:
-    """Orders in exception, counted where the truth is, so replicas and restarts agree."""
+    """Orders in exception and the oldest one's age, read where the truth is, so replicas and
+    restarts agree."""
     metrics.orders_in_exception.set(await store.count_in_exception(ctx.db))
+    since = await store.oldest_exception_at(ctx.db)
+    age = (datetime.now(UTC) - since).total_seconds() if since is not None else 0.0
+    metrics.oldest_exception.set(max(0.0, age))
 
 
 SERVICE = ServiceDefinition(

@@ -62,6 +62,11 @@ orders_in_exception = Gauge(
     "distsync_order_status_orders_in_exception",
     "Orders whose current status is exception (refreshed from the database).",
 )
+oldest_exception = Gauge(
+    "distsync_order_status_oldest_exception_seconds",
+    "Seconds since the order longest in exception entered it (the event time of the report "
+    "that put it there); 0 when no order is in exception (refreshed from the database).",
+)
 
 
 def source_label(source: str) -> str:

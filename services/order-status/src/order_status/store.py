@@ -161,3 +161,13 @@ async def list_orders(
 async def count_in_exception(db: Any) -> int:
     n: int = await db[ORDERS].count_documents({"status": "exception"})
     return n
+
+
+async def oldest_exception_at(db: Any) -> datetime | None:
+    """When the order longest in exception entered it: `status_at` is the event time of the
+    milestone that made the current status, i.e. of the report that put it in exception."""
+    doc = await db[ORDERS].find_one(
+        {"status": "exception"}, {"status_at": 1}, sort=[("status_at", 1)]
+    )
+    at = doc.get("status_at") if doc is not None else None
+    return at if isinstance(at, datetime) else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import REGISTRY
@@ -44,25 +45,55 @@ def test_mapping_file_setting_is_read_from_the_environment(monkeypatch: Any) -> 
     assert OrderStatusSettings().order_status_mapping_file == "/etc/distsync/mapping.json"
 
 
-class CountingOrders:
+class OrdersInException:
+    """The orders collection as the gauge refresh queries it: status_at of orders in exception."""
+
+    def __init__(self, *since: datetime) -> None:
+        self.since = since
+
     async def count_documents(self, flt: dict[str, Any]) -> int:
         assert flt == {"status": "exception"}
-        return 3
+        return len(self.since)
+
+    async def find_one(
+        self, flt: dict[str, Any], projection: dict[str, Any], sort: list[Any]
+    ) -> dict[str, Any] | None:
+        assert flt == {"status": "exception"} and sort == [("status_at", 1)]
+        return {"_id": "ORD-OLDEST", "status_at": min(self.since)} if self.since else None
 
 
 async def _in_tx(fn: Any) -> None:
     raise AssertionError("the gauge refresh writes nothing")
 
 
-async def test_orders_in_exception_gauge_is_refreshed_from_the_database() -> None:
+async def _refresh(orders: OrdersInException) -> tuple[float | None, float | None]:
     ctx = TaskContext(
         service="order-status",
-        db={"orders": CountingOrders()},
+        db={"orders": orders},
         settings=OrderStatusSettings(),
         run_in_transaction=_in_tx,
     )
     await refresh_exception_gauge(ctx)
-    assert REGISTRY.get_sample_value("distsync_order_status_orders_in_exception") == 3
+    return (
+        REGISTRY.get_sample_value("distsync_order_status_orders_in_exception"),
+        REGISTRY.get_sample_value("distsync_order_status_oldest_exception_seconds"),
+    )
+
+
+async def test_orders_in_exception_and_the_oldest_ones_age_are_refreshed_from_the_database() -> (
+    None
+):
+    now = datetime.now(UTC)
+    hours = (now - timedelta(hours=5), now - timedelta(hours=26), now - timedelta(minutes=3))
+    count, oldest = await _refresh(OrdersInException(*hours))
+    assert count == 3
+    assert oldest is not None and 26 * 3600 <= oldest < 26 * 3600 + 60
+
+
+async def test_no_order_in_exception_reads_zero_and_a_future_event_time_never_negative() -> None:
+    assert await _refresh(OrdersInException()) == (0, 0)
+    future = datetime.now(UTC) + timedelta(minutes=5)  # a source clock ahead of ours
+    assert await _refresh(OrdersInException(future)) == (1, 0)
 
 
 def test_every_route_preloads_what_its_handler_reads() -> None:

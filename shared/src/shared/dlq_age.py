@@ -1,0 +1,93 @@
+"""The age of the oldest message in a service's DLQ: `distsync_dlq_oldest_message_age_seconds`.
+
+Every service refreshes the figure for its own `<service>.dlq` (a periodic task each
+`ServiceDefinition` carries, see `shared.service`), with its own RabbitMQ user. An empty DLQ
+costs one passive declare. Otherwise the head message is read with the dlq tools' own `Scan`
+(`shared.dlq.head`), under their per-queue lock, and handed back in place; when it has been
+handed out too often, the whole queue is renewed in order, as the dlq commands do.
+
+The age is now minus the head's `last-failure-time`: when it was dead-lettered, i.e. how long
+it has waited in the DLQ. Messages enter at the tail in that order, so the head has waited
+longest. `first-failure-time` would not do: a replayed message that fails again keeps the
+first failure of its original run, so a message back in the DLQ for a minute would read as days
+old, and the head would not be the oldest by it. Messages dead-lettered by the broker (delivery
+limit) carry no failure headers; their `x-death` time is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+from shared import dlq as D
+from shared.logging import get_logger
+from shared.metrics import DLQ_OLDEST_AGE
+from shared.service import TaskContext
+from shared.settings import ServiceSettings
+from shared.topology import dlq
+
+log = get_logger("shared.dlq_age")
+
+# A head message with no time at all (published into the DLQ by hand): its age counts from
+# when this process first saw it there. queue -> (message identity, wall-clock seconds)
+_first_seen: dict[str, tuple[str, float]] = {}
+
+
+def requeues_at_head(server_version: str) -> bool:
+    """RabbitMQ 4.x quorum queues give a returned message back at the head; 3.x ones without
+    a delivery limit (our DLQs declare none) at the tail. Unknown: assume the tail (safe)."""
+    major = server_version.strip().split(".", 1)[0]
+    return major.isdigit() and int(major) >= 4
+
+
+def server_version(broker: D.Broker) -> str:
+    """What the broker announced when the connection opened (`server_properties.version`)."""
+    props = getattr(broker.conn, "server_properties", None) or {}
+    v = props.get("version", "") if isinstance(props, dict) else ""
+    return v.decode() if isinstance(v, (bytes, bytearray)) else str(v)
+
+
+def age_of(m: D.DeadLetter, now: datetime) -> float:
+    """Seconds since `m` was dead-lettered (never negative: clocks differ between hosts)."""
+    t = m.last_failure
+    if t is not None:
+        _first_seen.pop(m.queue, None)
+        return max(0.0, (now - t).total_seconds())
+    ident = m.event_id or hashlib.sha1(m.body).hexdigest()
+    seen = _first_seen.get(m.queue)
+    if seen is None or seen[0] != ident:
+        seen = _first_seen[m.queue] = (ident, now.timestamp())
+    return max(0.0, now.timestamp() - seen[1])
+
+
+def dlq_settings(s: ServiceSettings) -> D.DlqSettings:
+    """The dlq tools' settings, with no wait for their lock: a busy queue is skipped this time."""
+    return D.DlqSettings(amqp_url=s.amqp_url, mongodb_url=s.mongodb_url, dlq_lock_wait_s=0.0)
+
+
+async def oldest_age(
+    service: str, settings: D.DlqSettings, *, in_place: bool | None = None
+) -> float | None:
+    """The age of the head of `<service>.dlq` (0 when it is empty); None when another dlq
+    command holds the queue. `in_place` overrides what the broker's version says."""
+    queue = dlq(service)
+    async with D.Broker(settings.amqp_url, name=f"distsync-{service}-dlq-age") as broker:
+        if await broker.depth(queue) == 0:
+            _first_seen.pop(queue, None)
+            return 0.0
+        at_head = requeues_at_head(server_version(broker)) if in_place is None else in_place
+        try:
+            m = await D.head(broker, queue, settings, in_place=at_head)
+        except D.QueueBusy:
+            log.info("dlq_age_skipped_queue_busy", queue=queue)
+            return None
+    return 0.0 if m is None else age_of(m, datetime.now(UTC))
+
+
+async def refresh(ctx: TaskContext, *, in_place: bool | None = None) -> None:
+    """Set the gauge for the context's service; a busy queue keeps the last value."""
+    if not ctx.settings.dlq_age_gauge:
+        return
+    age = await oldest_age(ctx.service, dlq_settings(ctx.settings), in_place=in_place)
+    if age is not None:
+        DLQ_OLDEST_AGE.labels(ctx.service).set(age)
