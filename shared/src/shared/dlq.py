@@ -35,6 +35,14 @@ from aiormq.abc import AbstractChannel, AbstractConnection, DeliveredMessage
 from pamqp import commands as spec
 
 from shared import failures as F
+from shared.amqp_batch import (
+    Pending,
+    PropertiesWithoutId,
+    PublishCancelled,
+    batchable,
+    follow,
+    publish_batch,
+)
 from shared.logging import get_logger
 from shared.settings import ServiceSettings
 from shared.topology import UNROUTED, dlq, main_queue
@@ -445,18 +453,6 @@ def who(user: str | None = None) -> str:
 # --- talking to the broker --------------------------------------------------------------------
 
 
-class _PropertiesWithoutId(spec.Basic.Properties):
-    """aiormq invents a message_id for publishes without one; restore must not add it."""
-
-    @property
-    def message_id(self) -> str | None:
-        return None
-
-    @message_id.setter
-    def message_id(self, value: str | None) -> None:
-        del value
-
-
 def same_headers(m: DeadLetter) -> dict[str, Any]:
     """The headers to put the message back into its queue with: all of them (the queue's own
     delivery counters aside), plus where it was first published if only the delivery said so
@@ -474,7 +470,7 @@ def amqp_properties(
     """The message's own properties with `headers`; all but `user_id`, which RabbitMQ only
     accepts when it names the publishing user (it would close the channel)."""
     props = {k: v for k, v in m.properties.items() if k != "user_id"}
-    cls = _PropertiesWithoutId if keep_missing_id and not props.get("message_id") else None
+    cls = PropertiesWithoutId if keep_missing_id and not props.get("message_id") else None
     return (cls or spec.Basic.Properties)(headers=amqp_safe(headers), **props)
 
 
@@ -553,13 +549,13 @@ class Broker:
             batch, self._batch = self._batch[:1000], self._batch[1000:]
             try:
                 ch = await self._channel_for_publishing()
-                if self._batching and not _batchable(ch):
+                if self._batching and not batchable(ch):
                     self._batching = False  # aiormq changed inside: publish one by one
                 if self._batching:
-                    self._batch[:0] = await _publish_batch(ch, batch)
+                    self._batch[:0] = await publish_batch(ch, batch)
                 else:
                     for item in batch:
-                        _follow(
+                        follow(
                             item[4],
                             ch.basic_publish(
                                 item[2],
@@ -582,85 +578,12 @@ class Broker:
         return unquote(urlsplit(self.url).username or "guest")
 
 
-Pending = tuple[str, str, bytes, Any, "asyncio.Future[Any]"]
-
-
-async def _publish_batch(ch: aiormq.Channel, batch: list[Pending]) -> list[Pending]:
-    """What `Channel.basic_publish` does, for many messages in one socket write: one syscall
-    instead of one per message, the largest cost of a replay. Returns the messages deferred
-    because one with the same message_id is still unconfirmed (aiormq matches a `basic.return`
-    to its publish by message_id, so two of them in flight could be confused)."""
-    from aiormq.abc import ChannelFrame
-    from pamqp.header import ContentHeader
-
-    frames: list[Any] = []
-    deferred: list[Pending] = []
-    blockers: list[Any] = []
-    in_flight: dict[str, int] = ch.message_id_delivery_tag
-    async with ch.lock:
-        for item in batch:
-            exchange, key, body, props, done = item
-            if props.message_id is None and not isinstance(props, _PropertiesWithoutId):
-                props.message_id = uuid.uuid4().hex  # as basic_publish does: returns need one
-            mid = props.message_id
-            if mid is not None and mid in in_flight:
-                blocker = ch.confirmations.get(in_flight[mid])
-                if isinstance(blocker, asyncio.Future):
-                    blockers.append(blocker)
-                deferred.append(item)
-                continue
-            ch.delivery_tag += 1
-            tag = ch.delivery_tag
-            confirmation = ch.create_future()
-            ch.confirmations[tag] = confirmation
-            if mid is not None:
-                in_flight[mid] = tag
-                confirmation.add_done_callback(_forget(in_flight, mid, tag))
-            _follow(done, confirmation)
-            frames.append(spec.Basic.Publish(exchange=exchange, routing_key=key, mandatory=True))
-            frames.append(ContentHeader(properties=props, body_size=len(body)))
-            frames.extend(ch._split_body(body))
-        if frames:
-            await ch.write_queue.put(ChannelFrame.marshall(channel_number=ch.number, frames=frames))
-    if blockers:
-        await asyncio.wait(blockers)
-    elif deferred:
-        await asyncio.sleep(0.005)  # its return is being processed: give the loop a turn
-    return deferred
-
-
-def _batchable(ch: Any) -> bool:
-    """Does this aiormq channel still have the parts `_publish_batch` relies on?"""
-    names = "lock confirmations delivery_tag create_future _split_body write_queue number"
-    return all(hasattr(ch, n) for n in (*names.split(), "message_id_delivery_tag"))
-
-
-def _forget(in_flight: dict[str, int], mid: str, tag: int) -> Callable[[Any], None]:
-    def forget(_: Any) -> None:
-        if in_flight.get(mid) == tag:
-            in_flight.pop(mid)
-
-    return forget
-
-
-def _follow(target: asyncio.Future[Any], source: Awaitable[Any]) -> None:
-    """Settle `target` as `source` settles."""
-    src = asyncio.ensure_future(source)
-
-    def copy(f: asyncio.Future[Any]) -> None:
-        if target.done():
-            return
-        if f.cancelled():
-            target.set_exception(DlqError("publish cancelled (channel closed?)"))
-        elif f.exception() is not None:
-            target.set_exception(cast(BaseException, f.exception()))
-        else:
-            target.set_result(f.result())
-
-    src.add_done_callback(copy)
-
-
-PUBLISH_ERRORS = (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError, DlqError)
+PUBLISH_ERRORS = (
+    aiormq.exceptions.AMQPError,
+    aiormq.exceptions.ChannelInvalidStateError,
+    DlqError,
+    PublishCancelled,
+)
 
 
 @dataclass

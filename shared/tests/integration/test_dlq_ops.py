@@ -146,7 +146,7 @@ async def test_purge_then_restore_round_trips_body_headers_and_properties_byte_f
         "none": None,
     }
     async with D.Broker(amqp_url) as b:  # aio-pika would invent a message_id: go below it
-        props = D._PropertiesWithoutId(headers=D.amqp_safe(odd_headers))
+        props = D.PropertiesWithoutId(headers=D.amqp_safe(odd_headers))
         await b.publish("", queue, b"{not json at all \xff", props)
     conn = await aio_pika.connect(amqp_url)
     try:
