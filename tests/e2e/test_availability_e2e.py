@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.harness import eventually, get_json
 
@@ -139,26 +140,31 @@ async def test_adjust_allocate_quarantine_ship_transfer_and_count_paths(cluster)
 
 
 async def test_a_case_quantity_waits_in_the_dlq_until_its_conversion_arrives_then_replays(cluster):
-    av = (await cluster.start("availability"))["availability"]
+    """After its retries (here max_attempts=2: one delayed retry), with the reason kept."""
+    av = (await cluster.start("availability", availability={"max_attempts": 2}))["availability"]
     s = sku()
-    await cluster.publish(
-        "wms.events",
-        "inventory.adjusted",
-        {
-            "location": "DC-WEST",
-            "sku": s,
-            "qty_delta": 2,
-            "uom": "CS",
-            "reason_code": "FOUND",
-            "user": "t",
-        },
-        source="wms/dc-west",
-    )
+    adjusted = {
+        "location": "DC-WEST",
+        "sku": s,
+        "qty_delta": 2,
+        "uom": "CS",
+        "reason_code": "FOUND",
+        "user": "t",
+    }
+    mid = await cluster.publish("wms.events", "inventory.adjusted", adjusted, source="wms/dc-west")
     from runtime_support import drain_queue
 
-    msgs = await eventually(lambda: drain_queue(cluster.amqp_url, "availability.dlq"))
-    assert msgs[0].headers["failure-kind"] == "rejected"
-    assert "CS" in msgs[0].headers["exception-message"]
+    async def dead_lettered():
+        got = await drain_queue(cluster.amqp_url, "availability.dlq")
+        return [m for m in got if m.message_id == mid]
+
+    [m] = await eventually(dead_lettered)
+    h = m.headers
+    assert (h["failure-kind"], h["exception-type"], h["attempts"]) == ("rejected", "UnknownUnit", 2)
+    assert h["exception-message"] == (
+        f"unknown unit of measure: no conversion from CS to base unit for {s}; "
+        "publish item.updated then replay"
+    )
     assert await get_json(av, f"/v1/availability/{s}/DC-WEST", status=404)
 
     await cluster.publish(
@@ -168,12 +174,8 @@ async def test_a_case_quantity_waits_in_the_dlq_until_its_conversion_arrives_the
         source="erp/main",
     )
     # replay: back to the original exchange and routing key
-    m = msgs[0]
     await cluster.publish_raw(
-        m.headers["original-exchange"],
-        m.headers["original-routing-key"],
-        m.body,
-        message_id=m.message_id,
+        h["original-exchange"], h["original-routing-key"], m.body, message_id=m.message_id
     )
 
     async def converted():
@@ -181,6 +183,54 @@ async def test_a_case_quantity_waits_in_the_dlq_until_its_conversion_arrives_the
         return p if p and p["on_hand"] == 24 else None
 
     await eventually(converted)
+
+
+async def _retried(av) -> float:
+    """How many inventory.adjusted messages availability has scheduled for a delayed retry."""
+    async with av.client() as c:
+        text = (await c.get("/metrics")).text
+    for family in text_string_to_metric_families(text):
+        for smp in family.samples:
+            labels = smp.labels
+            if (
+                smp.name == "distsync_messages_consumed_total"
+                and labels.get("service") == "availability"
+                and labels.get("type") == "inventory.adjusted"
+                and labels.get("outcome") == "retried"
+            ):
+                return smp.value
+    return 0.0
+
+
+async def test_a_case_quantity_handled_before_its_conversion_is_applied_by_a_retry(cluster):
+    """Two replicas: the item.updated can still be in the other's hands; no DLQ, no replay."""
+    av = (await cluster.start("availability"))["availability"]
+    s = sku()
+    before = await _retried(av)
+    adjusted = {"location": "DC-WEST", "sku": s, "qty_delta": 2, "uom": "CS"}
+    mid = await cluster.publish("wms.events", "inventory.adjusted", adjusted, source="wms/dc-west")
+
+    async def retried():
+        return await _retried(av) > before
+
+    await eventually(retried)
+    await cluster.publish(
+        "erp.events",
+        "item.updated",
+        {"sku": s, "base_uom": "EA", "uom_conversions": {"CS": 12}},
+        source="erp/main",
+    )
+
+    async def converted():
+        p = await position(av, s, "DC-WEST")
+        return p if p and p["on_hand"] == 24 else None
+
+    await eventually(converted)
+    from runtime_support import drain_queue
+
+    assert mid not in {
+        m.message_id for m in await drain_queue(cluster.amqp_url, "availability.dlq")
+    }
 
 
 async def _first(xs):

@@ -202,3 +202,87 @@ async def test_a_released_po_raises_inbound_and_a_checked_receipt_moves_it_to_on
 
 async def _receipt_ids(events, po_id, last):
     return any(e["data"].get("po_id") == po_id and e["data"]["receipt_id"] == last for e in events)
+
+
+async def test_a_late_truck_that_overtakes_the_po_cancellation_ends_quarantined_and_a_count_keeps_it(
+    cluster,
+):
+    """The late truck (received after the cancellation, event time) is handled before the
+    cancellation arrives: the cancellation re-checks it, and availability moves its units to
+    quarantine. A cycle count taken after the first receipt is ordered by `received_at`."""
+    running = await cluster.start("receipt", "availability")
+    rc, av = running["receipt"], running["availability"]
+    holds = await cluster.listen("receipt.events", "inventory.quarantined")
+    po_id, a = uid("PO"), uid("SKU-A")
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+
+    def at(m: int) -> datetime:
+        return t0 + timedelta(minutes=m)
+
+    release = {
+        "po_id": po_id,
+        "supplier_id": "SUP-1",
+        "location": LOC,
+        "expected_date": "2026-12-01",
+        "lines": [{"line_id": "1", "sku": a, "qty": 10}],
+    }
+    await cluster.publish(
+        "erp.events",
+        "purchase_order.released",
+        release,
+        source=ERP,
+        time=at(0),
+        correlationid=po_id,
+    )
+
+    async def receive(rid: str, qty: int, minute: int) -> None:
+        data = {
+            "receipt_id": rid,
+            "location": LOC,
+            "po_id": po_id,
+            "lines": [{"po_line_id": "1", "sku": a, "qty_received": qty}],
+        }
+        await cluster.publish(
+            "wms.events", "receipt.recorded", data, source=WMS, time=at(minute), correlationid=po_id
+        )
+
+    await receive(uid("RCV"), 4, 1)
+
+    async def first_confirmed():
+        p = await position(av, a)
+        return p if p and p["on_hand"] == 4 else None
+
+    await eventually(first_confirmed)
+    # counted at minute 2: 4 on the shelf, the first receipt (minute 1) included
+    counted = {"location": LOC, "sku": a, "counted_qty": 4, "user": "t"}
+    await cluster.publish("wms.events", "inventory.counted", counted, source=WMS, time=at(2))
+    await receive(uid("RCV"), 6, 5)  # the late truck, after the cancellation below
+
+    async def all_accepted():
+        p = await position(av, a)
+        return p if p and p["on_hand"] == 10 and p["available_to_sell"] == 10 else None
+
+    await eventually(all_accepted)
+    cancel = {"po_id": po_id, "reason": "supplier cannot deliver"}
+    await cluster.publish(
+        "erp.events",
+        "purchase_order.cancelled",
+        cancel,
+        source=ERP,
+        time=at(3),
+        correlationid=po_id,
+    )
+
+    async def quarantined():
+        p = await position(av, a)
+        return p if p and p["quarantined"] == 6 else None
+
+    p = await eventually(quarantined)
+    assert (p["on_hand"], p["available_to_sell"], p["inbound"]) == (10, 4, 0)
+    assert [h["data"]["qty"] for h in holds] == [6]
+    assert holds[0]["correlationid"] == po_id
+    po = await get_json(rc, f"/v1/purchase-orders/{po_id}")
+    assert po["status"] == "cancelled"
+    assert (line(po, "1")["received"], line(po, "1")["accepted"]) == (4, 4)
+    kinds = sorted((e["kind"], e["qty"]) for e in po["exceptions"])
+    assert kinds == [("short_receipt", 6), ("unexpected_item", 6)]

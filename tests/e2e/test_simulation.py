@@ -28,6 +28,8 @@ async def test_a_faulty_day_ends_exactly_as_the_ground_truth_says(
             dup_rate=0.03,
             bad_rate=0.005,
             window=16,
+            # an unknown unit is retried before the DLQ: once (1 s), not through 1, 10, 60, 60 s
+            service_env={"DISTSYNC_MAX_ATTEMPTS": "2"},
             spawn=True,
             progress=False,
             command="pytest tests/e2e/test_simulation.py",

@@ -22,7 +22,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exp
 from shared import failures as F
 from shared import inbox
 from shared.envelope import CloudEvent, EnvelopeError, parse, short_errors
-from shared.errors import PermanentError, SchemaInvalid, UnknownType
+from shared.errors import PermanentError, RetryableError, SchemaInvalid, UnknownType
 from shared.logging import get_logger
 from shared.messaging import Publisher
 from shared.metrics import (
@@ -415,7 +415,10 @@ class Consumer:
         attempts = F.attempts_of(p.message.headers or {}) + 1
         FAILED.labels(self.svc.name, t, "handler_error").inc()
         if attempts >= self.settings.max_attempts:
-            await self._dead_letter(p.message, exc, "exhausted", t)
+            # a RetryableError says what it is once retrying is over (an unknown unit that no
+            # item update came to define is a rejection, not a crash)
+            kind = exc.kind if isinstance(exc, RetryableError) else "exhausted"
+            await self._dead_letter(p.message, exc, kind, t)
             return
         delays = self.settings.retry_delays_s
         delay = delays[min(attempts - 1, len(delays) - 1)]

@@ -27,6 +27,21 @@ class TransientError(Exception):
     """Worth retrying later: a dependency is down or busy."""
 
 
+class RetryableError(Exception):
+    """Fails now but may succeed once another message has landed, so it is not permanent: the
+    runtime retries it through the delayed retry queues and its message stays the reason in the
+    failure headers. `kind` is the failure-kind it deserves once the attempts are used up."""
+
+    kind = "exhausted"
+
+
+class DeferredRejection(RetryableError):
+    """A rule refuses the event for now, but a message still in flight may satisfy it (the
+    `item.updated` defining a unit, held by another replica): retried first, then a rejection."""
+
+    kind = "rejected"
+
+
 class UnroutableError(Exception):
     """The broker returned a mandatory publish: no queue was bound for it."""
 

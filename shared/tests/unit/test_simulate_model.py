@@ -108,10 +108,15 @@ def test_stock_never_goes_negative_and_agrees_with_the_replayed_truth():
         assert got == (s.on_hand, s.allocated, s.quarantined, s.in_transit, s.inbound), key
 
 
-def test_no_count_is_taken_where_a_purchase_receipt_already_landed():
+def test_cycle_counts_are_also_taken_where_purchase_receipts_landed():
+    """receipt.confirmed carries `received_at`, so counts and purchase receipts can be ordered."""
     _, evs = generate(13, 12000)
-    replay = Replay()
-    for e in evs:
-        replay.add(e)
-    truth = replay.run()
-    assert not [k for k, p in truth.positions.items() if p.ambiguous]
+    received: dict[tuple[str, str], datetime] = {}
+    counted_after = 0
+    for e in sorted(evs, key=lambda e: (e.time or T0, e.id)):
+        if e.type == "receipt.recorded":
+            for ln in e.data["lines"]:
+                received.setdefault((ln["sku"], e.data["location"]), e.time or T0)
+        elif e.type == "inventory.counted":
+            counted_after += (e.data["sku"], e.data["location"]) in received
+    assert counted_after > 0

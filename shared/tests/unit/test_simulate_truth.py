@@ -108,6 +108,44 @@ def test_a_receipt_after_the_cancellation_is_quarantined_and_counts_on_no_line()
     assert po.lines["1"].received == 4 and po.status == "cancelled" and po.inbound() == {}
 
 
+def _po_with_late_truck(log: Log) -> None:
+    """PO of 10 A at L released at 0, 4 received at 2, cancelled at 5, 6 received at 9."""
+    item(log)
+    release = {
+        "po_id": "P",
+        "supplier_id": "S",
+        "location": "L",
+        "expected_date": "2026-12-01",
+        "lines": [{"line_id": "1", "sku": "A", "qty": 10}],
+    }
+    log.add("purchase_order.released", release, 1, ERP)
+    for rid, qty, at in (("R1", 4, 2), ("R2", 6, 9)):
+        lines = [{"po_line_id": "1", "sku": "A", "qty_received": qty}]
+        log.add(
+            "receipt.recorded",
+            {"receipt_id": rid, "location": "L", "po_id": "P", "lines": lines},
+            at,
+        )
+    log.add("purchase_order.cancelled", {"po_id": "P"}, 5, ERP)
+
+
+def test_a_late_truck_is_judged_by_event_time_even_when_it_arrives_before_the_cancellation():
+    log = Log()
+    _po_with_late_truck(log)
+    truck_first = log.truth([0, 1, 2, 3, 4]).positions[("A", "L")].numbers()
+    cancel_first = log.truth([0, 1, 2, 4, 3]).positions[("A", "L")].numbers()
+    assert truck_first == cancel_first
+    assert (truck_first["on_hand"], truck_first["quarantined"]) == (10, 6)
+
+
+def test_a_count_after_a_purchase_receipt_already_holds_its_goods():
+    log = Log()
+    _po_with_late_truck(log)
+    log.add("inventory.counted", {"location": "L", "sku": "A", "counted_qty": 3}, 3)
+    n = log.truth().positions[("A", "L")].numbers()
+    assert n["on_hand"] == 3 + 6  # R1 (at 2) is in the count (at 3), R2 (at 9) comes on top
+
+
 def test_inbound_is_what_open_purchase_orders_still_expect_in_base_units():
     log = Log()
     item(log)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -130,13 +131,18 @@ def preload_keys(data: Any) -> list[tuple[str, str]]:
 
 
 async def _apply_rule(
-    msg: Incoming[Any], uow: UnitOfWork, rule: Callable[[Any, rules.Items], rules.Plan]
+    msg: Incoming[Any],
+    uow: UnitOfWork,
+    rule: Callable[[Any, rules.Items], rules.Plan],
+    at: datetime | None = None,
 ) -> None:
-    """Plan every position's effect first (an unknown unit rejects the whole event), then apply."""
+    """Plan every position's effect first (an unknown unit fails the whole event), then apply
+    it as of `at` (default: the event time)."""
     _observe_lag(msg, uow)
     known = await _load_items(uow, _skus(msg.data))
     plan = rule(msg.data, known)
-    stamp, log_max = _stamp(msg), _log_max(uow)
+    stamp = make_stamp(at, msg.id) if at is not None else _stamp(msg)
+    log_max = _log_max(uow)
     for (sku, location), effect in sorted(plan.items()):
         if effect == domain.Effect():
             continue
@@ -211,7 +217,8 @@ async def handle_transfer_received(msg: Incoming[TransferReceived], uow: UnitOfW
 
 
 async def handle_receipt_confirmed(msg: Incoming[ReceiptConfirmed], uow: UnitOfWork) -> None:
-    await _apply_rule(msg, uow, rules.receipt_confirmed)
+    at = rules.receipt_time(msg.data, msg.time)
+    await _apply_rule(msg, uow, rules.receipt_confirmed, at)
 
 
 async def handle_return_stock_received(msg: Incoming[ReturnStockReceived], uow: UnitOfWork) -> None:

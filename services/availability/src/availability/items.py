@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
-from shared.errors import Rejected
+from shared.errors import DeferredRejection
 
 MICRO = 1_000_000
 _CTX = Context(prec=60, rounding=ROUND_HALF_EVEN)
@@ -71,6 +71,11 @@ class Item:
         return 0
 
 
+class UnknownUnit(DeferredRejection):
+    """A quantity in a unit the item record does not define (yet): the `item.updated` that
+    defines it may still be in another replica's hands, so the runtime retries before the DLQ."""
+
+
 def conversion_factor(uom: str | None, item: Item | None) -> float | None:
     """Base units per `uom`; no uom means the base unit; None when the conversion is unknown."""
     if uom is None:
@@ -82,8 +87,9 @@ def convert(sku: str, qty: float, uom: str | None, item: Item | None) -> int:
     """`qty` in `uom` as micro base units; an unknown unit is refused, never guessed."""
     factor = conversion_factor(uom, item)
     if factor is None:
-        raise Rejected(
-            f"no conversion from {uom} to base unit for {sku}; publish item.updated then replay"
+        raise UnknownUnit(
+            f"unknown unit of measure: no conversion from {uom} to base unit for {sku}; "
+            "publish item.updated then replay"
         )
     return to_micro(qty, factor)
 

@@ -23,8 +23,14 @@ _TABLE: tuple[tuple[str, type[BaseModel], Handler, tuple[str, ...]], ...] = (
     ("order.deallocated", m.OrderDeallocated, h.handle_order_deallocated, ERP),
     ("inventory.adjusted", m.InventoryAdjusted, h.handle_inventory_adjusted, WMS),
     ("inventory.counted", m.InventoryCounted, h.handle_inventory_counted, WMS),
-    ("inventory.quarantined", m.InventoryQuarantined, h.handle_inventory_quarantined, WMS),
-    ("inventory.released", m.InventoryReleased, h.handle_inventory_released, WMS),
+    # also from receipt: a receipt re-checked after its PO's cancellation changes its hold
+    (
+        "inventory.quarantined",
+        m.InventoryQuarantined,
+        h.handle_inventory_quarantined,
+        WMS + RECEIPT,
+    ),
+    ("inventory.released", m.InventoryReleased, h.handle_inventory_released, WMS + RECEIPT),
     ("shipment.shipped", m.ShipmentShipped, h.handle_shipment_shipped, WMS),
     ("transfer.shipped", m.TransferShipped, h.handle_transfer_shipped, WMS),
     ("transfer.received", m.TransferReceived, h.handle_transfer_received, WMS),

@@ -8,10 +8,10 @@ optional `uom` (contract §1: a quantity without `uom` is in the item's base uni
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 MAX_QTY = 1e9
 """Largest quantity one message may carry; keeps every stored quantity exact to 1e-6."""
@@ -21,6 +21,14 @@ Uom = Annotated[str, Field(min_length=1, max_length=32)]
 Qty = Annotated[float, Field(ge=0, le=MAX_QTY, allow_inf_nan=False)]
 Delta = Annotated[float, Field(ge=-MAX_QTY, le=MAX_QTY, allow_inf_nan=False)]
 Factor = Annotated[float, Field(gt=0, le=MAX_QTY, allow_inf_nan=False)]
+
+
+def _utc(v: datetime) -> datetime:
+    return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+"""A time without a UTC offset is read as UTC (docs/contract-extensions.md)."""
 Disposition = Literal["restock", "refurbish", "scrap", "return_to_vendor"]
 
 
@@ -153,12 +161,17 @@ class ConfirmedLine(_In):
 
 
 class ReceiptConfirmed(_In):
-    """`receipt.confirmed`: accepted + quarantined units arrive on hand, quarantined held."""
+    """`receipt.confirmed`: accepted + quarantined units arrive on hand, quarantined held.
+
+    `received_at` (a distsync addition) is when the WMS received the goods; the envelope `time`
+    is when the receipt service confirmed them, which can be after a cycle count that saw them.
+    """
 
     receipt_id: str | None = None
     po_id: str | None = None
     location: Key
     lines: list[ConfirmedLine]
+    received_at: UtcDatetime | None = None
 
 
 class InboundChanged(_In):

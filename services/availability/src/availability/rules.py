@@ -1,12 +1,13 @@
 """Which buckets each stock event moves, per (sku, location): contract §5 as pure functions.
 
 Every function returns a plan, the summed effect per position, after converting each quantity
-to base units; an unknown unit raises `Rejected` before anything is applied.
+to base units; an unknown unit raises `UnknownUnit` before anything is applied.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from availability.domain import Effect
 from availability.items import Item, convert
@@ -104,6 +105,12 @@ def receipt_confirmed(d: ReceiptConfirmed, items: Items) -> Plan:
         held = _q(items, ln.sku, ln.qty_quarantined, ln.uom)
         _add(plan, ln.sku, d.location, Effect(on_hand=accepted + held, quarantined=held))
     return plan
+
+
+def receipt_time(d: ReceiptConfirmed, confirmed_at: datetime) -> datetime:
+    """Goods enter on_hand when the WMS received them, which orders them against cycle counts;
+    a confirmation without `received_at` (an older publisher) falls back to its own time."""
+    return d.received_at or confirmed_at
 
 
 def return_stock_received(d: ReturnStockReceived, items: Items) -> Plan:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from availability import metrics
+from availability.items import UnknownUnit
 from availability.settings import AvailabilitySettings
-from shared.errors import Rejected
+from shared.errors import PermanentError, Rejected
 
 ADJ = "inventory.adjusted"
 COUNT = "inventory.counted"
@@ -120,15 +121,21 @@ async def test_a_late_movement_within_the_folded_history_still_adds_to_on_hand(h
     assert h.pos("SKU-1", "A")["on_hand"] == 16
 
 
-async def test_a_quantity_in_an_unknown_unit_is_rejected_and_nothing_is_saved(h) -> None:
-    with pytest.raises(Rejected, match="no conversion from CS to base unit for SKU-1"):
+async def test_a_quantity_in_an_unknown_unit_fails_and_nothing_is_saved(h) -> None:
+    with pytest.raises(UnknownUnit, match="no conversion from CS to base unit for SKU-1"):
         await h.send(ADJ, adj(2, "CS"))
     assert h.doc("SKU-1", "A") is None and h.published == []
 
 
-async def test_a_rejected_message_succeeds_when_replayed_after_the_conversion_arrives(h) -> None:
+def test_an_unknown_unit_is_retried_first_and_dead_lettered_as_rejected_at_the_end() -> None:
+    """Another replica may still hold the item.updated that defines the unit."""
+    assert not issubclass(UnknownUnit, PermanentError)
+    assert UnknownUnit.kind == "rejected"
+
+
+async def test_a_failed_unit_succeeds_when_retried_after_the_conversion_arrives(h) -> None:
     ev = h.event(ADJ, adj(2, "CS"), minutes=2)
-    with pytest.raises(Rejected):
+    with pytest.raises(UnknownUnit):
         await h.deliver(ev)
     await h.send("item.updated", ITEM, minutes=1)
     await h.deliver(ev)
@@ -141,7 +148,7 @@ async def test_a_line_in_an_unknown_unit_rejects_the_whole_multi_line_event(h) -
         {"sku": "SKU-1", "location": "A", "qty": 1, "uom": "CS"},
         {"sku": "SKU-1", "location": "B", "qty": 1, "uom": "PAL"},
     ]
-    with pytest.raises(Rejected, match="PAL"):
+    with pytest.raises(UnknownUnit, match="PAL"):
         await h.send("order.allocated", {"lines": lines})
     assert h.doc("SKU-1", "A") is None
 
@@ -158,3 +165,33 @@ async def test_a_count_in_cases_is_converted_to_base_units(h, variances) -> None
     await h.send("item.updated", ITEM)
     out = await h.send(COUNT, count(2, "CS"), minutes=1)
     assert variances(out)[0]["counted_on_hand"] == 24.0
+
+
+def confirmed(qty: float, received_at: str | None = None) -> dict[str, object]:
+    d: dict[str, object] = {
+        "receipt_id": "R-1",
+        "location": "A",
+        "lines": [{"sku": "SKU-1", "qty_accepted": qty, "qty_quarantined": 0}],
+    }
+    if received_at:
+        d["received_at"] = received_at
+    return d
+
+
+async def test_goods_a_count_already_saw_are_not_added_again_when_confirmed_after_it(h) -> None:
+    await h.send(COUNT, count(10), minutes=5)
+    await h.send("receipt.confirmed", confirmed(10, "2026-11-27T10:02:00Z"), minutes=8)
+    assert h.pos("SKU-1", "A")["on_hand"] == 10
+
+
+async def test_goods_received_after_the_count_come_on_top_of_it(h) -> None:
+    await h.send("receipt.confirmed", confirmed(10, "2026-11-27T10:06:00Z"), minutes=8)
+    await h.send(COUNT, count(10), minutes=5)
+    assert h.pos("SKU-1", "A")["on_hand"] == 20
+
+
+async def test_a_confirmation_without_received_at_counts_from_its_own_time(h) -> None:
+    await h.send(COUNT, count(10), minutes=5)
+    await h.send("receipt.confirmed", confirmed(10), minutes=8)
+    await h.send("receipt.confirmed", confirmed(3), minutes=4)
+    assert h.pos("SKU-1", "A")["on_hand"] == 20

@@ -9,7 +9,16 @@ import pytest
 import availability
 from availability import domain
 from availability.domain import Effect, Numbers, Position, PositionChanged, apply_effect
-from availability.items import Item, Stamp, convert, make_stamp, to_micro, to_units, update_item
+from availability.items import (
+    Item,
+    Stamp,
+    UnknownUnit,
+    convert,
+    make_stamp,
+    to_micro,
+    to_units,
+    update_item,
+)
 from availability.store import (
     item_from_doc,
     item_to_doc,
@@ -17,7 +26,6 @@ from availability.store import (
     position_key,
     position_to_doc,
 )
-from shared.errors import Rejected
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 U = 1_000_000
@@ -93,16 +101,17 @@ def test_quantity_in_a_known_uom_is_multiplied_by_its_conversion() -> None:
     assert convert("SKU-1", 3, "KG", item()) == 1_500_000
 
 
-def test_unknown_uom_is_rejected_with_a_reason_an_operator_can_act_on() -> None:
-    with pytest.raises(Rejected) as e:
+def test_unknown_uom_fails_with_a_reason_an_operator_can_act_on() -> None:
+    with pytest.raises(UnknownUnit) as e:
         convert("SKU-1", 1, "PAL", item())
     assert str(e.value) == (
-        "no conversion from PAL to base unit for SKU-1; publish item.updated then replay"
+        "unknown unit of measure: no conversion from PAL to base unit for SKU-1; "
+        "publish item.updated then replay"
     )
 
 
-def test_uom_without_any_item_record_is_rejected() -> None:
-    with pytest.raises(Rejected, match="no conversion from CS to base unit for SKU-1"):
+def test_uom_without_any_item_record_fails_as_unknown() -> None:
+    with pytest.raises(UnknownUnit, match="no conversion from CS to base unit for SKU-1"):
         convert("SKU-1", 1, "CS", None)
 
 

@@ -144,6 +144,7 @@ class AppliedLine(Frozen):
     qty_received: float
     qty_accepted: float
     qty_quarantined: float
+    damaged: float = 0.0  # of qty_received; kept so that the line can be checked again
     lot: str | None = None
     substitute_for_sku: str | None = None
 
@@ -158,6 +159,11 @@ class ReceiptResult(Frozen):
     lines: tuple[AppliedLine, ...]
     exceptions: tuple[ExceptionRecord, ...] = ()
     asn_lateness_s: float | None = None  # receipt time minus the ASN's expected date
+
+    @property
+    def counted_on_po(self) -> bool:
+        """Did any of its units count against a PO line (and so need a re-check on cancel)?"""
+        return any(ln.po_line_id is not None for ln in self.lines)
 
     def confirmed_lines(self) -> list[ConfirmedLine]:
         """Per (SKU, lot), every received unit exactly once: accepted or quarantined."""

@@ -110,6 +110,7 @@ async def _save(
             po_id=res.po_id,
             location=res.location,
             lines=res.confirmed_lines(),
+            received_at=res.at,
         )
         uow.emit("receipt.confirmed", confirmed, key=res.receipt_id)
         outcome = "checked" if res.po_id else "blind"
@@ -128,6 +129,10 @@ async def _save(
         )
         uow.emit("receipt.exception", event, key=exc.po_id or exc.receipt_id)
         uow.on_commit(partial(metrics.exception_raised, exc.kind))
+    for move in out.moves:
+        type_, data = move.event()
+        uow.emit(type_, data, key=po.po_id if po is not None else move.sku)
+        log.info("receipt_rechecked", sku=move.sku, location=move.location, qty=move.qty)
     if po is not None and out.status is not None:
         changed = PurchaseOrderStatusChanged(po_id=po.po_id, status=out.status)
         uow.emit("purchase_order.status_changed", changed, key=po.po_id)

@@ -3,7 +3,8 @@
 Every function is pure, `(state, event) -> (state, outcome)`, and gives the same end state
 whatever order the ERP's and WMS's events arrive in: a receipt that arrives before its PO is
 held on the PO document and checked when the release arrives; an ASN or a cancellation that
-arrives first is kept and applied with it.
+arrives first is kept and applied with it; a cancellation that arrives after receipts received
+(event time) later than it re-checks them.
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ from receipt.domain import (
 from receipt.messages import AsnReceived, PoStatus, PurchaseOrderCancelled, PurchaseOrderReleased
 from receipt.policy import RULES, Situation
 from receipt.receiving import apply_receipt, blind_receipt
+from receipt.recheck import QuarantineMove, recheck
 
 
 class Outcome(Frozen):
     """What a handler must publish and record after a lifecycle step."""
 
     results: tuple[ReceiptResult, ...] = ()  # receipts checked: one receipt.confirmed each
-    exceptions: tuple[ExceptionRecord, ...] = ()  # PO-level exceptions (short receipts)
+    exceptions: tuple[ExceptionRecord, ...] = ()  # PO-level: short receipts, re-checks
+    moves: tuple[QuarantineMove, ...] = ()  # confirmed units a re-check put on or off hold
     status: PoStatus | None = None  # the PO's new status, only when it changed
     held: bool = False  # the receipt waits for its PO's release
     ignored: bool = False  # an older or repeated version of what is already known
@@ -99,12 +102,18 @@ def release(
 def cancel(
     po: PurchaseOrder | None, msg: PurchaseOrderCancelled, at: datetime
 ) -> tuple[PurchaseOrder, Outcome]:
-    """Cancel a PO; one already partially received is closed short, line by line."""
+    """Cancel a PO; one already partially received is closed short, line by line.
+
+    The earliest cancellation (event time) wins, whichever arrives first. Receipts already
+    counted on the PO but received after the cancellation are re-checked (`recheck.py`), so the
+    end state is the one the cancellation arriving first would have given.
+    """
     cur = po or PurchaseOrder(po_id=msg.po_id)
-    if cur.cancelled_at is not None:
+    if cur.cancelled_at is not None and at >= cur.cancelled_at:
         return cur, Outcome(ignored=True)
     new = cur.model_copy(update={"cancelled_at": at, "cancel_reason": msg.reason})
-    return _finish(po, new, [])
+    new, raised, moves = recheck(new)
+    return _finish(po, new, [], raised, moves)
 
 
 def record_asn(
@@ -143,14 +152,19 @@ def receive(po: PurchaseOrder | None, receipt: Receipt) -> tuple[PurchaseOrder |
 
 
 def _finish(
-    before: PurchaseOrder | None, po: PurchaseOrder, results: list[ReceiptResult]
+    before: PurchaseOrder | None,
+    po: PurchaseOrder,
+    results: list[ReceiptResult],
+    raised: tuple[ExceptionRecord, ...] = (),
+    moves: tuple[QuarantineMove, ...] = (),
 ) -> tuple[PurchaseOrder, Outcome]:
     status = derive_status(po)
     po = po.model_copy(update={"status": status})
     po, shorts = _close_short(po)
     prev = before.status if before is not None else None
     changed = status if status is not None and status != prev else None
-    return po, Outcome(results=tuple(results), exceptions=shorts, status=changed)
+    out = Outcome(results=tuple(results), exceptions=raised + shorts, status=changed, moves=moves)
+    return po, out
 
 
 def _close_short(po: PurchaseOrder) -> tuple[PurchaseOrder, tuple[ExceptionRecord, ...]]:

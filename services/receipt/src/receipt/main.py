@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from receipt import handlers, messages
+from datetime import UTC, datetime
+
+from receipt import handlers, messages, metrics, store
 from receipt.api import build_router
 from receipt.settings import ReceiptSettings
 from receipt.store import setup_store
-from shared.service import Publication, Route, ServiceDefinition
+from shared.service import PeriodicTask, Publication, Route, ServiceDefinition, TaskContext
 
 ERP = "erp.events"
 WMS = "wms.events"
 COMMERCE = "commerce.events"  # the EDI gateway publishes ASNs here
+
+
+async def refresh_open_exceptions(ctx: TaskContext) -> None:
+    """Open exceptions by kind and the oldest one's age, read where the truth is, so replicas
+    and restarts agree."""
+    metrics.open_exceptions(await store.open_exception_stats(ctx.db), datetime.now(UTC))
+
 
 SERVICE = ServiceDefinition(
     name="receipt",
@@ -59,8 +68,19 @@ SERVICE = ServiceDefinition(
             messages.PurchaseOrderStatusChanged,
             "open, partially_received, received, cancelled.",
         ),
+        Publication(
+            "inventory.quarantined",
+            messages.InventoryQuarantined,
+            "Confirmed units put on hold when a PO's cancellation re-checks a later receipt.",
+        ),
+        Publication(
+            "inventory.released",
+            messages.InventoryReleased,
+            "Confirmed units taken off hold when a PO's cancellation re-checks its receipts.",
+        ),
     ),
     setup_store=setup_store,
     api=build_router,
+    periodic=(PeriodicTask("open_exceptions_gauge", 30.0, refresh_open_exceptions),),
     settings_cls=ReceiptSettings,
 )

@@ -133,12 +133,17 @@ class ConfirmedLine(_Out):
 
 
 class ReceiptConfirmed(_Out):
-    """Availability adds accepted + quarantined to on_hand and quarantined to quarantined."""
+    """Availability adds accepted + quarantined to on_hand and quarantined to quarantined.
+
+    `received_at` (a distsync addition) is the receipt's event time at the WMS, so that a
+    consumer can order the goods against cycle counts; the envelope `time` is the confirmation's.
+    """
 
     receipt_id: str
     po_id: str | None = None
     location: str
     lines: list[ConfirmedLine]
+    received_at: datetime | None = None
 
 
 class ReceiptException(_Out):
@@ -162,3 +167,16 @@ class InboundChanged(_Out):
 class PurchaseOrderStatusChanged(_Out):
     po_id: str
     status: PoStatus
+
+
+class InventoryQuarantined(_Out):
+    """Confirmed units put on hold: a receipt re-checked once its PO's cancellation was known."""
+
+    location: str
+    sku: str
+    qty: float
+    reason_code: str
+
+
+class InventoryReleased(InventoryQuarantined):
+    """Confirmed units taken off hold: a receipt re-checked once its PO's cancellation was known."""

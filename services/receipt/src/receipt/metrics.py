@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from collections.abc import Mapping
+from datetime import datetime
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from receipt.messages import EXCEPTION_KINDS
 
 RECEIPTS = Counter(
     "distsync_receipt_receipts_total",
@@ -34,6 +39,31 @@ ASN_TO_RECEIPT = Histogram(
         float("inf"),
     ),
 )
+
+
+OPEN_EXCEPTIONS = Gauge(
+    "distsync_receipt_open_exceptions",
+    "Stored receipt exceptions of purchase orders still open (open or partially_received), "
+    "by kind (refreshed from the database)",
+    ["kind"],
+)
+OLDEST_OPEN_EXCEPTION = Gauge(
+    "distsync_receipt_oldest_open_exception_seconds",
+    "Seconds since the oldest of those exceptions was raised (the receipt's event time at the "
+    "WMS), by kind; 0 when there is none (refreshed from the database)",
+    ["kind"],
+)
+for _kind in EXCEPTION_KINDS:  # every kind has a series from the start, 0 until it has one
+    OPEN_EXCEPTIONS.labels(kind=_kind)
+    OLDEST_OPEN_EXCEPTION.labels(kind=_kind)
+
+
+def open_exceptions(stats: Mapping[str, tuple[int, datetime]], now: datetime) -> None:
+    """Set both gauges for every kind from (count, oldest event time) per kind."""
+    for kind in sorted({*EXCEPTION_KINDS, *stats}):
+        count, oldest = stats.get(kind, (0, now))
+        OPEN_EXCEPTIONS.labels(kind=kind).set(count)
+        OLDEST_OPEN_EXCEPTION.labels(kind=kind).set(max(0.0, (now - oldest).total_seconds()))
 
 
 def receipt_processed(outcome: str) -> None:

@@ -85,6 +85,15 @@ RULES: Mapping[Situation, Rule] = MappingProxyType(
 )
 
 
+RECHECK_REASONS: Mapping[str, str] = MappingProxyType(
+    {
+        "quarantined": "RECEIVED_AFTER_PO_CANCELLED",  # withdrawn from the cancelled PO
+        "released": "RECEIPT_RECHECKED",  # tolerance freed by withdrawn units
+    }
+)
+"""`reason_code` of the `inventory.quarantined` / `inventory.released` a re-check publishes."""
+
+
 def acceptance_limit(ordered: float, tolerance_pct: float) -> float:
     """Most units of a PO line that are accepted: ordered + tolerance."""
     return ordered * (1 + tolerance_pct / 100)

@@ -67,7 +67,7 @@ class _Acc:
     def off_po(self, sit: Situation, ref: str, rl: ReceiptLine, **ctx: Any) -> None:
         """The whole line in one situation, counted on no PO line."""
         a, qu = self.dispose(sit, rl.qty, ref, rl, **ctx)
-        self.applied.append(_applied(rl, None, rl.qty, a, qu))
+        self.applied.append(_applied(rl, None, rl.qty, a, qu, rl.damaged))
 
     def on_line(self, line: PoLine, qty: float, damaged: float, ref: str, rl: ReceiptLine) -> None:
         """`qty` units (of which `damaged`) counted against PO line `line`."""
@@ -96,7 +96,7 @@ class _Acc:
                 "lots": _add_lot(line.lots, rl.lot, qty),
             }
         )
-        self.applied.append(_applied(rl, line.line_id, qty, accepted, quarantined))
+        self.applied.append(_applied(rl, line.line_id, qty, accepted, quarantined, damaged))
 
     def substitute(self, line: PoLine, ref: str, rl: ReceiptLine) -> None:
         a, qu = self.dispose(
@@ -105,16 +105,19 @@ class _Acc:
         self.lines[line.line_id] = line.model_copy(
             update={"substituted": q(line.substituted + rl.qty)}
         )
-        self.applied.append(_applied(rl, line.line_id, rl.qty, a, qu))
+        self.applied.append(_applied(rl, line.line_id, rl.qty, a, qu, rl.damaged))
 
 
-def _applied(rl: ReceiptLine, line_id: str | None, qty: float, a: float, qu: float) -> AppliedLine:
+def _applied(
+    rl: ReceiptLine, line_id: str | None, qty: float, a: float, qu: float, damaged: float
+) -> AppliedLine:
     return AppliedLine(
         po_line_id=line_id,
         sku=rl.sku,
         qty_received=q(qty),
         qty_accepted=q(a),
         qty_quarantined=q(qu),
+        damaged=q(damaged),
         lot=rl.lot,
         substitute_for_sku=rl.substitute_for_sku,
     )
@@ -193,6 +196,41 @@ def apply_receipt(po: PurchaseOrder, receipt: Receipt) -> tuple[PurchaseOrder, R
         }
     )
     return new, result
+
+
+def as_receipt(res: ReceiptResult) -> Receipt:
+    """The receipt a result was checked from, one line per applied line, each pinned to the PO
+    line it counted on, so that checking it again splits it the same way."""
+    lines = tuple(
+        ReceiptLine(
+            po_line_id=al.po_line_id,
+            sku=al.sku,
+            qty=al.qty_received,
+            damaged=al.damaged,
+            lot=al.lot,
+            substitute_for_sku=al.substitute_for_sku,
+        )
+        for al in res.lines
+    )
+    return Receipt(
+        receipt_id=res.receipt_id, location=res.location, po_id=res.po_id, at=res.at, lines=lines
+    )
+
+
+def withdraw(po: PurchaseOrder, res: ReceiptResult) -> tuple[PurchaseOrder, ReceiptResult]:
+    """A receipt counted on the PO before its cancellation was known, though received after it:
+    what it counted on PO lines becomes unexpected and quarantined, as if the cancellation had
+    come first; lines already off the PO stay as they were. The PO's lines are not touched."""
+    receipt = as_receipt(res)
+    acc = _Acc(po, receipt)
+    for i, (al, rl) in enumerate(zip(res.lines, receipt.lines, strict=True)):
+        if al.po_line_id is None:
+            acc.applied.append(al)
+        else:
+            acc.off_po(Situation.PO_CANCELLED, f"{i}.cancelled", rl)
+    result = _result(acc, receipt, po.po_id, res.asn_lateness_s)
+    kept = result.model_copy(update={"exceptions": ()})
+    return po.model_copy(update={"receipts": (*po.receipts, kept)}), result
 
 
 def blind_receipt(receipt: Receipt) -> ReceiptResult:

@@ -19,6 +19,8 @@ INBOUND = "inbound"  # key inbound.key(sku, location): open PO lines still expec
 EXCEPTIONS = "receipt_exceptions"  # key ExceptionRecord.id: one document per exception
 
 DUPLICATES_KEPT = 20
+OPEN_STATUSES = ("open", "partially_received")  # as domain.is_open: released, not closed
+IN_CHUNK = 1000  # PO ids per `$in` when reading the exceptions of open POs
 
 
 def _bson(v: Any) -> Any:
@@ -104,6 +106,7 @@ async def setup_store(db: Any) -> None:
     await db[EXCEPTIONS].create_index([("at", -1)], name="at")
     await db[EXCEPTIONS].create_index([("po_id", 1), ("at", 1)], name="po_at")
     await db[RECEIPTS].create_index([("po_id", 1)], name="po")
+    await db[PURCHASE_ORDERS].create_index([("status", 1)], name="status")
 
 
 async def find_po(db: Any, po_id: str) -> PurchaseOrder | None:
@@ -128,3 +131,26 @@ async def find_exceptions(
         flt["po_id"] = po_id
     cursor = db[EXCEPTIONS].find(flt).sort([("at", -1), ("_id", 1)]).limit(limit)
     return [exception_view(d) for d in await cursor.to_list(None)]
+
+
+async def open_exception_stats(db: Any) -> dict[str, tuple[int, datetime]]:
+    """(count, oldest event time) by kind over the stored exceptions of POs still open.
+
+    Open POs are few next to every exception ever raised, so they are read first (index on
+    status) and their exceptions then by PO (index po_at). A blind receipt's exceptions have
+    no PO and a cancelled PO's short receipts are closed with it: neither is counted."""
+    flt = {"status": {"$in": list(OPEN_STATUSES)}}
+    open_ids = [d["_id"] async for d in db[PURCHASE_ORDERS].find(flt, {"_id": 1})]
+    out: dict[str, tuple[int, datetime]] = {}
+    for i in range(0, len(open_ids), IN_CHUNK):
+        pipeline = [
+            {"$match": {"po_id": {"$in": open_ids[i : i + IN_CHUNK]}}},
+            {"$group": {"_id": "$kind", "n": {"$sum": 1}, "oldest": {"$min": "$at"}}},
+        ]
+        async for row in await db[EXCEPTIONS].aggregate(pipeline):
+            n, oldest = int(row["n"]), row["oldest"]
+            if row["_id"] in out:
+                prev_n, prev_oldest = out[row["_id"]]
+                n, oldest = n + prev_n, min(oldest, prev_oldest)
+            out[row["_id"]] = (n, oldest)
+    return out

@@ -20,7 +20,7 @@ FORBIDDEN = (
     "fastapi",
     "starlette",
 )
-PURE = ("domain", "receiving", "lifecycle", "inbound", "policy", "messages")
+PURE = ("domain", "receiving", "lifecycle", "recheck", "inbound", "policy", "messages")
 SRC = Path(receipt.__file__).parent
 
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from receipt import lifecycle
-from receipt.domain import Receipt, ReceiptLine
-from receipt.messages import PoLineIn, PurchaseOrderReleased
+from receipt.domain import PurchaseOrder, Receipt, ReceiptLine, ReceiptResult
+from receipt.messages import PoLineIn, PurchaseOrderCancelled, PurchaseOrderReleased
 from receipt.policy import acceptance_limit
+from receipt.recheck import QuarantineMove
 
 T0 = datetime(2026, 11, 27, tzinfo=UTC)
 SKUS = ["A", "B", "C", "Z"]  # Z is never on the PO
@@ -120,3 +122,69 @@ def test_receipts_held_before_the_release_end_in_the_same_state_as_in_order(line
     assert held.lines == in_order.lines
     assert held.status == in_order.status
     assert held.receipts == in_order.receipts
+
+
+distinct_po_lines = st.lists(
+    st.builds(
+        lambda sku, qty, tol, lot: (sku, qty, tol, lot),
+        st.sampled_from(SKUS[:3]),
+        st.integers(0, 20),
+        st.sampled_from([None, 0, 10]),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=3,
+    unique_by=lambda x: x[0],
+)
+
+
+def _net(
+    results: list[ReceiptResult], moves: list[QuarantineMove]
+) -> dict[tuple[str, str], tuple[float, float]]:
+    """Per (SKU, location), (on hand, quarantined) as availability adds the events up."""
+    out: dict[tuple[str, str], tuple[float, float]] = {}
+    for r in results:
+        for c in r.confirmed_lines():
+            a, b = out.get((c.sku, r.location), (0.0, 0.0))
+            out[(c.sku, r.location)] = (
+                a + c.qty_accepted + c.qty_quarantined,
+                b + c.qty_quarantined,
+            )
+    for m in moves:
+        a, b = out.get((m.sku, m.location), (0.0, 0.0))
+        out[(m.sku, m.location)] = (a, b + m.qty)
+    return {k: (round(a, 6), round(b, 6)) for k, (a, b) in out.items()}
+
+
+def _play(steps: list[tuple[datetime, str, Any]]) -> tuple[Any, ...]:
+    po: PurchaseOrder | None = None
+    results: list[ReceiptResult] = []
+    moves: list[QuarantineMove] = []
+    for at, kind, payload in steps:
+        if kind == "release":
+            po, out = lifecycle.release(po, payload, at, {}, 0.0)
+        elif kind == "cancel":
+            po, out = lifecycle.cancel(po, payload, at)
+        else:
+            po, out = lifecycle.receive(po, payload)
+        results += out.results
+        moves += out.moves
+    assert po is not None
+    return po.status, po.cancelled_at, po.lines, _net(results, moves)
+
+
+@settings(max_examples=300, deadline=None)
+@given(distinct_po_lines, receipts, st.integers(0, 4), st.booleans(), st.data())
+def test_a_cancellation_ends_in_the_same_state_whatever_the_arrival_order(
+    lines, batches, cancel_after, second_cancel, data
+):
+    cancel = PurchaseOrderCancelled(po_id="PO-1")
+    steps: list[tuple[datetime, str, Any]] = [(T0, "release", _release(lines))]
+    steps += [(r.at, "receipt", r) for r in _receipts(batches)]
+    steps.append((T0 + timedelta(hours=cancel_after + 0.5), "cancel", cancel))
+    if second_cancel:
+        steps.append((T0 + timedelta(hours=cancel_after + 1.5), "cancel", cancel))
+    in_order = sorted(steps, key=lambda s: s[0])
+    shuffled = data.draw(st.permutations(steps))
+
+    assert _play(shuffled) == _play(in_order)

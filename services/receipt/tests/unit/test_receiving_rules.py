@@ -20,7 +20,7 @@ def _acc_quar(svc, sku: str) -> tuple[float, float]:
 
 async def test_full_receipt_is_accepted_and_closes_the_purchase_order(svc):
     await svc.release("PO-1", [svc.pl("1", "SKU-A", 10)])
-    await svc.receive("R-1", "PO-1", [svc.rl("SKU-A", 10, po_line_id="1")])
+    await svc.receive("R-1", "PO-1", [svc.rl("SKU-A", 10, po_line_id="1")], time=svc.at(1.5))
 
     assert svc.events("receipt.confirmed") == [
         {
@@ -28,6 +28,7 @@ async def test_full_receipt_is_accepted_and_closes_the_purchase_order(svc):
             "po_id": "PO-1",
             "location": "DC-EAST",
             "lines": [{"sku": "SKU-A", "qty_accepted": 10.0, "qty_quarantined": 0.0}],
+            "received_at": "2026-11-27T09:30:00Z",
         }
     ]
     assert svc.exceptions() == []
@@ -126,13 +127,14 @@ async def test_receipt_line_naming_a_line_of_another_sku_is_unexpected(svc):
 
 
 async def test_blind_receipt_is_quarantined_and_raised_as_unexpected_item(svc):
-    await svc.receive("R-1", None, [svc.rl("SKU-A", 6, lot="L1")])
+    await svc.receive("R-1", None, [svc.rl("SKU-A", 6, lot="L1")], time=svc.at(2))
 
     assert svc.events("receipt.confirmed") == [
         {
             "receipt_id": "R-1",
             "location": "DC-EAST",
             "lines": [{"sku": "SKU-A", "qty_accepted": 0.0, "qty_quarantined": 6.0, "lot": "L1"}],
+            "received_at": "2026-11-27T10:00:00Z",
         }
     ]
     [exc] = svc.exceptions()

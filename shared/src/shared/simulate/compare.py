@@ -87,9 +87,6 @@ async def positions(c: httpx.AsyncClient, base: str, truth: Truth) -> Comparison
             return
         for loc in sorted(set(skus[sku]) | set(have)):
             p = truth.positions.get((sku, loc))
-            if p is not None and p.ambiguous:
-                cmp.skipped += 1
-                continue
             cmp.compared += 1
             want = (
                 {k: _num(v) for k, v in p.numbers().items()} if p else dict.fromkeys(BUCKETS, 0.0)

@@ -65,10 +65,6 @@ class Stock:
     staged: int = 0
     inbound: int = 0
     safety: int = 0
-    # False once a purchase receipt touched it: receipt.confirmed carries the time the receipt
-    # service processed it, not when the goods arrived, so a later cycle count and that
-    # receipt could be ordered either way (docs/simulation.md, "What is not simulated").
-    countable: bool = True
 
     @property
     def ats(self) -> int:

@@ -200,7 +200,6 @@ def _receive(w: World, plan: PoPlan, late: bool = False) -> None:
         s = w.st(a.sku, po.location)
         s.on_hand += int(a.on_hand)
         s.quarantined += int(a.quarantined)
-        s.countable = False
         if a.quarantined:
             _qa_later(w, a.sku, po.location, int(a.quarantined))
     if r.random() < 0.02:  # the WMS sends the same receipt again under a new event id

@@ -80,18 +80,17 @@ def transfer(w: World, branch: str | None = None, items: list[Item] | None = Non
     w.later(30, 100, received)
 
 
-def _random_position(w: World, countable: bool = False) -> tuple[str, str] | None:
+def _random_position(w: World) -> tuple[str, str] | None:
     keys = w.stock_keys
     for _ in range(12):
         key = keys[w.rng.randrange(len(keys))]
-        s = w.stock[key]
-        if (not countable or s.countable) and s.on_hand > 0:
+        if w.stock[key].on_hand > 0:
             return key
     return None
 
 
 def cycle_count(w: World) -> None:
-    key = _random_position(w, countable=True)
+    key = _random_position(w)
     if key is not None:
         recount(w, *key)
 
@@ -99,8 +98,6 @@ def cycle_count(w: World) -> None:
 def recount(w: World, sku: str, location: str) -> None:
     """A cycle count: the shelf as it is, shrinkage and found stock included."""
     s = w.st(sku, location)
-    if not s.countable:
-        return
     r = w.rng
     x = r.random()
     shrink = 0 if x < 0.7 else -r.randint(1, 3) if x < 0.9 else r.randint(1, 2)
@@ -191,7 +188,6 @@ def blind_or_stray(w: World) -> None:
         qty = it.case
         s.on_hand += qty
         s.quarantined += qty
-        s.countable = False
         data = {
             "receipt_id": w.next_id("RC"),
             "location": loc,

@@ -2,7 +2,9 @@
 the simulator published (duplicates and bad messages excluded) through the contract's formulas
 (section 5) and the receipt and returns rules (`policy`). Independent of the services' code.
 
-Event times matter only where the contract says so: a count sets on_hand as of its time, and
+Events are replayed in event-time order, never arrival order: a count sets on_hand as of its
+time (a purchase receipt's goods enter at the receipt's own time, which `receipt.confirmed`
+carries as `received_at`), a receipt received after its PO's cancellation is unexpected, and
 absolute values (safety stock, authorizations) keep the newest by event time.
 """
 
@@ -50,7 +52,6 @@ class Position:
     inbound: Q = field(default_factory=Q)
     returns_pending: Q = field(default_factory=Q)
     safety_stock: Q = field(default_factory=Q)
-    receipts_at: list[int] = field(default_factory=list)  # purchase receipts, event times
 
     @property
     def on_hand(self) -> Q:
@@ -58,12 +59,6 @@ class Position:
             return sum((d for _, d in self.movements), Q(0))
         at = self.count[0]
         return self.count[2] + sum((d for t, d in self.movements if t > at), Q(0))
-
-    @property
-    def ambiguous(self) -> bool:
-        """A count after a purchase receipt: the receipt enters on_hand at the time the
-        receipt service confirms it, which may fall on either side of the count."""
-        return self.count is not None and any(t <= self.count[0] for t in self.receipts_at)
 
     def numbers(self) -> dict[str, Q]:
         n = {
@@ -209,7 +204,6 @@ def replay(events: Iterable[SimEvent]) -> Truth:
                     p = t.position(a.sku, d["location"])
                     p.movements.append((at, a.on_hand))
                     p.quarantined += a.quarantined
-                    p.receipts_at.append(at)
             case "return.authorized":
                 rma = t.rmas.setdefault(d["rma_id"], policy.Rma(d["rma_id"]))
                 if d["rma_id"] in auth_at and (at, ev.id) < auth_at[d["rma_id"]]:
