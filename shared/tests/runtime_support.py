@@ -51,10 +51,15 @@ async def handle_counted(msg: Incoming[ThingCounted], uow: UnitOfWork) -> None:
     uow.put("seen", msg.data.key, doc)
 
 
-def counter_service(name: str | None = None) -> ServiceDefinition:
+def _counter_keys(d: ThingHappened) -> list[tuple[str, str]]:
+    return [("counters", d.key)]
+
+
+def counter_service(name: str | None = None, *, preload: bool = False) -> ServiceDefinition:
+    keys = _counter_keys if preload else None
     return ServiceDefinition(
         name=name or f"rt-{uuid.uuid4().hex[:8]}",
-        routes=(Route("thing.happened", ThingHappened, handle_thing, ("wms.events",)),),
+        routes=(Route("thing.happened", ThingHappened, handle_thing, ("wms.events",), keys),),
         publishes=(Publication("thing.counted", ThingCounted),),
     )
 

@@ -27,7 +27,7 @@ class ServiceSettings(BaseSettings):
     prefetch: int = 200
     batch_size: int = 100
     batch_wait_ms: float = 5.0
-    lanes: int = 2  # batches in flight at once, partitioned by aggregate (Route.preload)
+    lanes: int = 1  # batches in flight at once, partitioned by aggregate (Route.preload)
     retry_delays_s: list[int] = [1, 10, 60]
     max_attempts: int = 5  # deliveries before a repeatedly failing message is dead-lettered
     delivery_limit: int = 20  # broker-side x-delivery-limit (crash loops)

@@ -262,3 +262,29 @@ async def test_sigterm_style_shutdown_mid_stream_loses_and_doubles_nothing(
 
 async def _inbox_at_least(mongo, db, n):
     return await mongo[db]["inbox"].count_documents({}) >= n
+
+
+async def test_two_lanes_apply_every_message_once_and_ack_all_of_them_even_across_a_restart(
+    amqp_url, mongodb_url, mongo, db_name
+):
+    svc = counter_service(preload=True)  # preload keys partition the lanes
+    s = settings_for(amqp_url, mongodb_url, db_name, batch_size=10, lanes=2)
+    rt = await start(svc, s)
+    keys = [f"lane-{i}" for i in range(8)]
+    for i in range(400):
+        _, body = event_body(keys[i % 8], 1)
+        await publish(amqp_url, "wms.events", "thing.happened", body)
+        if i == 200:  # one invalid message in the stream: acked alone, dead-lettered
+            await publish(amqp_url, "wms.events", "thing.happened", b'{"not": "a cloudevent"}')
+    await eventually(lambda: _inbox_at_least(mongo, db_name, 100), timeout=30)
+    await rt.stop()  # mid-stream: the lanes finish what they hold, the rest goes back
+    rt2 = await start(svc, s)
+    try:
+        for k in keys:
+            await eventually(lambda k=k: _eq(total(mongo, db_name, k), 50), timeout=60)
+        await eventually(lambda: _depth_zero(amqp_url, f"{svc.name}.main"), timeout=30)
+        assert await mongo[db_name]["inbox"].count_documents({}) == 400
+        assert len(await drain_queue(amqp_url, f"{svc.name}.dlq")) == 1
+    finally:
+        await rt2.stop()
+    assert await queue_depth(amqp_url, f"{svc.name}.main") == 0  # nothing left unacked
