@@ -49,4 +49,5 @@ def test_service_publishes_the_four_contract_events_on_returns_events():
         "return.stock_dispositioned",
         "returns.pending_changed",
     }
-    assert [t.name for t in SERVICE.periodic] == ["returns-expiry-sweep"]
+    # its own sweep, plus the DLQ-age gauge every service gets from shared.service
+    assert [t.name for t in SERVICE.periodic] == ["returns-expiry-sweep", "dlq_age_gauge"]
