@@ -12,6 +12,14 @@ longest. `first-failure-time` would not do: a replayed message that fails again 
 first failure of its original run, so a message back in the DLQ for a minute would read as days
 old, and the head would not be the oldest by it. Messages dead-lettered by the broker (delivery
 limit) carry no failure headers; their `x-death` time is used.
+
+On RabbitMQ 3.x a returned message goes back at the tail, so the head can only be read by
+walking the whole queue and handing it back in order; every walk raises each message's delivery
+count, and the queue is republished every `dlq_renew_at` walks. A 100,000-event chaos run with
+that walk every 30 s ended with 7 dead letters present twice in one DLQ (the service logged
+each once; the renewal, which republishes and then acks, is the suspected cause, not proven),
+so on 3.x the gauge is left unset unless `DISTSYNC_DLQ_AGE_WALK=true` (compose and Kubernetes
+run RabbitMQ 4.x, where only the head is read).
 """
 
 from __future__ import annotations
@@ -31,6 +39,8 @@ log = get_logger("shared.dlq_age")
 # A head message with no time at all (published into the DLQ by hand): its age counts from
 # when this process first saw it there. queue -> (message identity, wall-clock seconds)
 _first_seen: dict[str, tuple[str, float]] = {}
+# queues whose head cannot be read without walking them, already reported once
+_walk_skipped: set[str] = set()
 
 
 def requeues_at_head(server_version: str) -> bool:
@@ -66,16 +76,22 @@ def dlq_settings(s: ServiceSettings) -> D.DlqSettings:
 
 
 async def oldest_age(
-    service: str, settings: D.DlqSettings, *, in_place: bool | None = None
+    service: str, settings: D.DlqSettings, *, in_place: bool | None = None, walk: bool = True
 ) -> float | None:
     """The age of the head of `<service>.dlq` (0 when it is empty); None when another dlq
-    command holds the queue. `in_place` overrides what the broker's version says."""
+    command holds the queue, or when reading the head would take walking the whole queue and
+    `walk` is off. `in_place` overrides what the broker's version says."""
     queue = dlq(service)
     async with D.Broker(settings.amqp_url, name=f"distsync-{service}-dlq-age") as broker:
         if await broker.depth(queue) == 0:
             _first_seen.pop(queue, None)
             return 0.0
         at_head = requeues_at_head(server_version(broker)) if in_place is None else in_place
+        if not at_head and not walk:
+            if queue not in _walk_skipped:
+                _walk_skipped.add(queue)
+                log.info("dlq_age_needs_rabbitmq_4", queue=queue, setting="DISTSYNC_DLQ_AGE_WALK")
+            return None
         try:
             m = await D.head(broker, queue, settings, in_place=at_head)
         except D.QueueBusy:
@@ -88,6 +104,7 @@ async def refresh(ctx: TaskContext, *, in_place: bool | None = None) -> None:
     """Set the gauge for the context's service; a busy queue keeps the last value."""
     if not ctx.settings.dlq_age_gauge:
         return
-    age = await oldest_age(ctx.service, dlq_settings(ctx.settings), in_place=in_place)
+    walk = bool(getattr(ctx.settings, "dlq_age_walk", False))
+    age = await oldest_age(ctx.service, dlq_settings(ctx.settings), in_place=in_place, walk=walk)
     if age is not None:
         DLQ_OLDEST_AGE.labels(ctx.service).set(age)

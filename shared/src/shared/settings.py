@@ -39,6 +39,7 @@ class ServiceSettings(BaseSettings):
     declare_topology: bool = True  # declare this service's topology at start
     inbox_correlation_index: bool = False  # index inbox.correlationid (faster trace, slower writes)
     dlq_age_gauge: bool = True  # peek at the head of <service>.dlq every 30 s (shared.dlq_age)
+    dlq_age_walk: bool = False  # RabbitMQ 3.x: walk the whole DLQ to read its head (shared.dlq_age)
 
     def db_name(self, service: str) -> str:
         return self.mongodb_db or "distsync_" + service.replace("-", "_")

@@ -94,7 +94,7 @@ def close_to(value: float | None, expected: float, slack: float = 30.0) -> bool:
 
 async def test_an_empty_dlq_reads_zero(amqp_url):
     service, _ = await seed(amqp_url, [])
-    await A.refresh(ctx_for(service, ServiceSettings(amqp_url=amqp_url)))
+    await A.refresh(ctx_for(service, ServiceSettings(amqp_url=amqp_url, dlq_age_walk=True)))
     assert gauge(service) == 0.0
 
 
@@ -102,7 +102,7 @@ async def test_the_gauge_is_the_age_of_the_head_by_its_last_failure_and_moves_no
     now = datetime.now(UTC)
     times = [now - timedelta(hours=2), now - timedelta(hours=3), now - timedelta(minutes=10)]
     service, ids = await seed(amqp_url, times)
-    ctx = ctx_for(service, ServiceSettings(amqp_url=amqp_url))
+    ctx = ctx_for(service, ServiceSettings(amqp_url=amqp_url, dlq_age_walk=True))
     for _ in range(4):  # RabbitMQ 3.x here: every refresh walks the queue and hands it back
         await A.refresh(ctx)
         assert close_to(gauge(service), 7200.0), gauge(service)  # the head, not the max
@@ -133,7 +133,7 @@ async def test_reading_only_the_head_never_lets_the_delivery_limit_drop_it(amqp_
 
 async def test_a_dlq_another_dlq_command_holds_is_skipped_and_keeps_the_last_value(amqp_url):
     service, ids = await seed(amqp_url, [datetime.now(UTC) - timedelta(hours=1)])
-    ctx = ctx_for(service, ServiceSettings(amqp_url=amqp_url))
+    ctx = ctx_for(service, ServiceSettings(amqp_url=amqp_url, dlq_age_walk=True))
     await A.refresh(ctx)
     assert close_to(gauge(service), 3600.0)
     conn = await aio_pika.connect(amqp_url)
@@ -152,7 +152,9 @@ async def test_a_dlq_another_dlq_command_holds_is_skipped_and_keeps_the_last_val
 
 async def test_the_gauge_can_be_switched_off(amqp_url):
     service, _ = await seed(amqp_url, [datetime.now(UTC)])
-    await A.refresh(ctx_for(service, ServiceSettings(amqp_url=amqp_url, dlq_age_gauge=False)))
+    await A.refresh(
+        ctx_for(service, ServiceSettings(amqp_url=amqp_url, dlq_age_gauge=False, dlq_age_walk=True))
+    )
     assert gauge(service) is None
 
 
@@ -160,7 +162,7 @@ async def test_a_message_the_runtime_dead_letters_shows_in_its_services_dlq_age(
     amqp_url, mongodb_url, db_name
 ):
     svc = counter_service()
-    settings = settings_for(amqp_url, mongodb_url, db_name)
+    settings = settings_for(amqp_url, mongodb_url, db_name, dlq_age_walk=True)
     rt = await start(svc, settings)
     try:
         eid, body = event_body("reject-1")
@@ -180,3 +182,16 @@ async def test_a_message_the_runtime_dead_letters_shows_in_its_services_dlq_age(
 
 async def _depth_is(url: str, queue: str, n: int) -> bool:
     return await queue_depth(url, queue) == n
+
+
+async def test_on_a_broker_that_requeues_at_the_tail_the_default_leaves_the_dlq_untouched(
+    amqp_url,
+):
+    service, ids = await seed(amqp_url, [datetime.now(UTC) - timedelta(hours=1)] * 3)
+    for _ in range(3):
+        await A.refresh(ctx_for(service, ServiceSettings(amqp_url=amqp_url)))
+    assert gauge(service) is None  # RabbitMQ 3.x here: no walk, no figure
+    async with D.Broker(amqp_url) as b:
+        msgs = await D.peek(b, f"{service}.dlq", dlq_settings(amqp_url))
+    assert [m.returns for m in msgs] == [0, 0, 0]  # never handed out by the gauge
+    assert await ids_in(amqp_url, f"{service}.dlq") == ids
