@@ -21,6 +21,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exp
 
 from shared import failures as F
 from shared import inbox
+from shared.acks import Settler
 from shared.envelope import CloudEvent, EnvelopeError, parse, short_errors
 from shared.errors import PermanentError, RetryableError, SchemaInvalid, UnknownType
 from shared.logging import get_logger
@@ -517,80 +518,3 @@ def _props(m: AbstractIncomingMessage) -> dict[str, Any]:
         "content_type": m.content_type,
         "delivery_mode": 2,
     }
-
-
-class Settler:
-    """Settles deliveries with as few frames as possible, never acking one still in hand.
-
-    Lanes commit out of delivery order, so a batch's highest tag cannot simply be acked with
-    `multiple`: that would settle another lane's messages before their commit. Per channel,
-    this tracks the highest tag below which every delivery is settled, and acks up to it.
-    Messages acked or nacked one by one count as settled too (a `multiple` ack skips them)."""
-
-    def __init__(self) -> None:
-        self._chan: dict[int, _ChannelAcks] = {}
-
-    def _state(self, m: AbstractIncomingMessage) -> _ChannelAcks | None:
-        try:
-            ch = m.channel
-        except Exception:  # the channel closed: the broker redelivers, the inbox absorbs it
-            return None
-        st = self._chan.get(id(ch))
-        if st is None or st.channel is not ch:
-            self._chan = {k: v for k, v in self._chan.items() if not v.channel.is_closed}
-            st = self._chan[id(ch)] = _ChannelAcks(ch)
-        return st
-
-    def received(self, m: AbstractIncomingMessage) -> None:
-        st = self._state(m)
-        if st is not None:
-            tag = m.delivery_tag or 0
-            st.outstanding.add(tag)
-            st.highest = max(st.highest, tag)
-
-    def all_settled(self) -> bool:
-        return all(not st.outstanding or st.channel.is_closed for st in self._chan.values())
-
-    def is_settled(self, m: AbstractIncomingMessage) -> bool:
-        st = self._state(m)
-        return st is None or (m.delivery_tag or 0) not in st.outstanding
-
-    async def ack(self, messages: list[AbstractIncomingMessage]) -> None:
-        touched: dict[int, _ChannelAcks] = {}
-        for m in messages:
-            st = self._state(m)
-            if st is not None:
-                st.outstanding.discard(m.delivery_tag or 0)
-                touched[id(st.channel)] = st
-        for st in touched.values():
-            await st.flush()
-
-    async def ack_one(self, m: AbstractIncomingMessage) -> None:
-        with contextlib.suppress(Exception):
-            await m.ack()
-        st = self._state(m)
-        if st is not None:
-            st.outstanding.discard(m.delivery_tag or 0)
-
-    async def nack_one(self, m: AbstractIncomingMessage) -> None:
-        with contextlib.suppress(Exception):
-            await m.nack(requeue=True)
-        st = self._state(m)
-        if st is not None:
-            st.outstanding.discard(m.delivery_tag or 0)
-
-
-class _ChannelAcks:
-    def __init__(self, channel: Any) -> None:
-        self.channel = channel
-        self.outstanding: set[int] = set()  # delivered to us, not yet settled
-        self.highest = 0  # highest tag delivered to us
-        self.acked_to = 0  # a `multiple` ack went out up to here
-
-    async def flush(self) -> None:
-        """Ack (multiple) up to just below the lowest unsettled tag, if that moved."""
-        floor = min(self.outstanding) - 1 if self.outstanding else self.highest
-        if floor > self.acked_to:
-            self.acked_to = floor
-            with contextlib.suppress(Exception):  # channel gone: redelivered, inbox absorbs it
-                await self.channel.basic_ack(delivery_tag=floor, multiple=True)

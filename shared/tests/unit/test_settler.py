@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.consumer import Settler
+from shared.acks import Settler
 
 
 class FakeChannel:
