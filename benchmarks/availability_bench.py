@@ -27,7 +27,15 @@ from shared.runtime import mongo_client
 from shared.testing import amqp_server, free_port, isolated_vhost, mongodb_server
 from shared.topology import all_services, declare, full_topology
 
-from .common import applied_count, bind_downstream, pct, rss_peak_mb, wait_applied
+from .common import (
+    CpuMeter,
+    applied_count,
+    bind_downstream,
+    broker_pid,
+    pct,
+    rss_peak_mb,
+    wait_applied,
+)
 
 KINDS = ("inventory.adjusted", "order.allocated", "inventory.quarantined", "inventory.released")
 
@@ -91,7 +99,9 @@ def start(amqp: str, mongo: str, db: str, port: int | None = None) -> subprocess
     return subprocess.Popen([sys.executable, "-m", "shared.cli", "run", "availability"], env=env)
 
 
-async def throughput(amqp: str, mongo: str, n: int, replicas: int) -> tuple[float, float]:
+async def throughput(
+    amqp: str, mongo: str, n: int, replicas: int, db_pid: int | None
+) -> tuple[float, float, str]:
     db = f"bench_av{replicas}_" + uuid.uuid4().hex[:6]
     await preload(amqp, events(n, 2000, replicas))
     client = mongo_client(mongo)
@@ -99,10 +109,14 @@ async def throughput(amqp: str, mongo: str, n: int, replicas: int) -> tuple[floa
     procs = [start(amqp, mongo, db, port) for port in ports]
     try:
         await wait_applied(ports, 1)
+        pids: dict[str, int | None] = {f"service{i + 1}": p.pid for i, p in enumerate(procs)}
+        cpu = CpuMeter({**pids, "database": db_pid, "broker": broker_pid()}).start()
         t0 = time.perf_counter()
         first = applied_count(*ports)
         t1 = await wait_applied(ports, n)
-        return (n - first) / (t1 - t0), max(rss_peak_mb(p.pid) for p in procs)
+        cpu.stop()
+        rate = (n - first) / (t1 - t0)
+        return rate, max(rss_peak_mb(p.pid) for p in procs), cpu.per_event_ms(n - first)
     finally:
         for p in procs:
             p.terminate()
@@ -171,21 +185,24 @@ async def main() -> None:
     ap.add_argument("--rate", type=float, default=500)
     ap.add_argument("--seconds", type=float, default=10)
     args = ap.parse_args()
-    with amqp_server() as base, isolated_vhost(base) as amqp, mongodb_server() as (mongo, _):
+    with amqp_server() as base, isolated_vhost(base) as amqp, mongodb_server() as (mongo, srv):
+        db_pid = srv.proc.pid if srv and srv.proc else None
         conn = await aio_pika.connect(amqp)
         await declare(await conn.channel(), full_topology(all_services()))
         await conn.close()
         await bind_downstream(amqp, "availability.events", "availability.#")
-        one, rss1 = await throughput(amqp, mongo, args.events, 1)
-        two, rss2 = await throughput(amqp, mongo, args.events, 2)
+        one, rss1, cpu1 = await throughput(amqp, mongo, args.events, 1, db_pid)
+        two, rss2, cpu2 = await throughput(amqp, mongo, args.events, 2, db_pid)
         lat = await latency(amqp, mongo, args.rate, args.seconds)
     print("distsync availability benchmark")
     print(
         f"  one instance : {one:8.0f} inventory events/s over {args.events} (peak RSS {rss1:.0f} MB)"
     )
+    print(f"    CPU ms per event: {cpu1}")
     print(
         f"  two instances: {two:8.0f} inventory events/s over {args.events} (peak RSS {rss2:.0f} MB each at most)"
     )
+    print(f"    CPU ms per event: {cpu2}")
     print(
         f"  publish -> availability.changed at {args.rate:.0f}/s offered, {len(lat)} samples: "
         f"p50 {pct(lat, 50) * 1000:.1f} ms, p95 {pct(lat, 95) * 1000:.1f} ms, "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import time
 import urllib.request
 
@@ -15,6 +17,43 @@ def rss_peak_mb(pid: int) -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time a process has used so far (0 if unknown or gone)."""
+    if pid is None:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def broker_pid() -> int | None:
+    """The local RabbitMQ's Erlang VM, if it runs on this machine."""
+    out = subprocess.run(["pgrep", "-f", "beam.smp"], capture_output=True, text=True).stdout
+    return int(out.split()[0]) if out.split() else None
+
+
+class CpuMeter:
+    """CPU seconds used by named processes between `start()` and `stop()`."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = pids
+        self.used: dict[str, float] = {}
+
+    def start(self) -> CpuMeter:
+        self._t0 = {n: cpu_seconds(p) for n, p in self.pids.items()}
+        return self
+
+    def stop(self) -> dict[str, float]:
+        self.used = {n: cpu_seconds(p) - self._t0[n] for n, p in self.pids.items()}
+        return self.used
+
+    def per_event_ms(self, events: float) -> str:
+        return ", ".join(f"{n} {v / max(events, 1) * 1000:.2f}" for n, v in self.used.items())
 
 
 def applied_count(*ports: int) -> float:

@@ -208,9 +208,7 @@ async def main() -> None:
     ap.add_argument("--events", type=int, default=20000)
     ap.add_argument("--rate", type=float, default=500)
     ap.add_argument("--seconds", type=float, default=10)
-    ap.add_argument(
-        "--latency-only", action="store_true", help="skip the two throughput runs"
-    )
+    ap.add_argument("--latency-only", action="store_true", help="skip the two throughput runs")
     args = ap.parse_args()
     with amqp_server() as base, isolated_vhost(base) as amqp, mongodb_server() as (mongo, _):
         conn = await aio_pika.connect(amqp)

@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from pymongo import ReplaceOne
+from pymongo import InsertOne, ReplaceOne
 
 from shared.outbox import OUTBOX, outbox_doc
 from shared.uow import BaseUnitOfWork
@@ -45,10 +45,19 @@ class MongoUnitOfWork(BaseUnitOfWork):
 
 
 async def flush(uow: BaseUnitOfWork, db: Any, session: Any, at: datetime) -> None:
-    """Write every changed aggregate and every emitted event, inside the open transaction."""
-    per_coll: dict[str, list[ReplaceOne[Any]]] = defaultdict(list)
+    """Write every changed aggregate and every emitted event, inside the open transaction.
+
+    A document read and not found is inserted; any other is replaced (upsert, for a handler that
+    writes without reading). An insert is cheaper than an upsert, on mongod a little and on the
+    embedded test server by half. If another replica inserts the same document after this
+    transaction's snapshot, the insert fails with a write conflict (112, transient), the batch
+    is retried and then reads the document."""
+    per_coll: dict[str, list[InsertOne[Any] | ReplaceOne[Any]]] = defaultdict(list)
     for coll, key, doc in uow.dirty_items():
-        per_coll[coll].append(ReplaceOne({"_id": key}, doc, upsert=True))
+        if uow.known_absent(coll, key):
+            per_coll[coll].append(InsertOne(doc))
+        else:
+            per_coll[coll].append(ReplaceOne({"_id": key}, doc, upsert=True))
     for coll, ops in per_coll.items():
         await db[coll].bulk_write(ops, ordered=False, session=session)
     if uow.events:

@@ -94,7 +94,7 @@ class ServiceRuntime:
         s = self.settings
         await self.db.command("ping")
         await inbox.setup(self.db, s.inbox_correlation_index)
-        await outbox.setup(self.db)
+        await outbox.setup(self.db, index_correlation=s.outbox_correlation_index)
         if self.svc.setup_store is not None:
             await self.svc.setup_store(self.db)
         await self.sessions.start()

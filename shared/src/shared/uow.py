@@ -137,6 +137,11 @@ class BaseUnitOfWork:
     def dirty_items(self) -> list[tuple[str, str, dict[str, Any]]]:
         return [(c, k, d) for (c, k), d in self._dirty.items()]
 
+    def known_absent(self, collection: str, key: str) -> bool:
+        """Read in this unit of work and not found: the write can be an insert."""
+        k = (collection, key)
+        return k in self._loaded and self._loaded[k] is None
+
     def savepoint(self) -> tuple[dict[Any, Any], int, int]:
         return (dict(self._dirty), len(self.events), len(self.after_commit))
 
