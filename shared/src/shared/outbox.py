@@ -101,6 +101,7 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._lease_until = 0.0
         self._backlog_at = 0.0
+        self._more = False  # the last drain read a full page: more may be waiting
         self.crash_after_publish: Any = None  # test hook: raise here to mimic a crash
 
     def wake(self) -> None:
@@ -128,9 +129,9 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
             self._wake.clear()
             try:
-                n = await self.drain_once()
+                await self.drain_once()
                 backoff = self.poll_s
-                if n > 0:
+                if self._more:  # else a commit since the read has set the wake already
                     self._wake.set()
             except asyncio.CancelledError:
                 raise
@@ -172,15 +173,18 @@ class OutboxRelay:
 
     async def drain_once(self) -> int:
         """Publish the oldest unsent batches; return how many events were handled."""
+        self._more = False
         if not await self._hold_lease():
             return 0
+        page = max(1, self.batch // 50)
         docs = (
             await self.db[OUTBOX]
             .find({"sent_at": None})
             .sort([("seq", ASCENDING)])
-            .limit(max(1, self.batch // 50))
+            .limit(page)
             .to_list()
         )
+        self._more = len(docs) >= page
         if not docs:
             OUTBOX_BACKLOG.labels(self.service).set(0)
             OUTBOX_OLDEST_SECONDS.labels(self.service).set(0)

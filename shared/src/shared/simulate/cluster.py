@@ -160,6 +160,7 @@ def spawn(
     replicas: dict[str, int] | None = None,
     extra_env: dict[str, str] | None = None,
     mongodb_url: str | None = None,
+    db_ttl_sweep_s: float = 0.0,
 ) -> Cluster:
     """SecantusDB (unless `mongodb_url`), topology, then every service as a subprocess."""
     (workdir / "logs").mkdir(parents=True, exist_ok=True)
@@ -167,7 +168,7 @@ def spawn(
     if mongodb_url is None:
         storage = workdir / "secantus"
         storage.mkdir(exist_ok=True)
-        db_server = SecantusServer(storage=str(storage)).start()
+        db_server = SecantusServer(storage=str(storage), ttl_sweep_s=db_ttl_sweep_s).start()
         mongodb_url = db_server.url
     base_env = dict(
         os.environ,

@@ -90,13 +90,18 @@ def render_text(r: dict[str, Any]) -> str:
         f"({ev['method']})"
     )
     lat = r["latency"]
-    out.append("visibility latency (event time at the source -> seen on the service exchange)")
+    out.append(
+        "visibility latency, live operation (event time at the source -> seen on the service "
+        "exchange; the go-live bulk load apart)"
+    )
     for k in (
         "availability.changed",
         "order.status_changed",
         "all",
         "outside_chaos",
         "from_publish",
+        "go_live",
+        "with_go_live",
     ):
         if k in lat:
             out.append(f"  {k:<23}{_lat(lat[k])}")

@@ -49,6 +49,7 @@ class Stream:
         self.bad: list[BadMessage] = []
         self.log: dict[str, SimEvent] = {}
         self.published_at: dict[str, float] = {}  # first publish, wall clock
+        self.go_live_ids: set[str] = set()  # the bulk load before live operation
         self.counters = Counters()
         self._sem = asyncio.Semaphore(in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -133,6 +134,7 @@ class Stream:
             for ev in phase:
                 self.stamp(ev)
                 self.counters.bootstrap += 1
+                self.go_live_ids.add(ev.id)
                 await self._send(Outgoing(ev))
             await self.settle()
 
