@@ -47,15 +47,6 @@ def register(sub: Any) -> None:
     p.add_argument("--bad-rate", type=float, default=0.002, help="bad messages per event")
     p.add_argument("--window", type=int, default=8, help="reordering window, in events")
     p.add_argument("--drain-timeout", type=float, default=None, help="seconds (default: scaled)")
-    p.add_argument(
-        "--db-ttl-sweep",
-        type=float,
-        default=0.0,
-        metavar="S",
-        help="spawned SecantusDB: run its TTL sweeper every S seconds (default 0: off; each "
-        "sweep decodes every inbox and outbox document under the server's lock and stalls "
-        "every service for as long)",
-    )
     p.add_argument("--workdir", default=None, help="keep logs and data here")
     p.add_argument("--keep", action="store_true", help="keep the work dir even when all is well")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -90,7 +81,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         workdir=args.workdir,
         keep=args.keep,
-        db_ttl_sweep_s=args.db_ttl_sweep,
         command=command_line(),
     )
     try:

@@ -57,16 +57,8 @@ def docker_available() -> bool:
 class SecantusServer:
     """An embedded MongoDB-wire server in its own process (faster than in-process)."""
 
-    def __init__(
-        self, storage: str | None = None, port: int | None = None, ttl_sweep_s: float = 60.0
-    ) -> None:
+    def __init__(self, storage: str | None = None, port: int | None = None) -> None:
         self.port = port or free_port()
-        # The server's TTL sweeper (mongod's default: every 60 s) decodes every document of
-        # every TTL-indexed collection while holding the server's storage lock, so each sweep
-        # stalls every client for as long as the inboxes and outboxes are big (seconds, after
-        # 100,000 events). mongod's TTL monitor walks the index and blocks nobody. 0 turns the
-        # sweeper off: nothing expires then.
-        self.ttl_sweep_s = ttl_sweep_s
         self._tmp = None if storage else tempfile.TemporaryDirectory(prefix="secantus-")
         self.storage = storage or (self._tmp.name if self._tmp else "")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -80,15 +72,10 @@ class SecantusServer:
         binary = str(exe) if exe.exists() else (shutil.which("secantusd-py") or "")
         if not binary:
             raise RuntimeError("secantusd-py not found: install the dev dependencies (uv sync)")
-        parent = Path(self.storage).parent
-        log = open(parent / f"secantus-{self.port}.log", "wb")
-        config = parent / f"secantus-{self.port}.toml"
-        config.write_text(f"[storage]\nttl_sweep_seconds = {float(self.ttl_sweep_s)}\n")
+        log = open(Path(self.storage).parent / f"secantus-{self.port}.log", "wb")
         self.proc = subprocess.Popen(
             [
                 binary,
-                "--config",
-                str(config),
                 "--port",
                 str(self.port),
                 "--storage-path",

@@ -160,7 +160,6 @@ def spawn(
     replicas: dict[str, int] | None = None,
     extra_env: dict[str, str] | None = None,
     mongodb_url: str | None = None,
-    db_ttl_sweep_s: float = 0.0,
 ) -> Cluster:
     """SecantusDB (unless `mongodb_url`), topology, then every service as a subprocess."""
     (workdir / "logs").mkdir(parents=True, exist_ok=True)
@@ -168,7 +167,7 @@ def spawn(
     if mongodb_url is None:
         storage = workdir / "secantus"
         storage.mkdir(exist_ok=True)
-        db_server = SecantusServer(storage=str(storage), ttl_sweep_s=db_ttl_sweep_s).start()
+        db_server = SecantusServer(storage=str(storage)).start()
         mongodb_url = db_server.url
     base_env = dict(
         os.environ,

@@ -54,7 +54,6 @@ class Options:
     keep: bool = False
     replicas: dict[str, int] = field(default_factory=dict)
     service_env: dict[str, str] = field(default_factory=dict)  # DISTSYNC_* for spawned services
-    db_ttl_sweep_s: float = 0.0  # the spawned SecantusDB's TTL sweeper; 0 = off (see testing.py)
     command: str = ""
 
     def sku_count(self) -> int:
@@ -82,7 +81,6 @@ async def run(opts: Options) -> dict[str, Any]:
                 replicas=opts.replicas,
                 mongodb_url=os.environ.get("MONGODB_URL") or None,
                 extra_env=opts.service_env,
-                db_ttl_sweep_s=opts.db_ttl_sweep_s,
             )
         else:
             mongo = os.environ.get("MONGODB_URL", DEV_MONGO)
@@ -234,7 +232,7 @@ async def _simulate(
         "started_at": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
         "machine": f"{os.cpu_count()} cores, {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}, database "
-        f"{_spawned_db(cluster) if cluster.db_server else cluster.mongodb_url}",
+        f"{'SecantusDB (spawned)' if cluster.db_server else cluster.mongodb_url}",
         "mode": "spawn" if spawn else "no-spawn",
         "seed": opts.seed,
         "config": {
@@ -353,8 +351,3 @@ async def _chaos(
 def command_line(argv: list[str] | None = None) -> str:
     args = sys.argv[1:] if argv is None else argv
     return "distsync " + " ".join(shlex.quote(a) for a in args)
-
-
-def _spawned_db(cluster: cl.Cluster) -> str:
-    sweep = cluster.db_server.ttl_sweep_s if cluster.db_server else 0.0
-    return "SecantusDB (spawned, TTL sweeper " + (f"every {sweep:g} s)" if sweep > 0 else "off)")
