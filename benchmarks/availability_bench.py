@@ -32,6 +32,7 @@ from .common import (
     applied_count,
     bind_downstream,
     broker_pid,
+    cpu_probe_ms,
     pct,
     rss_peak_mb,
     wait_applied,
@@ -185,6 +186,7 @@ async def main() -> None:
     ap.add_argument("--rate", type=float, default=500)
     ap.add_argument("--seconds", type=float, default=10)
     args = ap.parse_args()
+    probe_before = cpu_probe_ms()
     with amqp_server() as base, isolated_vhost(base) as amqp, mongodb_server() as (mongo, srv):
         db_pid = srv.proc.pid if srv and srv.proc else None
         conn = await aio_pika.connect(amqp)
@@ -195,6 +197,10 @@ async def main() -> None:
         two, rss2, cpu2 = await throughput(amqp, mongo, args.events, 2, db_pid)
         lat = await latency(amqp, mongo, args.rate, args.seconds)
     print("distsync availability benchmark")
+    print(
+        f"  CPU probe (2M-step Python loop): {probe_before:.0f} ms before, "
+        f"{cpu_probe_ms():.0f} ms after"
+    )
     print(
         f"  one instance : {one:8.0f} inventory events/s over {args.events} (peak RSS {rss1:.0f} MB)"
     )
