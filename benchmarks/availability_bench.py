@@ -33,6 +33,7 @@ from .common import (
     bind_downstream,
     broker_pid,
     cpu_probe_ms,
+    fsync_probe_ms,
     pct,
     rss_peak_mb,
     wait_applied,
@@ -186,7 +187,7 @@ async def main() -> None:
     ap.add_argument("--rate", type=float, default=500)
     ap.add_argument("--seconds", type=float, default=10)
     args = ap.parse_args()
-    probe_before = cpu_probe_ms()
+    probe_before, fsync_before = cpu_probe_ms(), fsync_probe_ms()
     with amqp_server() as base, isolated_vhost(base) as amqp, mongodb_server() as (mongo, srv):
         db_pid = srv.proc.pid if srv and srv.proc else None
         conn = await aio_pika.connect(amqp)
@@ -199,7 +200,8 @@ async def main() -> None:
     print("distsync availability benchmark")
     print(
         f"  CPU probe (2M-step Python loop): {probe_before:.0f} ms before, "
-        f"{cpu_probe_ms():.0f} ms after"
+        f"{cpu_probe_ms():.0f} ms after; fsync probe (4 KiB): {fsync_before:.2f} ms before, "
+        f"{fsync_probe_ms():.2f} ms after"
     )
     print(
         f"  one instance : {one:8.0f} inventory events/s over {args.events} (peak RSS {rss1:.0f} MB)"

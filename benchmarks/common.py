@@ -32,6 +32,24 @@ def cpu_probe_ms() -> float:
     return best * 1000
 
 
+def fsync_probe_ms(writes: int = 200) -> float:
+    """Milliseconds per synchronous 4 KiB write in the temp directory: RabbitMQ's quorum queues
+    and the database's journal wait on the disk, which other tenants of the host share too."""
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix="distsync-fsync-")
+    try:
+        block = b"\0" * 4096
+        t = time.perf_counter()
+        for _ in range(writes):
+            os.write(fd, block)
+            os.fsync(fd)
+        return (time.perf_counter() - t) / writes * 1000
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
 def cpu_seconds(pid: int | None) -> float:
     """User + system CPU time a process has used so far (0 if unknown or gone)."""
     if pid is None:

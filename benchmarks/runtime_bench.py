@@ -30,7 +30,15 @@ from shared.testing import amqp_server, free_port, isolated_vhost, mongodb_serve
 from shared.topology import declare, service_topology
 
 from .bench_service import SERVICE
-from .common import applied_count, bind_downstream, cpu_probe_ms, pct, rss_peak_mb, wait_applied
+from .common import (
+    applied_count,
+    bind_downstream,
+    cpu_probe_ms,
+    fsync_probe_ms,
+    pct,
+    rss_peak_mb,
+    wait_applied,
+)
 
 
 def bodies(n: int, skus: int, seed: int) -> list[tuple[str, bytes]]:
@@ -210,7 +218,7 @@ async def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--latency-only", action="store_true", help="skip the two throughput runs")
     args = ap.parse_args()
-    probe_before = cpu_probe_ms()
+    probe_before, fsync_before = cpu_probe_ms(), fsync_probe_ms()
     with amqp_server() as base, isolated_vhost(base) as amqp, mongodb_server() as (mongo, _):
         conn = await aio_pika.connect(amqp)
         await declare(await conn.channel(), service_topology(SERVICE))
@@ -223,7 +231,8 @@ async def main() -> None:
     print("distsync runtime benchmark")
     print(
         f"  CPU probe (2M-step Python loop): {probe_before:.0f} ms before, "
-        f"{cpu_probe_ms():.0f} ms after"
+        f"{cpu_probe_ms():.0f} ms after; fsync probe (4 KiB): {fsync_before:.2f} ms before, "
+        f"{fsync_probe_ms():.2f} ms after"
     )
     print(
         f"  machine: {os.cpu_count()} cores; database: "
