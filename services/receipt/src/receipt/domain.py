@@ -20,7 +20,7 @@ from receipt.messages import (
     ReceiptRecorded,
     UtcDatetime,
 )
-from shared.errors import Rejected
+from shared.errors import DeferredRejection
 
 
 class Frozen(BaseModel):
@@ -55,13 +55,20 @@ def apply_item_update(item: Item | None, msg: ItemUpdated, at: datetime) -> Item
     return Item(sku=msg.sku, base_uom=msg.base_uom, conversions=convs, updated_at=at)
 
 
+class UnknownUnit(DeferredRejection):
+    """A quantity in a unit the item master does not define (yet). The `item.updated` that
+    defines it may be in flight behind this message (reordered, or held by another replica), so
+    the runtime retries through the delayed retry queues before dead-lettering it as rejected;
+    once the conversion arrives, a replay from the DLQ applies it."""
+
+
 def to_base(qty: float, uom: str | None, sku: str, items: Mapping[str, Item]) -> float:
-    """Convert to base units; an unconvertible unit can never succeed, so it is Rejected."""
+    """Convert to base units; a unit with no known conversion is never guessed (UnknownUnit)."""
     if uom is None:
         return q(qty)
     item = items.get(sku)
     if item is None:
-        raise Rejected(
+        raise UnknownUnit(
             f"{sku}: quantity in {uom!r} needs a unit conversion, but no item.updated "
             f"has been received for {sku}"
         )
@@ -71,7 +78,7 @@ def to_base(qty: float, uom: str | None, sku: str, items: Mapping[str, Item]) ->
     for c in item.conversions:
         if c.uom.strip().lower() == wanted:
             return q(qty * c.factor)
-    raise Rejected(
+    raise UnknownUnit(
         f"{sku}: no conversion from {uom!r} to base unit {item.base_uom!r} "
         f"(known: {', '.join(c.uom for c in item.conversions) or 'none'})"
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import Rejected
+from receipt.domain import UnknownUnit
+from shared.errors import DeferredRejection
 
 
 def _confirmed_line(svc, sku: str) -> dict:
@@ -182,13 +183,15 @@ async def test_quantities_in_a_pack_unit_are_converted_to_base_units(svc):
     assert _acc_quar(svc, "SKU-A") == (24.0, 1.0)
 
 
-async def test_quantity_in_a_unit_without_conversion_is_rejected_and_nothing_saved(svc):
+async def test_quantity_in_a_unit_without_conversion_is_deferred_and_nothing_saved(svc):
     await svc.item("SKU-A", "EA", {"CS": 12})
     await svc.release("PO-1", [svc.pl("1", "SKU-A", 10)])
-    with pytest.raises(Rejected, match="no conversion from 'PAL'"):
+    # retried first (the item.updated may be behind it), dead-lettered as rejected after that
+    with pytest.raises(UnknownUnit, match="no conversion from 'PAL'") as e1:
         await svc.receive("R-1", "PO-1", [svc.rl("SKU-A", 1, uom="PAL")])
-    with pytest.raises(Rejected, match=r"no item\.updated"):
+    with pytest.raises(UnknownUnit, match=r"no item\.updated") as e2:
         await svc.release("PO-2", [svc.pl("1", "SKU-NEW", 1, uom="CS")])
+    assert isinstance(e1.value, DeferredRejection) and e2.value.kind == "rejected"
 
     assert "receipts" not in svc.store
     assert svc.events("receipt.confirmed") == []
