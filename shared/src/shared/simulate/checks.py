@@ -277,7 +277,7 @@ def latencies(stream: Stream, listener: Listener, chaos: list[dict[str, Any]]) -
         by_type.setdefault(typ, []).append(lat)
         if root in stream.published_at:
             from_publish.append(at - stream.published_at[root])
-        if not any(a <= t <= b for a, b in windows):
+        if not any(t <= b and at >= a for a, b in windows):  # its whole journey missed them
             outside.append(lat)
     out = {k: latency_summary(v) for k, v in by_type.items()}
     live = [x for v in by_type.values() for x in v]
