@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import tempfile
 import time
 import urllib.request
 
@@ -35,8 +36,6 @@ def cpu_probe_ms() -> float:
 def fsync_probe_ms(writes: int = 200) -> float:
     """Milliseconds per synchronous 4 KiB write in the temp directory: RabbitMQ's quorum queues
     and the database's journal wait on the disk, which other tenants of the host share too."""
-    import tempfile
-
     fd, path = tempfile.mkstemp(prefix="distsync-fsync-")
     try:
         block = b"\0" * 4096
