@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,14 +24,12 @@ def _wait_port(port: int, timeout: float) -> bool:
     return False
 
 
-def _secantus_binary() -> str:
-    exe = Path(sys.executable).parent / "secantusd-py"
-    found = str(exe) if exe.exists() else shutil.which("secantusd-py")
-    if not found:
+def _secantus_cmd() -> list[str]:
+    if importlib.util.find_spec("secantus") is None:
         raise SystemExit(
-            "MONGODB_URL is not set and secantusd-py is missing: run `uv sync` (dev group)"
+            "MONGODB_URL is not set and SecantusDB is not installed: run `uv sync` (dev group)"
         )
-    return found
+    return [sys.executable, "-m", "shared.secantus_launch"]
 
 
 def _stop(p: subprocess.Popen[bytes] | None, timeout: float) -> None:
@@ -57,7 +55,7 @@ def run_all(data_dir: str = ".data", services: list[str] | None = None) -> int:
         print(f"starting SecantusDB on 127.0.0.1:{port}, data in {path}", flush=True)
         db = subprocess.Popen(
             [
-                _secantus_binary(),
+                *_secantus_cmd(),
                 "--port",
                 str(port),
                 "--storage-path",

@@ -7,6 +7,7 @@ otherwise the local RabbitMQ on 127.0.0.1:5672 and an embedded SecantusDB starte
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import socket
@@ -54,6 +55,10 @@ def docker_available() -> bool:
         return False
 
 
+# the server with a GC policy that keeps its pauses short (see shared.secantus_launch)
+SECANTUS_CMD = [sys.executable, "-m", "shared.secantus_launch"]
+
+
 class SecantusServer:
     """An embedded MongoDB-wire server in its own process (faster than in-process)."""
 
@@ -68,14 +73,12 @@ class SecantusServer:
         return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
 
     def start(self) -> SecantusServer:
-        exe = Path(sys.executable).parent / "secantusd-py"
-        binary = str(exe) if exe.exists() else (shutil.which("secantusd-py") or "")
-        if not binary:
-            raise RuntimeError("secantusd-py not found: install the dev dependencies (uv sync)")
+        if importlib.util.find_spec("secantus") is None:
+            raise RuntimeError("SecantusDB is not installed: run `uv sync` (dev dependencies)")
         log = open(Path(self.storage).parent / f"secantus-{self.port}.log", "wb")
         self.proc = subprocess.Popen(
             [
-                binary,
+                *SECANTUS_CMD,
                 "--port",
                 str(self.port),
                 "--storage-path",

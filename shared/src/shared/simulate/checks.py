@@ -247,13 +247,20 @@ async def integrity(
     }
 
 
-def latencies(stream: Stream, listener: Listener, chaos: list[dict[str, Any]]) -> dict[str, Any]:
+def latencies(
+    stream: Stream,
+    listener: Listener,
+    chaos: list[dict[str, Any]],
+    samples: list[tuple[str, str, float, float | None, float]] | None = None,
+) -> dict[str, Any]:
     """Event time of the source event that started the chain -> when the listener saw the
     availability.changed / order.status_changed it caused.
 
     Live operation only, except `go_live` and `with_go_live`: the go-live bulk load (item
     master and opening counts, thousands of events published at once before operation starts)
-    measures how fast a backlog drains, not how fresh live data is, so it is reported apart."""
+    measures how fast a backlog drains, not how fresh live data is, so it is reported apart.
+    Each sample is also appended to `samples`, when given, as (type, source event id, source
+    time, publish time or None, seen at), go-live ones included."""
     seen = listener.seen
     source_time = {i: ev.time.timestamp() for i, ev in stream.log.items() if ev.time is not None}
     windows = [(c["started"], c["ended"] + 30.0) for c in chaos]
@@ -271,6 +278,8 @@ def latencies(stream: Stream, listener: Listener, chaos: list[dict[str, Any]]) -
             continue
         t = source_time[root]
         lat = at - t
+        if samples is not None:
+            samples.append((typ, root, t, stream.published_at.get(root), at))
         if root in stream.go_live_ids:
             go_live.append(lat)
             continue

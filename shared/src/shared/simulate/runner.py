@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
 import functools
 import os
 import platform
@@ -210,7 +211,10 @@ async def _simulate(
             await rss_task
         await listener.close(delete=not spawn)
         await pub.close()
-    latency = checks.latencies(stream, listener, chaos_log)
+    samples: list[tuple[str, str, float, float | None, float]] = []
+    latency = checks.latencies(stream, listener, chaos_log, samples)
+    if opts.workdir:  # every latency sample, for a timeline (docs/simulation.md)
+        await asyncio.to_thread(_write_samples, Path(opts.workdir) / "latency.csv", samples)
     wrong = sum(c.wrong for c in comparisons.values())
     ok = (
         not problems
@@ -346,6 +350,23 @@ async def _chaos(
             rec["summary"] = f"SecantusDB stopped for {time.time() - t0:.1f} s, then restarted"
     rec["ended"] = time.time()
     log.append(rec)
+
+
+def _write_samples(path: Path, samples: list[tuple[str, str, float, float | None, float]]) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["type", "source_id", "source_time", "published_at", "seen_at", "latency_ms"])
+        for typ, root, t, pub, at in samples:
+            w.writerow(
+                [
+                    typ,
+                    root,
+                    f"{t:.3f}",
+                    "" if pub is None else f"{pub:.3f}",
+                    f"{at:.3f}",
+                    f"{(at - t) * 1000:.1f}",
+                ]
+            )
 
 
 def command_line(argv: list[str] | None = None) -> str:
