@@ -13,6 +13,7 @@ import contextlib
 import os
 import socket
 import time
+import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,11 +30,13 @@ from shared.metrics import (
     OUTBOX_LEADER,
     OUTBOX_OLDEST_SECONDS,
 )
+from shared.sessions import pid_alive
 from shared.uow import PendingEvent
 
 OUTBOX = "outbox"
 LEASE = "outbox_lease"
 log = get_logger("shared.outbox")
+_LIVE_OWNERS: set[str] = set()  # relays running in this process (tests run several)
 
 
 def outbox_doc(events: list[PendingEvent], at: datetime) -> dict[str, Any]:
@@ -95,7 +98,9 @@ class OutboxRelay:
         self.poll_s = poll_s
         self.batch = batch
         self.lease_s = lease_s
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.host = socket.gethostname()
+        self.owner = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        _LIVE_OWNERS.add(self.owner)
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -121,6 +126,7 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.drain_once(), timeout=5)
         await self._release()
+        _LIVE_OWNERS.discard(self.owner)
 
     async def _run(self) -> None:
         backoff = self.poll_s
@@ -150,6 +156,8 @@ class OutboxRelay:
                 {
                     "$set": {
                         "owner": self.owner,
+                        "host": self.host,
+                        "pid": os.getpid(),
                         "expires_at": now + timedelta(seconds=self.lease_s),
                     }
                 },
@@ -159,9 +167,39 @@ class OutboxRelay:
         except DuplicateKeyError:
             doc = None
         held = bool(doc and doc.get("owner") == self.owner)
+        if not held:
+            held = await self._take_from_dead(now)
         self._lease_until = now_mono + self.lease_s if held else 0.0
         OUTBOX_LEADER.labels(self.service).set(1 if held else 0)
         return held
+
+    async def _take_from_dead(self, now: datetime) -> bool:
+        """Take the lease at once, not after it expires, when its holder ran on this host and
+        is gone: a process restarted after a crash (its pid is dead), or a container restarted
+        in place (same host, same pid, but no relay of this process holds it). Without this,
+        a restarted service's events waited up to `lease_s` in its outbox."""
+        cur = await self.db[LEASE].find_one({"_id": "relay"})
+        if not cur or cur.get("host") != self.host or cur.get("owner") in _LIVE_OWNERS:
+            return False
+        pid = int(cur.get("pid") or 0)
+        if pid != os.getpid() and pid_alive(pid):
+            return False
+        doc = await self.db[LEASE].find_one_and_update(
+            {"_id": "relay", "owner": cur["owner"]},
+            {
+                "$set": {
+                    "owner": self.owner,
+                    "host": self.host,
+                    "pid": os.getpid(),
+                    "expires_at": now + timedelta(seconds=self.lease_s),
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        if not doc or doc.get("owner") != self.owner:
+            return False
+        log.warning("outbox_lease_taken_over", previous=cur["owner"], reason="holder gone")
+        return True
 
     async def _release(self) -> None:
         with contextlib.suppress(Exception):
