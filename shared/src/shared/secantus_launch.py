@@ -13,10 +13,19 @@ round are still tracked, so this is short) and then `gc.freeze()` the survivors,
 them out of every later collection. Frozen objects are still freed by reference counting; only
 a cycle formed later among frozen objects would stay until exit, which for a test server is a
 price worth paying. Set DISTSYNC_SECANTUS_GC_FREEZE_S=0 to run the server untouched.
+
+Its TTL sweeper is off unless DISTSYNC_SECANTUS_TTL_SWEEP_S says otherwise. Every 60 s it decodes
+every document of every collection that has a TTL index, holding the server's global lock, so
+every client stalls: 0.6-1.8 s per sweep over the outbox of a 100,000-event simulation, growing
+with the outbox. The outbox's index (sent events kept 7 days) is the only TTL index distsync
+has, so in a test, a benchmark or a simulation the sweeper deletes nothing anyway. (SecantusDB's
+command line does not pass its own `ttl_sweep_seconds` setting on, hence the wrapper.) For a
+long-lived `make run` that should expire old outbox entries, set it to e.g. 3600.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import sys
@@ -25,14 +34,23 @@ import time
 
 ENV = "DISTSYNC_SECANTUS_GC_FREEZE_S"
 DEFAULT_INTERVAL_S = 5.0
+TTL_ENV = "DISTSYNC_SECANTUS_TTL_SWEEP_S"
+
+
+def _seconds(env: str, default: float) -> float:
+    raw = os.environ.get(env, "")
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        return default
 
 
 def freeze_interval() -> float:
-    raw = os.environ.get(ENV, "")
-    try:
-        return float(raw) if raw else DEFAULT_INTERVAL_S
-    except ValueError:
-        return DEFAULT_INTERVAL_S
+    return _seconds(ENV, DEFAULT_INTERVAL_S)
+
+
+def ttl_sweep_seconds() -> float:
+    return max(0.0, _seconds(TTL_ENV, 0.0))
 
 
 def freeze_round() -> tuple[int, float]:
@@ -57,11 +75,14 @@ def install(interval: float) -> bool:
 
 
 def main() -> int:
-    from secantus.cli import main as secantus_main
+    import secantus.cli
 
+    secantus.cli.SecantusDBServer = functools.partial(
+        secantus.cli.SecantusDBServer, ttl_sweep_seconds=ttl_sweep_seconds()
+    )
     install(freeze_interval())
     sys.argv[0] = "secantusd-py"
-    return int(secantus_main() or 0)
+    return int(secantus.cli.main() or 0)
 
 
 if __name__ == "__main__":

@@ -53,3 +53,12 @@ def test_zero_leaves_the_server_untouched() -> None:
     before = {t.name for t in threading.enumerate()}
     assert sl.install(0) is False
     assert "gc-freezer" not in {t.name for t in threading.enumerate()} - before
+
+
+def test_the_ttl_sweeper_is_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(sl.TTL_ENV, raising=False)
+    assert sl.ttl_sweep_seconds() == 0
+    monkeypatch.setenv(sl.TTL_ENV, "3600")
+    assert sl.ttl_sweep_seconds() == 3600
+    monkeypatch.setenv(sl.TTL_ENV, "-1")
+    assert sl.ttl_sweep_seconds() == 0
