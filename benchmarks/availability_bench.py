@@ -186,7 +186,11 @@ async def main() -> None:
     ap.add_argument("--events", type=int, default=20000)
     ap.add_argument("--rate", type=float, default=500)
     ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument(
+        "--skip", default="", help="comma-separated phases to leave out: one, two, latency"
+    )
     args = ap.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
     probe_before, fsync_before = cpu_probe_ms(), fsync_probe_ms()
     with amqp_server() as base, isolated_vhost(base) as amqp, mongodb_server() as (mongo, srv):
         db_pid = srv.proc.pid if srv and srv.proc else None
@@ -194,9 +198,14 @@ async def main() -> None:
         await declare(await conn.channel(), full_topology(all_services()))
         await conn.close()
         await bind_downstream(amqp, "availability.events", "availability.#")
-        one, rss1, cpu1 = await throughput(amqp, mongo, args.events, 1, db_pid)
-        two, rss2, cpu2 = await throughput(amqp, mongo, args.events, 2, db_pid)
-        lat = await latency(amqp, mongo, args.rate, args.seconds)
+        none: tuple[float, float, str] = (0.0, 0.0, "skipped")
+        one, rss1, cpu1 = (
+            none if "one" in skip else await throughput(amqp, mongo, args.events, 1, db_pid)
+        )
+        two, rss2, cpu2 = (
+            none if "two" in skip else await throughput(amqp, mongo, args.events, 2, db_pid)
+        )
+        lat = [] if "latency" in skip else await latency(amqp, mongo, args.rate, args.seconds)
     print("distsync availability benchmark")
     print(
         f"  CPU probe (2M-step Python loop): {probe_before:.0f} ms before, "

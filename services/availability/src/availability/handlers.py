@@ -71,9 +71,17 @@ async def _touch(uow: UnitOfWork, msg: Incoming[Any], sku: str, location: str, s
     before = store.position_from_doc(doc) if doc is not None else Position(sku, location)
     after, events = step(before)
     if after != before:
+        if doc is None:
+            await _register_location(uow, location)
         uow.put(store.POSITIONS, key, store.position_to_doc(after))
     for ev in events:
         _dispatch(uow, msg, key, ev)
+
+
+async def _register_location(uow: UnitOfWork, location: str) -> None:
+    """A position is created: its location joins the list the API reads positions by."""
+    if await uow.get(store.LOCATIONS, location) is None:
+        uow.put(store.LOCATIONS, location, store.location_doc(location))
 
 
 def _dispatch(uow: UnitOfWork, msg: Incoming[Any], key: str, ev: DomainEvent) -> None:
@@ -127,6 +135,8 @@ def preload_keys(data: Any) -> list[tuple[str, str]]:
     pairs = {(sku, loc) for sku in skus for loc in locations}
     pairs |= {(ln.sku, ln.location) for ln in getattr(data, "lines", ()) if hasattr(ln, "location")}
     keys += [(store.POSITIONS, store.position_key(s, loc)) for s, loc in sorted(pairs)]
+    # read only when a position is created, but then in the same batch query as the others
+    keys += [(store.LOCATIONS, loc) for loc in sorted({loc for _, loc in pairs})]
     return keys
 
 

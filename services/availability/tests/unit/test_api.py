@@ -36,12 +36,19 @@ class FakeCursor:
     async def to_list(self, length: int | None = None) -> list[dict[str, Any]]:
         return list(self.docs)
 
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        async def gen() -> AsyncIterator[dict[str, Any]]:
+            for d in self.docs:
+                yield d
+
+        return gen()
+
 
 class FakeCollection:
     def __init__(self, docs: dict[str, dict[str, Any]]) -> None:
         self.docs = docs
 
-    def find(self, flt: dict[str, Any]) -> FakeCursor:
+    def find(self, flt: dict[str, Any], projection: Any = None) -> FakeCursor:
         return FakeCursor([d for d in self.docs.values() if _matches(d, flt)])
 
     async def find_one(self, flt: dict[str, Any]) -> dict[str, Any] | None:
