@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,12 +42,17 @@ from shared.topology import dlx, main_queue, retry_queue
 log = get_logger("shared.consumer")
 
 
+ANY_KEY = "*"  # the partition key of a message whose route names no documents
+
+
 @dataclass
 class Parsed:
     message: AbstractIncomingMessage
     envelope: CloudEvent
     route: Route
     incoming: Incoming[Any]
+    preload: list[tuple[str, str]]  # (collection, key) the handler will read
+    keys: tuple[str, ...]  # what it touches, for scheduling: no two batches in flight share one
 
 
 class HandlerFailed(Exception):
@@ -95,7 +99,11 @@ class Consumer:
         self._channel: AbstractRobustChannel | None = None
         self._tag: str | None = None
         self._queue: Any = None
-        self._lanes: list[asyncio.Queue[Parsed]] = []
+        self._pending: list[Parsed] = []  # validated, not yet in a batch, in delivery order
+        self._wake = asyncio.Event()  # a message arrived or a batch finished
+        self._held: dict[str, int] = {}  # keys of the batches in flight
+        self._running: set[asyncio.Task[None]] = set()
+        self._full_retry_at = 0  # pending length at which to try a full batch again
         self._workers: list[asyncio.Task[None]] = []
         self._stopping = False
         self._acks = Settler()
@@ -109,12 +117,10 @@ class Consumer:
         self._channel = ch
         self._queue = await ch.get_queue(self.queue_name, ensure=True)
         self._tag = await self._queue.consume(self._on_message)
-        self._lanes = [asyncio.Queue() for _ in range(max(1, self.settings.lanes))]
         name = self.svc.name
-        self._workers = [asyncio.create_task(self._dispatch(), name=f"{name}-dispatch")]
-        self._workers += [
-            asyncio.create_task(self._lane(q), name=f"{name}-lane-{i}")
-            for i, q in enumerate(self._lanes)
+        self._workers = [
+            asyncio.create_task(self._dispatch(), name=f"{name}-dispatch"),
+            asyncio.create_task(self._schedule(), name=f"{name}-batches"),
         ]
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
@@ -137,9 +143,10 @@ class Consumer:
             if not self._acks.all_settled():
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self._wait_idle(), timeout=grace_s)
-            for w in self._workers:
+            tasks = [*self._workers, *self._running]
+            for w in tasks:
                 w.cancel()
-            for w in self._workers:
+            for w in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await w
         if self._channel is not None:
@@ -150,9 +157,8 @@ class Consumer:
         waiting: list[AbstractIncomingMessage] = []
         while not self._buffer.empty():
             waiting.append(self._buffer.get_nowait())
-        for q in self._lanes:
-            while not q.empty():
-                waiting.append(q.get_nowait().message)
+        waiting += [p.message for p in self._pending]
+        self._pending = []
         for m in waiting:
             await self._nack(m)
 
@@ -162,9 +168,8 @@ class Consumer:
             await self.idle.wait()
 
     async def _dispatch(self) -> None:
-        """Validate each message as it arrives (invalid ones go to the DLQ at once) and hand it
-        to its lane. Messages about the same aggregate share a lane, so they are applied in
-        delivery order and two lanes rarely touch the same document."""
+        """Validate each message as it arrives (invalid ones go to the DLQ at once) and queue
+        it for a batch."""
         while not self._stopping:
             m = await self._buffer.get()
             try:
@@ -178,19 +183,8 @@ class Consumer:
             if p is not None and self._stopping:
                 await self._nack(m)
             elif p is not None:
-                self._lanes[self._lane_of(p)].put_nowait(p)
-
-    def _lane_of(self, p: Parsed) -> int:
-        n = len(self._lanes)
-        if n == 1 or p.route.preload is None:
-            return 0
-        try:
-            first = next(iter(p.route.preload(p.incoming.data)), None)
-        except Exception:
-            first = None
-        if first is None:
-            return 0
-        return zlib.crc32(f"{first[0]}\x00{first[1]}".encode()) % n
+                self._pending.append(p)
+                self._wake.set()
 
     async def _admit(self, m: AbstractIncomingMessage) -> Parsed | None:
         try:
@@ -201,35 +195,96 @@ class Consumer:
             await self._dead_letter(m, e, e.kind, _peek_type(m))
         return None
 
-    async def _lane(self, lane: asyncio.Queue[Parsed]) -> None:
+    async def _schedule(self) -> None:
+        """Form batches and run them, up to `lanes` at once.
+
+        One batch runs whenever messages wait: it takes what arrived within `batch_wait_ms`,
+        up to `batch_size`. A further batch starts beside running ones only when a full batch
+        of messages waits (a backlog), so under light load there is one transaction at a time
+        and the latency of one, and under a backlog the database's work on one batch overlaps
+        this process's Python on another. No two batches in flight share a document the
+        route's `preload` names, and a message waits behind an earlier one that shares a
+        document with it, so one aggregate's messages are applied in delivery order."""
         loop = asyncio.get_running_loop()
         wait_s = self.settings.batch_wait_ms / 1000
+        size = max(1, self.settings.batch_size)
+        most = max(1, self.settings.lanes)
         while not self._stopping:
-            batch = [await lane.get()]
-            try:
-                deadline = loop.time() + wait_s
-                while len(batch) < self.settings.batch_size:
-                    try:
-                        batch.append(lane.get_nowait())
-                        continue
-                    except asyncio.QueueEmpty:
-                        pass
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending and len(self._running) < most and not self._stopping:
+                if self._running:
+                    if len(self._pending) < max(size, self._full_retry_at):
                         break
-                    try:
-                        batch.append(await asyncio.wait_for(lane.get(), remaining))
-                    except TimeoutError:
+                    batch = self._take(size, full_only=True)
+                    if batch is None:  # held back by the batches in flight: try again later
+                        self._full_retry_at = len(self._pending) + max(1, size // 4)
                         break
-                await self.process(batch)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # never let a lane die: give the batch back to the broker
-                log.error("batch_crashed", error=repr(e), exc_info=True)
-                for p in batch:
-                    if not self._acks.is_settled(p.message):
-                        await self._nack(p.message)
-                await asyncio.sleep(0.5)
+                else:
+                    deadline = loop.time() + wait_s
+                    while len(self._pending) < size and (left := deadline - loop.time()) > 0:
+                        self._wake.clear()
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), left)
+                    if self._stopping:
+                        break
+                    batch = self._take(size, full_only=False)
+                    if not batch:
+                        break
+                self._launch(batch)
+
+    def _take(self, size: int, *, full_only: bool) -> list[Parsed] | None:
+        """The next batch from the pending messages, in delivery order, skipping any message
+        that shares a key with a batch in flight or with a message skipped before it."""
+        blocked = set(self._held)
+        batch: list[Parsed] = []
+        rest: list[Parsed] = []
+        pending = self._pending
+        for i, p in enumerate(pending):
+            if len(batch) >= size:
+                rest.extend(pending[i:])
+                break
+            if blocked and not blocked.isdisjoint(p.keys):
+                blocked.update(p.keys)
+                rest.append(p)
+            else:
+                batch.append(p)
+        if full_only and len(batch) < size:
+            return None
+        self._pending = rest
+        return batch
+
+    def _launch(self, batch: list[Parsed]) -> None:
+        keys = [k for p in batch for k in p.keys]
+        for k in keys:
+            self._held[k] = self._held.get(k, 0) + 1
+        self._full_retry_at = 0
+        task = asyncio.create_task(self._run_batch(batch, keys), name=f"{self.svc.name}-batch")
+        self._running.add(task)
+
+    async def _run_batch(self, batch: list[Parsed], keys: list[str]) -> None:
+        try:
+            await self.process(batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # never lose a batch: give it back to the broker
+            log.error("batch_crashed", error=repr(e), exc_info=True)
+            for p in batch:
+                if not self._acks.is_settled(p.message):
+                    await self._nack(p.message)
+            await asyncio.sleep(0.5)
+        finally:
+            for k in keys:
+                n = self._held.get(k, 0) - 1
+                if n > 0:
+                    self._held[k] = n
+                else:
+                    self._held.pop(k, None)
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.discard(task)
+            self._full_retry_at = 0
+            self._wake.set()
 
     def _validate(self, m: AbstractIncomingMessage) -> Parsed:
         ev = parse(m.body)
@@ -244,7 +299,12 @@ class Consumer:
         exchange = str(headers.get(F.H_ORIG_EXCHANGE) or m.exchange or "")
         key = str(headers.get(F.H_ORIG_KEY) or m.routing_key or ev.type)
         inc = Incoming(ev, data, exchange, key, datetime.now(UTC))
-        return Parsed(m, ev, route, inc)
+        preload: list[tuple[str, str]] = []
+        if route.preload is not None:
+            with contextlib.suppress(Exception):  # the handler will fail on it, in its batch
+                preload = list(route.preload(data))
+        keys = tuple(f"{c}\x00{k}" for c, k in preload) or (ANY_KEY,)
+        return Parsed(m, ev, route, inc, preload, keys)
 
     async def process(self, batch: list[Parsed]) -> None:
         parsed: list[Parsed] = []
@@ -380,10 +440,8 @@ class Consumer:
                 )
                 wanted: dict[str, set[str]] = {}
                 for p in fresh:
-                    if p.route.preload is not None:
-                        with contextlib.suppress(Exception):
-                            for coll, key in p.route.preload(p.incoming.data):
-                                wanted.setdefault(coll, set()).add(key)
+                    for coll, key in p.preload:
+                        wanted.setdefault(coll, set()).add(key)
                 if wanted:
                     await uow.preload(wanted)
                 applied: list[Parsed] = []

@@ -24,10 +24,12 @@ class ServiceSettings(BaseSettings):
     http_port: int = 0  # 0: the service's default port
     log_level: str = "INFO"
     log_json: bool = True
-    prefetch: int = 200
+    prefetch: int = 800  # enough for `lanes` full batches, and the next ones waiting
     batch_size: int = 100
     batch_wait_ms: float = 5.0
-    lanes: int = 1  # batches in flight at once, partitioned by aggregate (Route.preload)
+    # batches in flight at most; a second one starts only when a full batch waits (a backlog),
+    # and no two in flight share a document that Route.preload names (shared.consumer)
+    lanes: int = 4
     retry_delays_s: list[int] = [1, 10, 60]
     max_attempts: int = 5  # deliveries before a repeatedly failing message is dead-lettered
     delivery_limit: int = 20  # broker-side x-delivery-limit (crash loops)
