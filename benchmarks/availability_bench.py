@@ -34,7 +34,9 @@ from .common import (
     broker_pid,
     cpu_probe_ms,
     fsync_probe_ms,
+    metric_total,
     pct,
+    retries,
     rss_peak_mb,
     wait_applied,
 )
@@ -118,7 +120,12 @@ async def throughput(
         t1 = await wait_applied(ports, n)
         cpu.stop()
         rate = (n - first) / (t1 - t0)
-        return rate, max(rss_peak_mb(p.pid) for p in procs), cpu.per_event_ms(n - first)
+        batches = metric_total(tuple(ports), "distsync_batch_messages_count")
+        note = (
+            f"{cpu.per_event_ms(n - first)}; transactions redone: {retries(*ports):.0f}; "
+            f"mean batch {n / max(batches, 1):.0f}"
+        )
+        return rate, max(rss_peak_mb(p.pid) for p in procs), note
     finally:
         for p in procs:
             p.terminate()

@@ -236,7 +236,8 @@ class Consumer:
     def _take(self, size: int, *, full_only: bool) -> list[Parsed] | None:
         """The next batch from the pending messages, in delivery order, skipping any message
         that shares a key with a batch in flight or with a message skipped before it."""
-        blocked = set(self._held)
+        held = self._held
+        skipped: set[str] = set()  # keys of the messages left behind
         batch: list[Parsed] = []
         rest: list[Parsed] = []
         pending = self._pending
@@ -244,8 +245,8 @@ class Consumer:
             if len(batch) >= size:
                 rest.extend(pending[i:])
                 break
-            if blocked and not blocked.isdisjoint(p.keys):
-                blocked.update(p.keys)
+            if (held or skipped) and any(k in held or k in skipped for k in p.keys):
+                skipped.update(p.keys)
                 rest.append(p)
             else:
                 batch.append(p)
@@ -303,7 +304,8 @@ class Consumer:
         if route.preload is not None:
             with contextlib.suppress(Exception):  # the handler will fail on it, in its batch
                 preload = list(route.preload(data))
-        keys = tuple(f"{c}\x00{k}" for c, k in preload) or (ANY_KEY,)
+        shared = self.svc.shared_reads
+        keys = tuple(f"{c}\x00{k}" for c, k in preload if c not in shared) or (ANY_KEY,)
         return Parsed(m, ev, route, inc, preload, keys)
 
     async def process(self, batch: list[Parsed]) -> None:

@@ -120,6 +120,11 @@ class ServiceDefinition:
     settings_cls: type[ServiceSettings] | None = None
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # Collections whose documents almost every message reads and few write (a registry):
+    # preloaded like the others, but they do not keep two batches from running at once (the
+    # consumer schedules batches by the other preload keys); a rare concurrent write of one
+    # is a write conflict, retried.
+    shared_reads: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         """Every service reports the age of its own DLQ, without each one declaring it."""

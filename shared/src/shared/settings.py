@@ -29,7 +29,7 @@ class ServiceSettings(BaseSettings):
     batch_wait_ms: float = 5.0
     # batches in flight at most; a second one starts only when a full batch waits (a backlog),
     # and no two in flight share a document that Route.preload names (shared.consumer)
-    lanes: int = 4
+    lanes: int = 2
     retry_delays_s: list[int] = [1, 10, 60]
     max_attempts: int = 5  # deliveries before a repeatedly failing message is dead-lettered
     delivery_limit: int = 20  # broker-side x-delivery-limit (crash loops)

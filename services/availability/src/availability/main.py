@@ -8,7 +8,7 @@ from availability import handlers as h
 from availability import messages as m
 from availability.api import build_router
 from availability.settings import AvailabilitySettings
-from availability.store import setup_store
+from availability.store import LOCATIONS, setup_store
 from shared.service import Handler, Publication, Route, ServiceDefinition, service_exchange
 
 ERP = ("erp.events",)
@@ -68,6 +68,7 @@ SERVICE = ServiceDefinition(
     setup_store=setup_store,
     api=build_router,
     settings_cls=AvailabilitySettings,
+    shared_reads=frozenset({LOCATIONS}),  # every event reads its location's entry
     description=(
         "One trusted stock position per SKU and location, in base units: on_hand, allocated, "
         "quarantined, in_transit, inbound, returns_pending, safety_stock, available_to_sell and "
