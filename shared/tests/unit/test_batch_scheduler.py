@@ -6,11 +6,13 @@ against the real broker and database in tests/integration/test_runtime.py."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from typing import Any
 
 from runtime_support import counter_service
 from shared.consumer import Consumer, Parsed
+from shared.envelope import build
 from shared.settings import ServiceSettings
 
 
@@ -117,3 +119,36 @@ async def test_a_partial_batch_does_not_start_beside_a_running_one() -> None:
     await run(c, feed)
     assert c.most_at_once == 1
     assert [len(b) for b in c.batches] == [10, 9]
+
+
+class Delivery:
+    """What `_validate` reads of a delivery."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.headers: dict[str, Any] = {}
+        self.exchange, self.routing_key = "wms.events", ""
+
+
+def _keys_and_registry(d: Any) -> list[tuple[str, str]]:
+    return [("counters", d.key), ("registry", "all")]
+
+
+async def test_a_collection_every_message_reads_does_not_partition_batches() -> None:
+    base = counter_service(preload=True)
+    route = dataclasses.replace(base.routes[0], preload=_keys_and_registry)
+    for shared, expected in ((frozenset(), 1), (frozenset({"registry"}), 2)):
+        svc = dataclasses.replace(base, routes=(route,), shared_reads=shared)
+        c = Recorder(batch_size=2, lanes=2, hold_s=0.05)
+        c.svc = svc
+        ps = []
+        for i in range(4):
+            ev = build("thing.happened", {"key": f"k{i}", "n": 1}, source="wms/test")
+            ps.append(c._validate(Delivery(ev.to_json_bytes())))  # type: ignore[arg-type]
+        assert ps[0].preload == [("counters", "k0"), ("registry", "all")]  # still preloaded
+
+        async def feed(ps: list[Parsed] = ps, c: Recorder = c) -> None:
+            offer(c, *ps)
+
+        await run(c, feed)
+        assert c.most_at_once == expected
