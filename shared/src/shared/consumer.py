@@ -104,6 +104,7 @@ class Consumer:
         self._held: dict[str, int] = {}  # keys of the batches in flight
         self._running: set[asyncio.Task[None]] = set()
         self._full_retry_at = 0  # pending length at which to try a full batch again
+        self._metric_children: dict[str, tuple[Any, Any]] = {}
         self._workers: list[asyncio.Task[None]] = []
         self._stopping = False
         self._acks = Settler()
@@ -338,14 +339,24 @@ class Consumer:
                 if p.envelope.id in dupes:
                     CONSUMED.labels(self.svc.name, t, "duplicate").inc()
                 else:
-                    CONSUMED.labels(self.svc.name, t, "applied").inc()
-                    EVENT_LAG.labels(self.svc.name, t).observe(
-                        max(0.0, (now - p.envelope.time).total_seconds())
-                    )
+                    applied_total, lag = self._applied_metrics(t)
+                    applied_total.inc()
+                    lag.observe(max(0.0, (now - p.envelope.time).total_seconds()))
             await self._acks.ack([p.message for p in parsed])
             self._note_settled()
             BATCH_SIZE.labels(self.svc.name).observe(len(applied))
             break
+
+    def _applied_metrics(self, event_type: str) -> tuple[Any, Any]:
+        """The applied counter and lag histogram of a type (`labels()` costs a lock and a
+        lookup per call; this is called for every message)."""
+        m = self._metric_children.get(event_type)
+        if m is None:
+            m = self._metric_children[event_type] = (
+                CONSUMED.labels(self.svc.name, event_type, "applied"),
+                EVENT_LAG.labels(self.svc.name, event_type),
+            )
+        return m
 
     async def _commit(self, parsed: list[Parsed]) -> tuple[list[Parsed], set[str], MongoUnitOfWork]:
         """Run the batch in one transaction. Write conflicts are retried in process (tenacity);

@@ -33,7 +33,7 @@ class MongoUnitOfWork(BaseUnitOfWork):
             for i in range(0, len(ordered), PRELOAD_CHUNK):
                 chunk = ordered[i : i + PRELOAD_CHUNK]
                 cur = self.db[coll].find({"_id": {"$in": chunk}}, session=self.session)
-                found.update({d["_id"]: d async for d in cur})
+                found.update((d["_id"], d) for d in await cur.to_list())
             for k in keys:
                 self._loaded[(coll, k)] = found.get(k)
 

@@ -118,26 +118,51 @@ def _oversell_committed(sku: str, location: str, over: float) -> None:
     log.warning("oversell_attempt", sku=sku, location=location, beyond_available=over)
 
 
+_LOCATION_FIELDS = ("location", "from_location", "to_location")
+_SHAPES: dict[type, tuple[bool, tuple[str, ...]]] = {}
+
+
+def _shape(data: Any) -> tuple[bool, tuple[str, ...]]:
+    """Whether a message model has `lines`, and which location fields it has (looked up once
+    per model: asking a pydantic model for a field it lacks raises, which is slow)."""
+    t = type(data)
+    shape = _SHAPES.get(t)
+    if shape is None:
+        names = getattr(t, "model_fields", None) or vars(data)
+        shape = _SHAPES[t] = ("lines" in names, tuple(f for f in _LOCATION_FIELDS if f in names))
+    return shape
+
+
 def _skus(data: Any) -> set[str]:
-    lines = getattr(data, "lines", None)
-    return {ln.sku for ln in lines} if lines is not None else {data.sku}
+    return {ln.sku for ln in data.lines} if _shape(data)[0] else {data.sku}
 
 
 def preload_keys(data: Any) -> list[tuple[str, str]]:
-    """The documents a handler will read, so the runtime can fetch a whole batch's at once."""
-    skus = _skus(data)
-    keys = [(store.ITEMS, sku) for sku in sorted(skus)]
+    """The documents a handler will read, so the runtime can fetch a whole batch's at once:
+    the items of its SKUs, the positions it may touch and their locations' entries (read only
+    when a position is created, but then in the same batch query as the others)."""
+    has_lines, location_fields = _shape(data)
     if isinstance(data, ItemUpdated):
-        locations = set(data.safety_stock or ())
+        locations = sorted(set(data.safety_stock or ()))
     else:
-        fields = ("location", "from_location", "to_location")
-        locations = {v for f in fields if isinstance(v := getattr(data, f, None), str)}
+        locations = sorted({v for f in location_fields if isinstance(v := getattr(data, f), str)})
+    if not has_lines:  # one SKU: most inventory events
+        sku = data.sku
+        keys = [(store.ITEMS, sku)]
+        keys += [(store.POSITIONS, store.position_key(sku, loc)) for loc in locations]
+        keys += [(store.LOCATIONS, loc) for loc in locations]
+        return keys
+    skus = {ln.sku for ln in data.lines}
     pairs = {(sku, loc) for sku in skus for loc in locations}
-    pairs |= {(ln.sku, ln.location) for ln in getattr(data, "lines", ()) if hasattr(ln, "location")}
+    pairs |= {(ln.sku, ln.location) for ln in data.lines if "location" in _line_fields(ln)}
+    keys = [(store.ITEMS, sku) for sku in sorted(skus)]
     keys += [(store.POSITIONS, store.position_key(s, loc)) for s, loc in sorted(pairs)]
-    # read only when a position is created, but then in the same batch query as the others
     keys += [(store.LOCATIONS, loc) for loc in sorted({loc for _, loc in pairs})]
     return keys
+
+
+def _line_fields(line: Any) -> Any:
+    return getattr(type(line), "model_fields", None) or vars(line)
 
 
 async def _apply_rule(
