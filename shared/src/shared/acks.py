@@ -11,9 +11,10 @@ from aio_pika.abc import AbstractIncomingMessage
 class Settler:
     """Settles deliveries with as few frames as possible, never acking one still in hand.
 
-    Lanes commit out of delivery order, so a batch's highest tag cannot simply be acked with
-    `multiple`: that would settle another lane's messages before their commit. Per channel,
-    this tracks the highest tag below which every delivery is settled, and acks up to it.
+    Batches in flight commit out of delivery order, so a batch's highest tag cannot simply be
+    acked with `multiple`: that would settle another batch's messages before their commit.
+    Per channel, this tracks the highest tag below which every delivery is settled, and acks up
+    to it.
     Messages acked or nacked one by one count as settled too (a `multiple` ack skips them)."""
 
     def __init__(self) -> None:
