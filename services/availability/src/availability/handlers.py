@@ -128,7 +128,7 @@ def _shape(data: Any) -> tuple[bool, tuple[str, ...]]:
     t = type(data)
     shape = _SHAPES.get(t)
     if shape is None:
-        names = getattr(t, "model_fields", None) or vars(data)
+        names = _field_names(data)
         shape = _SHAPES[t] = ("lines" in names, tuple(f for f in _LOCATION_FIELDS if f in names))
     return shape
 
@@ -154,15 +154,15 @@ def preload_keys(data: Any) -> list[tuple[str, str]]:
         return keys
     skus = {ln.sku for ln in data.lines}
     pairs = {(sku, loc) for sku in skus for loc in locations}
-    pairs |= {(ln.sku, ln.location) for ln in data.lines if "location" in _line_fields(ln)}
+    pairs |= {(ln.sku, ln.location) for ln in data.lines if "location" in _field_names(ln)}
     keys = [(store.ITEMS, sku) for sku in sorted(skus)]
     keys += [(store.POSITIONS, store.position_key(s, loc)) for s, loc in sorted(pairs)]
     keys += [(store.LOCATIONS, loc) for loc in sorted({loc for _, loc in pairs})]
     return keys
 
 
-def _line_fields(line: Any) -> Any:
-    return getattr(type(line), "model_fields", None) or vars(line)
+def _field_names(obj: Any) -> Any:
+    return getattr(type(obj), "model_fields", None) or vars(obj)
 
 
 async def _apply_rule(

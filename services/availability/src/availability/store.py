@@ -19,11 +19,11 @@ from typing import Any
 
 from availability.domain import Movement, Position
 from availability.items import MICRO, Item, Stamp, to_units
+from shared.mongo_uow import PRELOAD_CHUNK  # the size of an `$in` list
 
 POSITIONS = "positions"
 ITEMS = "items"
 LOCATIONS = "locations"
-KEYS_PER_QUERY = 50  # `$in` lists are cut to this size (see shared.mongo_uow.PRELOAD_CHUNK)
 LEGACY_INDEX = "sku_location"
 
 
@@ -169,8 +169,8 @@ async def find_positions(db: Any, skus: list[str]) -> list[Position]:
     locations = await known_locations(db)
     keys = [position_key(sku, loc) for sku in sorted(set(skus)) for loc in locations]
     docs: list[dict[str, Any]] = []
-    for i in range(0, len(keys), KEYS_PER_QUERY):
-        docs += await db[POSITIONS].find({"_id": {"$in": keys[i : i + KEYS_PER_QUERY]}}).to_list()
+    for i in range(0, len(keys), PRELOAD_CHUNK):
+        docs += await db[POSITIONS].find({"_id": {"$in": keys[i : i + PRELOAD_CHUNK]}}).to_list()
     positions = [position_from_doc(d) for d in docs]
     return sorted(positions, key=lambda p: (p.sku, p.location))
 
