@@ -159,6 +159,6 @@ async def outbox_events(db, *, sent: bool | None = None) -> int:
         match = {"sent_at": {"$ne": None}}
     elif sent is False:
         match = {"sent_at": None}
-    pipeline = [{"$match": match}, {"$group": {"_id": None, "n": {"$sum": {"$size": "$events"}}}}]
+    pipeline = [{"$match": match}, {"$group": {"_id": None, "n": {"$sum": "$n"}}}]
     rows = await (await db["outbox"].aggregate(pipeline)).to_list()
     return int(rows[0]["n"]) if rows else 0

@@ -15,9 +15,12 @@ import socket
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import bson
+from bson import Binary, CodecOptions
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
@@ -40,7 +43,13 @@ _LIVE_OWNERS: set[str] = set()  # relays running in this process (tests run seve
 
 
 def outbox_doc(events: list[PendingEvent], at: datetime) -> dict[str, Any]:
-    """One outbox document per committed batch: one write instead of one per event."""
+    """One outbox document per committed batch: one write instead of one per event.
+
+    The events travel as one BSON blob (`payload`), which the database stores and copies as
+    opaque bytes. As an array of sub-documents they made every relay read and every mark as
+    sent decode, copy and re-encode about a hundred of them: on the embedded test server that
+    was 2-3 ms of its CPU per batch, about 7 % of all it did per event. `outbox_events` reads
+    both layouts (documents written before the change carry an `events` array)."""
     evs = []
     for pe in events:
         ev = pe.event
@@ -64,8 +73,19 @@ def outbox_doc(events: list[PendingEvent], at: datetime) -> dict[str, Any]:
         "sent_at": None,
         "n": len(evs),
         "correlationids": sorted({e["correlationid"] for e in evs if e["correlationid"]}),
-        "events": evs,
+        "payload": Binary(bson.encode({"events": evs})),
     }
+
+
+_PAYLOAD_OPTIONS: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True, tzinfo=UTC)
+
+
+def outbox_events(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The events of one outbox document, in emission order, whichever layout it has."""
+    if "payload" in doc:
+        events: list[dict[str, Any]] = bson.decode(doc["payload"], _PAYLOAD_OPTIONS)["events"]
+        return events
+    return list(doc.get("events") or [])
 
 
 async def setup(db: Any, retention_s: int = 7 * 86400, *, index_correlation: bool = False) -> None:
@@ -230,7 +250,7 @@ class OutboxRelay:
             return 0
         by_key: dict[str, list[tuple[Any, dict[str, Any]]]] = defaultdict(list)
         for d in docs:
-            for e in d["events"]:
+            for e in outbox_events(d):
                 by_key[e["key"]].append((d["_id"], e))
         failed_docs: set[Any] = set()
         unroutable: dict[Any, list[str]] = defaultdict(list)
@@ -287,7 +307,7 @@ class OutboxRelay:
             await self._update_backlog()
         if errors:
             raise errors[0]
-        return sum(int(d.get("n", len(d["events"]))) for d in docs)
+        return sum(int(d.get("n") or len(outbox_events(d))) for d in docs)
 
     async def _update_backlog(self) -> None:
         try:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shared.outbox import outbox_events
 from shared.service import SERVICE_NAMES
 
 DBS_ENV = "DISTSYNC_TRACE_DBS"
@@ -105,7 +106,7 @@ async def collect(client: Any, dbs: Mapping[str, str], correlationid: str) -> Tr
                     "sent_at": b.get("sent_at"),
                 }
                 for b in batches
-                for e in b.get("events", [])
+                for e in outbox_events(b)
                 if e.get("correlationid") == correlationid
             ]
         except Exception as e:  # one unreachable store must not hide the others

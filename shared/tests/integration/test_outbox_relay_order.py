@@ -11,7 +11,7 @@ import pytest
 from shared.envelope import build
 from shared.errors import PublishNacked
 from shared.messaging import Outgoing
-from shared.outbox import OUTBOX, OutboxRelay, outbox_doc
+from shared.outbox import OUTBOX, OutboxRelay, outbox_doc, outbox_events
 from shared.uow import PendingEvent
 
 pytestmark = pytest.mark.integration
@@ -84,4 +84,27 @@ async def test_after_a_refused_publish_that_aggregates_later_events_wait(
     await relay.drain_once()
     tail = [x for x in pub.sent if x in {a[1].event.id, a[2].event.id}]
     assert tail[-2:] == [a[1].event.id, a[2].event.id]
+    assert await db[OUTBOX].count_documents({"sent_at": None}) == 0
+
+
+async def test_documents_written_before_the_payload_blob_are_still_published_in_order(
+    mongo: Any, db_name: str
+) -> None:
+    """An outbox written by the previous release carries its events as an `events` array: the
+    relay publishes them, in order with newer batches of the same aggregate, and trace reads
+    both layouts."""
+    db = mongo[db_name]
+    a = events("A", 2)
+    legacy = outbox_doc([a[0]], datetime.now(UTC))
+    legacy["events"] = outbox_events(legacy)
+    del legacy["payload"]
+    await db[OUTBOX].insert_one(legacy)
+    await store(db, [a[1]])
+    stored = await db[OUTBOX].find().sort("seq", 1).to_list()
+    assert [e["id"] for d in stored for e in outbox_events(d)] == [e.event.id for e in a]
+    assert isinstance(outbox_events(stored[1])[0]["event_time"], datetime)
+    assert outbox_events(stored[1])[0]["event_time"].tzinfo is not None
+    pub = RecordingPublisher()
+    assert await OutboxRelay("svc", db, pub).drain_once() == 2
+    assert pub.sent == [e.event.id for e in a]
     assert await db[OUTBOX].count_documents({"sent_at": None}) == 0
