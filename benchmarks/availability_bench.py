@@ -2,6 +2,7 @@
 publish-to-`availability.changed` latency at an offered rate.
 
     uv run python -m benchmarks.availability_bench [--events 20000] [--rate 500] [--seconds 10]
+        [--skus 2000] [--span-hours 0] [--skip one,two,latency]
 
 Prints figures; asserts nothing. Local RabbitMQ (a throwaway vhost) and a SecantusDB daemon it
 starts itself (or MONGODB_URL).
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
@@ -44,10 +46,13 @@ from .common import (
 KINDS = ("inventory.adjusted", "order.allocated", "inventory.quarantined", "inventory.released")
 
 
-def events(n: int, skus: int, seed: int) -> list[tuple[str, str, bytes]]:
+def events(n: int, skus: int, seed: int, span_h: float = 0.0) -> list[tuple[str, str, bytes]]:
+    """`n` inventory events over `skus` SKUs at 3 locations; with `span_h`, their event times
+    are spread evenly over that many hours up to now (as a backlog replayed after an outage)."""
     rnd = random.Random(seed)
     out = []
-    for _ in range(n):
+    start = datetime.now(UTC) - timedelta(hours=span_h)
+    for i in range(n):
         sku, loc = f"SKU-{rnd.randrange(skus)}", rnd.choice(("DC-EAST", "DC-WEST", "BR-NORTH"))
         kind = rnd.choices(KINDS, weights=(6, 2, 1, 1))[0]
         if kind == "inventory.adjusted":
@@ -68,7 +73,9 @@ def events(n: int, skus: int, seed: int) -> list[tuple[str, str, bytes]]:
         else:
             data = {"location": loc, "sku": sku, "qty": 1, "reason_code": "QA"}
             ex = "wms.events"
-        ev = build(kind, data, source="wms/bench" if ex == "wms.events" else "erp/bench")
+        source = "wms/bench" if ex == "wms.events" else "erp/bench"
+        at = start + timedelta(hours=span_h * i / n) if span_h else None
+        ev = build(kind, data, source=source, time=at)
         out.append((ex, ev.id, ev.to_json_bytes()))
     return out
 
@@ -104,10 +111,16 @@ def start(amqp: str, mongo: str, db: str, port: int | None = None) -> subprocess
 
 
 async def throughput(
-    amqp: str, mongo: str, n: int, replicas: int, db_pid: int | None
+    amqp: str,
+    mongo: str,
+    n: int,
+    replicas: int,
+    db_pid: int | None,
+    skus: int = 2000,
+    span_h: float = 0.0,
 ) -> tuple[float, float, str]:
     db = f"bench_av{replicas}_" + uuid.uuid4().hex[:6]
-    await preload(amqp, events(n, 2000, replicas))
+    await preload(amqp, events(n, skus, replicas, span_h))
     client = mongo_client(mongo)
     ports = [free_port() for _ in range(replicas)]
     procs = [start(amqp, mongo, db, port) for port in ports]
@@ -194,6 +207,19 @@ async def main() -> None:
     ap.add_argument("--rate", type=float, default=500)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument(
+        "--skus",
+        type=int,
+        default=2000,
+        help="SKUs the throughput phases spread events over (3 locations each); fewer SKUs "
+        "mean longer-lived positions with longer movement logs",
+    )
+    ap.add_argument(
+        "--span-hours",
+        type=float,
+        default=0.0,
+        help="spread the throughput phases' event times over this many hours (0: all now)",
+    )
+    ap.add_argument(
         "--skip", default="", help="comma-separated phases to leave out: one, two, latency"
     )
     args = ap.parse_args()
@@ -207,10 +233,14 @@ async def main() -> None:
         await bind_downstream(amqp, "availability.events", "availability.#")
         none: tuple[float, float, str] = (0.0, 0.0, "skipped")
         one, rss1, cpu1 = (
-            none if "one" in skip else await throughput(amqp, mongo, args.events, 1, db_pid)
+            none
+            if "one" in skip
+            else await throughput(amqp, mongo, args.events, 1, db_pid, args.skus, args.span_hours)
         )
         two, rss2, cpu2 = (
-            none if "two" in skip else await throughput(amqp, mongo, args.events, 2, db_pid)
+            none
+            if "two" in skip
+            else await throughput(amqp, mongo, args.events, 2, db_pid, args.skus, args.span_hours)
         )
         lat = [] if "latency" in skip else await latency(amqp, mongo, args.rate, args.seconds)
     print("distsync availability benchmark")

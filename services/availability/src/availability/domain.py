@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from bisect import insort
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from availability.items import Item, Stamp
 from shared.errors import Rejected
 
 DEFAULT_LOG_MAX = 200
+# Movements older than this before a position's newest movement are folded into its base. A
+# position is rewritten on every event, so its log is paid for on every event: on the embedded
+# test server a replace with 200 movements costs 1.8 ms of database CPU instead of 0.2 ms.
+DEFAULT_LOG_WINDOW = timedelta(hours=6)
 
 
 def available_to_sell(on_hand: int, allocated: int, quarantined: int, safety_stock: int) -> int:
@@ -151,6 +155,7 @@ def apply_effect(
     *,
     item: Item | None,
     log_max: int = DEFAULT_LOG_MAX,
+    log_window: timedelta = DEFAULT_LOG_WINDOW,
 ) -> Result:
     """Apply summed-bucket deltas; an allocation beyond available_to_sell is reported."""
     new = sync_safety_stock(pos, item)
@@ -159,7 +164,7 @@ def apply_effect(
     if effect.allocated > 0 and effect.allocated > ats:
         events.append(OversellAttempted(pos.sku, pos.location, effect.allocated, ats))
     if effect.on_hand:
-        new = _move_on_hand(new, effect.on_hand, stamp, log_max)
+        new = _move_on_hand(new, effect.on_hand, stamp, log_max, log_window)
     new = replace(
         new,
         allocated=new.allocated + effect.allocated,
@@ -169,7 +174,12 @@ def apply_effect(
     return _finish(pos, new, stamp.at, events)
 
 
-def _move_on_hand(pos: Position, delta: int, stamp: Stamp, log_max: int) -> Position:
+def _move_on_hand(
+    pos: Position, delta: int, stamp: Stamp, log_max: int, log_window: timedelta
+) -> Position:
+    """Add an on-hand movement to the log, in time order. Movements beyond `log_max`, or older
+    than `log_window` before the newest one, are folded into the base: a count can be placed
+    after them only (one older than the folded history is rejected)."""
     if pos.counted is not None and stamp.at <= pos.counted.at:
         return pos  # the count already saw this movement
     if pos.folded_through is not None and stamp.at <= pos.folded_through:
@@ -177,8 +187,11 @@ def _move_on_hand(pos: Position, delta: int, stamp: Stamp, log_max: int) -> Posi
     log = list(pos.movements)
     insort(log, Movement(stamp.at, stamp.event_id, delta))
     base, folded = pos.on_hand_base, pos.folded_through
-    if len(log) > log_max:
-        cut = len(log) - log_max
+    cut = max(0, len(log) - log_max)
+    oldest_kept = log[-1].at - log_window
+    while cut < len(log) and log[cut].at < oldest_kept:
+        cut += 1
+    if cut:
         base += sum(m.delta for m in log[:cut])
         folded = log[cut - 1].at
         log = log[cut:]

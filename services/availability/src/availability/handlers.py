@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -12,6 +12,7 @@ import structlog
 from availability import domain, items, metrics, rules, store
 from availability.domain import (
     DEFAULT_LOG_MAX,
+    DEFAULT_LOG_WINDOW,
     DomainEvent,
     OversellAttempted,
     Position,
@@ -49,6 +50,11 @@ Step = Callable[[Position], Result]
 
 def _log_max(uow: UnitOfWork) -> int:
     return int(getattr(uow.settings, "availability_movement_log_max", DEFAULT_LOG_MAX))
+
+
+def _log_window(uow: UnitOfWork) -> timedelta:
+    seconds = getattr(uow.settings, "availability_movement_window_s", None)
+    return DEFAULT_LOG_WINDOW if seconds is None else timedelta(seconds=float(seconds))
 
 
 def _stamp(msg: Incoming[Any]) -> Stamp:
@@ -177,12 +183,17 @@ async def _apply_rule(
     known = await _load_items(uow, _skus(msg.data))
     plan = rule(msg.data, known)
     stamp = make_stamp(at, msg.id) if at is not None else _stamp(msg)
-    log_max = _log_max(uow)
+    log_max, log_window = _log_max(uow), _log_window(uow)
     for (sku, location), effect in sorted(plan.items()):
         if effect == domain.Effect():
             continue
         step = partial(
-            domain.apply_effect, effect=effect, stamp=stamp, item=known[sku], log_max=log_max
+            domain.apply_effect,
+            effect=effect,
+            stamp=stamp,
+            item=known[sku],
+            log_max=log_max,
+            log_window=log_window,
         )
         await _touch(uow, msg, sku, location, step)
 

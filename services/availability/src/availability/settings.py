@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from availability.domain import DEFAULT_LOG_MAX
+from availability.domain import DEFAULT_LOG_MAX, DEFAULT_LOG_WINDOW
 from shared.settings import ServiceSettings
 
 
@@ -12,3 +12,8 @@ class AvailabilitySettings(ServiceSettings):
     # on-hand movements kept per position since its latest count; older ones are folded into
     # the base, and a count older than what was folded is dead-lettered with that reason
     availability_movement_log_max: int = Field(default=DEFAULT_LOG_MAX, ge=10, le=10_000)
+    # ... and those older than this many seconds before the position's newest movement, so a
+    # position that is never counted does not carry (and rewrite) a long log on every event
+    availability_movement_window_s: float = Field(
+        default=DEFAULT_LOG_WINDOW.total_seconds(), ge=60, le=90 * 86400
+    )

@@ -121,6 +121,34 @@ async def test_a_late_movement_within_the_folded_history_still_adds_to_on_hand(h
     assert h.pos("SKU-1", "A")["on_hand"] == 16
 
 
+async def test_movements_older_than_the_window_before_the_newest_are_folded(harness) -> None:
+    """A position that is never counted keeps only its recent movements (it is rewritten with
+    its log on every event). Folding leaves on-hand as it was; a count can still be placed
+    after the folded movements, and one older than them is rejected."""
+    h = harness(AvailabilitySettings(availability_movement_window_s=600))  # 10 minutes
+    for minute in (0, 1, 2, 30, 31, 45):
+        await h.send(ADJ, adj(1), minutes=minute)
+    doc = h.doc("SKU-1", "A")
+    assert [m["delta"] for m in doc["movements"]] == [1.0]  # only minute 45 is within 10 min
+    assert doc["on_hand_base"] == 5 and h.pos("SKU-1", "A")["on_hand"] == 6
+    await h.send(ADJ, adj(2), minutes=10)  # late, before the folded ones: into the base
+    assert h.pos("SKU-1", "A")["on_hand"] == 8
+    with pytest.raises(Rejected, match="older than the movement history kept"):
+        await h.send(COUNT, count(3), minutes=20)
+    await h.send(COUNT, count(3), minutes=40)  # after the folded history: the 45 stays on top
+    assert h.pos("SKU-1", "A")["on_hand"] == 4
+
+
+async def test_a_slow_position_takes_a_late_count_however_old(harness) -> None:
+    """Only movements are folded, not time: with nothing moving in between, a count that
+    arrives long after its event time is placed exactly."""
+    h = harness(AvailabilitySettings(availability_movement_window_s=600))
+    await h.send(ADJ, adj(5), minutes=0)
+    await h.send(ADJ, adj(1), minutes=300)  # folds the first movement
+    await h.send(COUNT, count(4), minutes=200)
+    assert h.pos("SKU-1", "A")["on_hand"] == 5
+
+
 async def test_a_quantity_in_an_unknown_unit_fails_and_nothing_is_saved(h) -> None:
     with pytest.raises(UnknownUnit, match="no conversion from CS to base unit for SKU-1"):
         await h.send(ADJ, adj(2, "CS"))

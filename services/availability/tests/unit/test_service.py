@@ -84,6 +84,8 @@ def test_published_models_carry_exactly_the_contract_fields() -> None:
 def test_the_movement_log_limit_is_a_prefixed_setting(monkeypatch) -> None:
     monkeypatch.setenv("DISTSYNC_AVAILABILITY_MOVEMENT_LOG_MAX", "50")
     assert AvailabilitySettings().availability_movement_log_max == 50
+    monkeypatch.setenv("DISTSYNC_AVAILABILITY_MOVEMENT_WINDOW_S", "3600")
+    assert AvailabilitySettings().availability_movement_window_s == 3600
     assert SERVICE.settings_cls is AvailabilitySettings
 
 
