@@ -35,7 +35,9 @@ class PendingEvent:
 class UnitOfWork(Protocol):
     service: str
 
-    async def get(self, collection: str, key: str) -> dict[str, Any] | None: ...
+    async def get(
+        self, collection: str, key: str, *, copy: bool = True
+    ) -> dict[str, Any] | None: ...
 
     def put(self, collection: str, key: str, doc: dict[str, Any]) -> None: ...
 
@@ -88,15 +90,18 @@ class BaseUnitOfWork:
     async def _load(self, collection: str, key: str) -> dict[str, Any] | None:
         raise NotImplementedError
 
-    async def get(self, collection: str, key: str) -> dict[str, Any] | None:
+    async def get(self, collection: str, key: str, *, copy: bool = True) -> dict[str, Any] | None:
+        """The document as this batch sees it (its own writes included), or None. A copy, which
+        the handler may change; `copy=False` returns the stored dict itself, for a handler that
+        only reads it (a copy of a stored document costs microseconds on every event)."""
         k = (collection, key)
         if k in self._dirty:
-            dirty: dict[str, Any] = clone(self._dirty[k])
-            return dirty
+            dirty: dict[str, Any] = self._dirty[k]
+            return clone(dirty) if copy else dirty
         if k not in self._loaded:
             self._loaded[k] = await self._load(collection, key)
         doc = self._loaded[k]
-        loaded: dict[str, Any] | None = clone(doc) if doc is not None else None
+        loaded: dict[str, Any] | None = clone(doc) if copy and doc is not None else doc
         return loaded
 
     def put(self, collection: str, key: str, doc: dict[str, Any]) -> None:

@@ -67,34 +67,41 @@ def _observe_lag(msg: Incoming[Any], uow: UnitOfWork) -> None:
 
 
 async def _load_items(uow: UnitOfWork, skus: set[str]) -> dict[str, Item | None]:
-    return {sku: store.item_from_doc(await uow.get(store.ITEMS, sku)) for sku in sorted(skus)}
+    return {
+        sku: store.item_from_doc(await uow.get(store.ITEMS, sku, copy=False))
+        for sku in sorted(skus)
+    }
 
 
 async def _touch(uow: UnitOfWork, msg: Incoming[Any], sku: str, location: str, step: Step) -> None:
     """Load one position, apply `step`, save it if anything changed, emit what it reported."""
     key = store.position_key(sku, location)
-    doc = await uow.get(store.POSITIONS, key)
+    doc = await uow.get(store.POSITIONS, key, copy=False)  # read only: it becomes a Position
     before = store.position_from_doc(doc) if doc is not None else Position(sku, location)
     after, events = step(before)
+    public = store.public_fields(after)  # the stored numbers and the event's are the same
     if after != before:
         if doc is None:
             await _register_location(uow, location)
-        uow.put(store.POSITIONS, key, store.position_to_doc(after))
+        uow.put(store.POSITIONS, key, store.position_to_doc(after, public))
     for ev in events:
-        _dispatch(uow, msg, key, ev)
+        _dispatch(uow, msg, key, ev, public)
 
 
 async def _register_location(uow: UnitOfWork, location: str) -> None:
     """A position is created: its location joins the list the API reads positions by."""
-    if await uow.get(store.LOCATIONS, location) is None:
+    if await uow.get(store.LOCATIONS, location, copy=False) is None:
         uow.put(store.LOCATIONS, location, store.location_doc(location))
 
 
-def _dispatch(uow: UnitOfWork, msg: Incoming[Any], key: str, ev: DomainEvent) -> None:
+def _dispatch(
+    uow: UnitOfWork, msg: Incoming[Any], key: str, ev: DomainEvent, public: dict[str, Any]
+) -> None:
+    """Emit what the domain reported; `public` holds the position's numbers after the event."""
     event_type = msg.envelope.type
     match ev:
-        case PositionChanged(position=p):
-            uow.emit("availability.changed", AvailabilityChanged(**store.public_fields(p)), key=key)
+        case PositionChanged():
+            uow.emit("availability.changed", AvailabilityChanged(**public), key=key)
             uow.on_commit(lambda: metrics.POSITIONS_CHANGED.labels(event_type).inc())
         case VarianceDetected():
             variance = to_units(ev.variance)

@@ -73,9 +73,10 @@ def public_fields(p: Position) -> dict[str, Any]:
     }
 
 
-def position_to_doc(p: Position) -> dict[str, Any]:
+def position_to_doc(p: Position, public: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The stored document; `public` is `public_fields(p)` when the caller has it already."""
     return {
-        **public_fields(p),
+        **(public if public is not None else public_fields(p)),
         "on_hand_base": to_units(p.on_hand_base),
         "movements": [
             {"at": m.at, "event_id": m.event_id, "delta": to_units(m.delta)} for m in p.movements

@@ -16,9 +16,9 @@ class RecordingUnitOfWork(InMemoryUnitOfWork):
         super().__init__(service)
         self.reads: set[tuple[str, str]] = set()
 
-    async def get(self, collection: str, key: str) -> dict[str, Any] | None:
+    async def get(self, collection: str, key: str, *, copy: bool = True) -> dict[str, Any] | None:
         self.reads.add((collection, key))
-        return await super().get(collection, key)
+        return await super().get(collection, key, copy=copy)
 
 
 CONSUMED = {
