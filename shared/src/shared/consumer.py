@@ -95,7 +95,6 @@ class Consumer:
         self.on_commit_hook = on_commit
         self.sessions = sessions
         self.queue_name = main_queue(svc.name)
-        self._buffer: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._channel: AbstractRobustChannel | None = None
         self._tag: str | None = None
         self._queue: Any = None
@@ -119,18 +118,30 @@ class Consumer:
         self._queue = await ch.get_queue(self.queue_name, ensure=True)
         self._tag = await self._queue.consume(self._on_message)
         name = self.svc.name
-        self._workers = [
-            asyncio.create_task(self._dispatch(), name=f"{name}-dispatch"),
-            asyncio.create_task(self._schedule(), name=f"{name}-batches"),
-        ]
+        self._workers = [asyncio.create_task(self._schedule(), name=f"{name}-batches")]
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        """Validate a delivery as it arrives (an invalid one goes to the DLQ at once) and queue
+        it for a batch. aio-pika runs this in a task per delivery, started in delivery order;
+        nothing is awaited before a valid message joins the pending list, so the list keeps
+        delivery order (no queue and dispatcher task in between: that cost a hand-off per
+        message)."""
         self._acks.received(message)
         if self._stopping:  # arrived after the cancel: back to the queue
             await self._nack(message)
             return
         self.idle.clear()
-        self._buffer.put_nowait(message)
+        try:
+            p = await self._admit(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # never lose a message: give it back
+            log.error("dispatch_failed", error=repr(e), exc_info=True)
+            await self._nack(message)
+            return
+        if p is not None:
+            self._pending.append(p)
+            self._wake.set()
 
     async def stop(self, grace_s: float) -> None:
         """Stop taking messages, finish the batches in hand; unprocessed ones are requeued."""
@@ -155,10 +166,7 @@ class Consumer:
                 await self._channel.close()
 
     async def _give_back(self) -> None:
-        waiting: list[AbstractIncomingMessage] = []
-        while not self._buffer.empty():
-            waiting.append(self._buffer.get_nowait())
-        waiting += [p.message for p in self._pending]
+        waiting = [p.message for p in self._pending]
         self._pending = []
         for m in waiting:
             await self._nack(m)
@@ -167,25 +175,6 @@ class Consumer:
         while not self._acks.all_settled():
             self.idle.clear()
             await self.idle.wait()
-
-    async def _dispatch(self) -> None:
-        """Validate each message as it arrives (invalid ones go to the DLQ at once) and queue
-        it for a batch."""
-        while not self._stopping:
-            m = await self._buffer.get()
-            try:
-                p = await self._admit(m)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # never let the dispatcher die: give the message back
-                log.error("dispatch_failed", error=repr(e), exc_info=True)
-                await self._nack(m)
-                continue
-            if p is not None and self._stopping:
-                await self._nack(m)
-            elif p is not None:
-                self._pending.append(p)
-                self._wake.set()
 
     async def _admit(self, m: AbstractIncomingMessage) -> Parsed | None:
         try:
