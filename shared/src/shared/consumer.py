@@ -50,7 +50,7 @@ ANY_KEY = "*"  # the partition key of a message whose route names no documents
 # a row sat on its prefetched messages meanwhile (seen: one of two replicas idle for 7 s).
 _OUTAGE_WAIT = wait_exponential_jitter(multiplier=0.02, max=5.0, jitter=0.05)
 _CONFLICT_WAIT = wait_exponential_jitter(multiplier=0.01, max=0.25, jitter=0.02)
-CONFLICT_RETRY_S = 30.0  # about what 20 attempts with waits growing to 5 s used to take
+CONFLICT_RETRY_S = 60.0  # about what 20 attempts with waits growing to 5 s used to take
 
 
 def retry_wait(rs: RetryCallState) -> float:
