@@ -8,7 +8,7 @@ Quantities are integers in millionths of the base unit (see items.py).
 from __future__ import annotations
 
 from bisect import insort
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -257,7 +257,8 @@ def sync_safety_stock(pos: Position, item: Item | None) -> Position:
     return replace(pos, safety_stock=item.safety_for(pos.location), safety_stock_stamp=stamp)
 
 
-_BUCKETS = ("allocated", "quarantined", "in_transit", "inbound", "returns_pending", "safety_stock")
+# the numbers other than on_hand (which is derived from the base and the log)
+_BUCKETS = tuple(f.name for f in fields(Numbers) if f.name != "on_hand")
 
 
 def _finish(
