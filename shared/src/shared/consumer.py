@@ -22,7 +22,13 @@ from shared import failures as F
 from shared import inbox
 from shared.acks import Settler
 from shared.envelope import CloudEvent, EnvelopeError, parse, short_errors
-from shared.errors import PermanentError, RetryableError, SchemaInvalid, UnknownType
+from shared.errors import (
+    ContractViolation,
+    PermanentError,
+    RetryableError,
+    SchemaInvalid,
+    UnknownType,
+)
 from shared.logging import get_logger
 from shared.messaging import Publisher
 from shared.metrics import (
@@ -299,13 +305,12 @@ class Consumer:
         route = self.svc.route_for(ev.type)
         if route is None:
             raise UnknownType(f"service {self.svc.name} has no handler for type {ev.type!r}")
+        exchange, key = arrival(m)
+        check_arrival(ev.type, exchange, key, route)
         try:
             data = route.model.model_validate(ev.data)
         except ValidationError as e:
             raise SchemaInvalid(f"data of {ev.type} is invalid: {short_errors(e)}") from e
-        headers = m.headers or {}
-        exchange = str(headers.get(F.H_ORIG_EXCHANGE) or m.exchange or "")
-        key = str(headers.get(F.H_ORIG_KEY) or m.routing_key or ev.type)
         inc = Incoming(ev, data, exchange, key, datetime.now(UTC))
         preload: list[tuple[str, str]] = []
         if route.preload is not None:
@@ -583,6 +588,32 @@ class Consumer:
     def _note_settled(self) -> None:
         if self._acks.all_settled():
             self.idle.set()
+
+
+def arrival(m: AbstractIncomingMessage) -> tuple[str, str]:
+    """The exchange and routing key a message was published with. A message delivered through
+    the default exchange came back from a retry queue or an operator's replay, and its failure
+    headers name where it first arrived; on any other exchange the broker's own values count,
+    so a publisher cannot claim another exchange through headers it writes itself."""
+    if m.exchange:
+        return m.exchange, m.routing_key or ""
+    headers = m.headers or {}
+    return str(headers.get(F.H_ORIG_EXCHANGE) or ""), str(headers.get(F.H_ORIG_KEY) or "")
+
+
+def check_arrival(event_type: str, exchange: str, key: str, route: Route) -> None:
+    """A CloudEvent's `type` must equal the routing key it was published with, on an exchange
+    its route accepts: the broker's per-publisher write permissions are per exchange, and a
+    `type` that differs from the routing key would get round them."""
+    if key != event_type:
+        raise ContractViolation(
+            f"type {event_type!r} does not match the routing key {key!r} it was published with"
+        )
+    if exchange not in route.exchanges:
+        accepted = ", ".join(route.exchanges)
+        raise ContractViolation(
+            f"type {event_type!r} is not accepted from exchange {exchange!r} (accepted: {accepted})"
+        )
 
 
 def _peek_type(m: AbstractIncomingMessage) -> str | None:

@@ -23,6 +23,13 @@ class SchemaInvalid(PermanentError):
     kind = "schema_invalid"
 
 
+class ContractViolation(PermanentError):
+    """The message breaks the contract around its data: its `type` differs from its routing key,
+    or it came in on an exchange that does not carry that type."""
+
+    kind = "contract_violation"
+
+
 class TransientError(Exception):
     """Worth retrying later: a dependency is down or busy."""
 

@@ -67,7 +67,10 @@ def failure_headers(
     routing_key: str,
     event_type: str | None,
 ) -> dict[str, Any]:
-    """Merge a new failure into the headers a message already carries."""
+    """Merge a new failure into the headers a message already carries. A message that arrived
+    on a named exchange records that exchange and routing key, whatever headers its publisher
+    wrote; one that arrived through the default exchange (back from a retry queue or a replay)
+    keeps the original ones its earlier failure recorded."""
     now = _iso(datetime.now(UTC))
     h = {k: v for k, v in previous.items() if not str(k).startswith("x-")}
     attempts = attempts_of(h) + 1
@@ -79,8 +82,8 @@ def failure_headers(
             H_STACK: stack_excerpt(exc),
             H_SERVICE: service,
             H_QUEUE: queue,
-            H_ORIG_EXCHANGE: str(h.get(H_ORIG_EXCHANGE) or exchange),
-            H_ORIG_KEY: str(h.get(H_ORIG_KEY) or routing_key),
+            H_ORIG_EXCHANGE: exchange or str(h.get(H_ORIG_EXCHANGE) or ""),
+            H_ORIG_KEY: routing_key if exchange else str(h.get(H_ORIG_KEY) or routing_key),
             H_FIRST: str(h.get(H_FIRST) or now),
             H_LAST: now,
             H_ATTEMPTS: attempts,

@@ -45,3 +45,9 @@ def test_a_later_failure_keeps_the_first_time_and_the_original_route_and_counts_
     assert again[F.H_FIRST] == "2026-01-01T00:00:00.000Z"
     assert again[F.H_ORIG_EXCHANGE] == "wms.events"
     assert "x-death" not in again
+
+
+def test_a_message_on_a_named_exchange_records_that_exchange_whatever_its_headers_claim():
+    forged = {F.H_ORIG_EXCHANGE: "erp.events", F.H_ORIG_KEY: "order.cancelled"}
+    h = _headers(forged)
+    assert h[F.H_ORIG_EXCHANGE] == "wms.events" and h[F.H_ORIG_KEY] == "inventory.adjusted"
