@@ -27,7 +27,7 @@ CONSUMED = {
     "order.deallocated": ("erp.events",),
     "inventory.adjusted": ("wms.events",),
     "inventory.counted": ("wms.events",),
-    # also from receipt: holds changed by a re-check (docs/contract-extensions.md)
+    # also from receipt: holds changed by a re-check (docs/contract.md §2, §4)
     "inventory.quarantined": ("wms.events", "receipt.events"),
     "inventory.released": ("wms.events", "receipt.events"),
     "shipment.shipped": ("wms.events",),
