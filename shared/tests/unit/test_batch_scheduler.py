@@ -127,7 +127,7 @@ class Delivery:
     def __init__(self, body: bytes) -> None:
         self.body = body
         self.headers: dict[str, Any] = {}
-        self.exchange, self.routing_key = "wms.events", ""
+        self.exchange, self.routing_key = "wms.events", "thing.happened"
 
 
 def _keys_and_registry(d: Any) -> list[tuple[str, str]]:
