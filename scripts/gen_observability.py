@@ -244,19 +244,30 @@ OPERATIONS = [
             P(
                 "Outbox backlog (events not yet confirmed)",
                 [(f"max by (service) (distsync_outbox_backlog{{{SVC}}})", "{{service}}")],
-                w=8,
+                w=6,
             ),
             P(
                 "Oldest unsent outbox event",
                 [(f"max by (service) (distsync_outbox_oldest_seconds{{{SVC}}})", "{{service}}")],
                 "s",
-                w=8,
+                w=6,
             ),
             P(
                 "Outbox write to broker confirm (p95)",
                 [(q(0.95, "distsync_outbox_delivery_seconds", "service, le", SVC), "{{service}}")],
                 "s",
-                w=8,
+                w=6,
+            ),
+            P(
+                "Outbox events moved aside",
+                [
+                    (
+                        f"sum by (service) (increase(distsync_outbox_events_moved_aside_total{{{SVC}}}[$__rate_interval]))",
+                        "{{service}}",
+                    )
+                ],
+                w=6,
+                description="Committed events the relay could not publish (the broker cannot take them, or they break the service's contract): dead-lettered to <service>.dlq with failure-kind unpublishable.",
             ),
             P(
                 "Handler time per message (p95)",

@@ -55,3 +55,19 @@ class UnroutableError(Exception):
 
 class PublishNacked(Exception):
     """The broker refused a publish (negative confirm)."""
+
+
+class OutgoingEventInvalid(PermanentError):
+    """A handler emitted an event that breaks the service's own published contract (its model,
+    or the envelope): the incoming message goes to the DLQ with this reason, and its state change
+    and events are not committed."""
+
+    kind = "outgoing_event_invalid"
+
+
+class Unpublishable(PermanentError):
+    """The broker cannot take this message as it is (a property or routing key AMQP cannot
+    encode, or an outbox event that breaks the contract): never retried. The outbox relay moves
+    such an event aside to the service's DLQ."""
+
+    kind = "unpublishable"

@@ -14,9 +14,9 @@ from aio_pika.exceptions import DeliveryError
 from aiormq.exceptions import PublishError
 from pamqp.commands import Basic
 
-from shared.amqp_batch import Pending, batchable, publish_batch
+from shared.amqp_batch import Pending, batchable, encode_head, publish_batch, representable
 from shared.envelope import CloudEvent, amqp_properties
-from shared.errors import PublishNacked, UnroutableError
+from shared.errors import PublishNacked, Unpublishable, UnroutableError
 from shared.metrics import PUBLISHED
 
 
@@ -93,14 +93,19 @@ class Publisher:
         type_label: str | None = None,
         mandatory: bool = True,
     ) -> None:
-        """Publish and wait for the broker's confirm; raise on return or nack."""
-        props = dict(properties or {})
-        props.setdefault("delivery_mode", 2)
-        if props.get("timestamp") is None:
-            props["timestamp"] = datetime.now(UTC)
-        msg = aio_pika.Message(body=body, headers=headers or {}, **props)
-        ex = await self._exchange(exchange)
+        """Publish and wait for the broker's confirm; raise on return or nack, and Unpublishable
+        (nothing sent) when AMQP cannot encode the message. Mirrored envelope values AMQP cannot
+        hold are left out of the properties (`amqp_batch.representable`)."""
         label = type_label or routing_key
+        try:
+            msg = aio_pika.Message(body=body, headers=headers or {}, **_raw_properties(properties))
+            encode_head(0, exchange, routing_key, len(body), msg.properties)
+        except Exception as e:
+            PUBLISHED.labels(self._service, label, "unpublishable").inc()
+            if isinstance(e, Unpublishable):
+                raise
+            raise Unpublishable(f"the broker cannot take this message: {e!r}") from e
+        ex = await self._exchange(exchange)
         try:
             confirm = await ex.publish(msg, routing_key=routing_key, mandatory=mandatory)
         except DeliveryError as e:
@@ -134,7 +139,12 @@ class Publisher:
         for it in items:
             fut: asyncio.Future[Any] = loop.create_future()
             futures.append(fut)
-            pending.append((it.exchange, it.routing_key, it.body, _properties(it.properties), fut))
+            try:
+                props = _properties(it.properties)
+            except Exception as e:  # this one cannot go; the others still do
+                fut.set_exception(Unpublishable(f"invalid AMQP properties: {e!r}"))
+                continue
+            pending.append((it.exchange, it.routing_key, it.body, props, fut))
         while pending:
             pending = await publish_batch(raw, pending)
         answers = await asyncio.gather(*futures, return_exceptions=True)
@@ -159,6 +169,9 @@ class Publisher:
         if isinstance(answer, Basic.Nack):
             PUBLISHED.labels(self._service, label, "nacked").inc()
             return PublishNacked(f"broker refused publish to {where}")
+        if isinstance(answer, Unpublishable):
+            PUBLISHED.labels(self._service, label, "unpublishable").inc()
+            return answer
         if isinstance(answer, BaseException):
             return answer
         return PublishNacked(f"unexpected answer to the publish to {where}: {answer!r}")
@@ -168,9 +181,18 @@ class Publisher:
             await self._channel.close()
 
 
-def _properties(props: dict[str, Any]) -> Basic.Properties:
-    """AMQP properties for a raw publish: persistent and timestamped unless told otherwise."""
-    p = {("message_type" if k == "type" else k): v for k, v in props.items() if v is not None}
+def _raw_properties(props: dict[str, Any] | None) -> dict[str, Any]:
+    """Persistent and timestamped unless told otherwise; a value AMQP cannot hold is left out
+    (a timestamp given but out of range is not replaced by the current time)."""
+    given = {k: v for k, v in (props or {}).items() if v is not None}
+    p = representable(given)
     p.setdefault("delivery_mode", 2)
-    p.setdefault("timestamp", datetime.now(UTC))
-    return Basic.Properties(**p)
+    if "timestamp" not in given:
+        p["timestamp"] = datetime.now(UTC)
+    return p
+
+
+def _properties(props: dict[str, Any]) -> Basic.Properties:
+    """AMQP properties for a batch publish, by the rules of `_raw_properties`."""
+    p = _raw_properties(props)
+    return Basic.Properties(**{("message_type" if k == "type" else k): v for k, v in p.items()})

@@ -66,6 +66,12 @@ OUTBOX_DELIVERY_SECONDS = Histogram(
     ["service"],
     buckets=LATENCY_BUCKETS,
 )
+OUTBOX_MOVED_ASIDE = Counter(
+    "distsync_outbox_events_moved_aside_total",
+    "Outbox events the relay moved aside to the service's DLQ instead of publishing them (the "
+    "broker cannot take them, or they break the service's published contract)",
+    ["service"],
+)
 OUTBOX_LEADER = Gauge(
     "distsync_outbox_relay_leader",
     "1 when this replica holds the outbox relay lease",

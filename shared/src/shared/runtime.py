@@ -26,7 +26,7 @@ from shared.service import ApiContext, ServiceDefinition, TaskContext
 from shared.sessions import SessionRegistry
 from shared.settings import DEFAULT_PORTS, ServiceSettings
 from shared.topology import declare, service_topology
-from shared.uow import UnitOfWork
+from shared.uow import UnitOfWork, check_outgoing, declare_contract
 
 log = get_logger("shared.runtime")
 
@@ -54,6 +54,8 @@ class ServiceRuntime:
         self.consumer: Consumer | None = None
         self.relay: outbox.OutboxRelay | None = None
         self.sessions = SessionRegistry(svc.name, self.client, self.db)
+        # what handlers emit is checked against what the service publishes (shared.uow)
+        self.contract = declare_contract(svc.name, svc.publishes)
         self._tasks: list[asyncio.Task[None]] = []
         self._server: uvicorn.Server | None = None
         self._server_task: asyncio.Task[None] | None = None
@@ -72,8 +74,12 @@ class ServiceRuntime:
         return app
 
     async def publish(self, exchange: str, event: CloudEvent) -> None:
+        """Publish at once (the HTTP API); on the service's own exchange, an event that breaks
+        its published contract raises OutgoingEventInvalid and is not sent."""
         if self.publisher is None:
             raise RuntimeError("service not started")
+        if exchange == self.svc.exchange and self.contract is not None:
+            check_outgoing(self.svc.name, self.contract, event.type, event.data)
         await self.publisher.publish_event(exchange, event)
 
     async def ready(self) -> dict[str, str]:
@@ -88,6 +94,8 @@ class ServiceRuntime:
             checks["broker"] = "ok" if conn.connected.is_set() else "reconnecting"
         else:
             checks["broker"] = "not connected"
+        if self.relay is not None:
+            checks["outbox"] = self.relay.health()
         return checks
 
     async def start(self, *, serve_http: bool = True) -> None:
@@ -125,6 +133,9 @@ class ServiceRuntime:
             poll_s=s.outbox_poll_s,
             batch=s.outbox_batch,
             lease_s=s.outbox_lease_s,
+            contract=self.contract,
+            # DISTSYNC_OUTBOX_STALL_S once ServiceSettings declares `outbox_stall_s`
+            stall_s=float(getattr(s, "outbox_stall_s", outbox.STALL_S)),
         )
         self.relay.start()
         self.consumer = Consumer(

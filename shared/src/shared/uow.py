@@ -10,19 +10,58 @@ from __future__ import annotations
 import copy
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
 from bson import Decimal128, ObjectId
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from shared.envelope import CloudEvent, build, now
+from shared.envelope import CloudEvent, build, now, short_errors
+from shared.errors import OutgoingEventInvalid
 
 # `source` is `<system>/<instance>`; for distsync's own events the system is the service name
 INSTANCE = (os.environ.get("DISTSYNC_INSTANCE") or socket.gethostname() or "local").lower()
+
+Contract = Mapping[str, type[BaseModel]]
+"""The events a service publishes: `type` -> the pydantic model of its `data`."""
+_CONTRACTS: dict[str, Contract] = {}
+
+
+def declare_contract(service: str, publications: Iterable[Any]) -> Contract | None:
+    """Record what `service` publishes (its `ServiceDefinition.publishes`), so that its MongoDB
+    units of work in this process check what handlers emit (the consumer builds them by service
+    name). The runtime calls this at start; a service that declares no publication is not
+    checked. In-memory units of work take their contract as an argument instead."""
+    contract = {p.type: p.model for p in publications}
+    if not contract:
+        _CONTRACTS.pop(service, None)
+        return None
+    _CONTRACTS[service] = contract
+    return contract
+
+
+def contract_of(service: str) -> Contract | None:
+    return _CONTRACTS.get(service)
+
+
+def check_outgoing(service: str, contract: Contract, type: str, data: Any) -> None:
+    """OutgoingEventInvalid unless `contract` publishes `type` and its model accepts `data`
+    (the event's `data` as JSON), as a consumer's validation will."""
+    model = contract.get(type)
+    if model is None:
+        known = ", ".join(sorted(contract))
+        raise OutgoingEventInvalid(
+            f"{service} emitted {type!r}, which is not among the events it publishes ({known})"
+        )
+    try:
+        model.model_validate(data)
+    except ValidationError as e:
+        raise OutgoingEventInvalid(
+            f"{service} emitted a {type!r} event that breaks its contract: " + short_errors(e)
+        ) from e
 
 
 @dataclass
@@ -30,6 +69,8 @@ class PendingEvent:
     exchange: str
     key: str
     event: CloudEvent
+    body: bytes | None = None  # the event as JSON, encoded once when it was emitted
+    validated: bool = False  # checked against the service's contract when it was emitted
 
 
 class UnitOfWork(Protocol):
@@ -78,9 +119,12 @@ def clone(value: Any) -> Any:
 class BaseUnitOfWork:
     """Identity map + outbox buffer shared by the MongoDB and in-memory implementations."""
 
-    def __init__(self, service: str, settings: Any = None) -> None:
+    def __init__(
+        self, service: str, settings: Any = None, *, contract: Contract | None = None
+    ) -> None:
         self.service = service
         self._settings = settings
+        self.contract = contract
         self._loaded: dict[tuple[str, str], dict[str, Any] | None] = {}
         self._dirty: dict[tuple[str, str], dict[str, Any]] = {}
         self.events: list[PendingEvent] = []
@@ -118,16 +162,34 @@ class BaseUnitOfWork:
         time: datetime | None = None,
         correlationid: str | None = None,
     ) -> CloudEvent:
+        """Add an event to this batch's outbox. It must keep the service's published contract
+        (its model, and the envelope's bounds): OutgoingEventInvalid otherwise, a permanent
+        failure of the message being handled, so nothing of it is committed."""
         cur = self.current
-        ev = build(
-            type,
-            data,
-            source=f"{self.service}/{INSTANCE}",
-            time=time or now(),
-            correlationid=correlationid or (cur.correlationid if cur else None),
-            causationid=cur.id if cur else None,
+        if isinstance(data, BaseModel):
+            data = data.model_dump(mode="json", exclude_none=True)
+        if self.contract is not None:
+            check_outgoing(self.service, self.contract, type, data)
+        try:
+            ev = build(
+                type,
+                data,
+                source=f"{self.service}/{INSTANCE}",
+                time=time or now(),
+                correlationid=correlationid or (cur.correlationid if cur else None),
+                causationid=cur.id if cur else None,
+            )
+            body = ev.to_json_bytes()
+        except (ValidationError, ValueError, TypeError) as e:
+            why = short_errors(e) if isinstance(e, ValidationError) else str(e)
+            raise OutgoingEventInvalid(
+                f"{self.service} emitted a {type!r} event its envelope cannot carry: {why}"
+            ) from e
+        self.events.append(
+            PendingEvent(
+                f"{self.service}.events", key, ev, body, validated=self.contract is not None
+            )
         )
-        self.events.append(PendingEvent(exchange=f"{self.service}.events", key=key, event=ev))
         return ev
 
     @property
@@ -164,8 +226,10 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         service: str,
         store: dict[str, dict[str, dict[str, Any]]] | None = None,
         settings: Any = None,
+        *,
+        contract: Contract | None = None,
     ) -> None:
-        super().__init__(service, settings)
+        super().__init__(service, settings, contract=contract)
         self.store: dict[str, dict[str, dict[str, Any]]] = store if store is not None else {}
         self.published: list[PendingEvent] = []
 
