@@ -44,6 +44,7 @@ from shared.mongo_uow import MongoUnitOfWork, flush
 from shared.service import Incoming, Route, ServiceDefinition
 from shared.sessions import SessionRegistry
 from shared.topology import dlx, main_queue, retry_queue
+from shared.uow import contract_from
 
 log = get_logger("shared.consumer")
 
@@ -118,6 +119,7 @@ class Consumer:
         self.on_commit_hook = on_commit
         self.sessions = sessions
         self.queue_name = main_queue(svc.name)
+        self._contract = contract_from(svc.publishes)
         self._channel: AbstractRobustChannel | None = None
         self._tag: str | None = None
         self._queue: Any = None
@@ -452,7 +454,9 @@ class Consumer:
             if self.sessions is not None:
                 await self.sessions.track(session)
             async with await session.start_transaction():
-                uow = MongoUnitOfWork(self.svc.name, self.db, session, self.settings)
+                uow = MongoUnitOfWork(
+                    self.svc.name, self.db, session, self.settings, contract=self._contract
+                )
                 now = datetime.now(UTC)
                 dupes: set[str] = set()
                 if check_inbox:
@@ -529,8 +533,10 @@ class Consumer:
             delay_s=delay,
             error=repr(exc)[:300],
         )
+        from shared.topology import retry_exchange  # its own exchange, not the default one
+
         await self.publisher.publish_raw(
-            "",
+            retry_exchange(self.svc.name),
             retry_queue(self.svc.name, delay),
             p.message.body,
             _props(p.message),

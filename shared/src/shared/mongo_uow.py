@@ -9,7 +9,7 @@ from typing import Any
 from pymongo import InsertOne, ReplaceOne
 
 from shared.outbox import OUTBOX, outbox_doc
-from shared.uow import BaseUnitOfWork, contract_of
+from shared.uow import BaseUnitOfWork, Contract
 
 # keys per `$in` query: the embedded test server's `$in` costs grow faster than linearly
 # (300 keys in one query: 77 ms; in chunks of 50: 31 ms); mongod is indifferent to it
@@ -17,8 +17,16 @@ PRELOAD_CHUNK = 50
 
 
 class MongoUnitOfWork(BaseUnitOfWork):
-    def __init__(self, service: str, db: Any, session: Any, settings: Any = None) -> None:
-        super().__init__(service, settings, contract=contract_of(service))
+    def __init__(
+        self,
+        service: str,
+        db: Any,
+        session: Any,
+        settings: Any = None,
+        *,
+        contract: Contract | None = None,
+    ) -> None:
+        super().__init__(service, settings, contract=contract)
         self.db = db
         self.session = session
 

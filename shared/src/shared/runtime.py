@@ -26,7 +26,7 @@ from shared.service import ApiContext, ServiceDefinition, TaskContext
 from shared.sessions import SessionRegistry
 from shared.settings import DEFAULT_PORTS, ServiceSettings
 from shared.topology import declare, service_topology
-from shared.uow import UnitOfWork, check_outgoing, declare_contract
+from shared.uow import UnitOfWork, check_outgoing, contract_from
 
 log = get_logger("shared.runtime")
 
@@ -55,7 +55,7 @@ class ServiceRuntime:
         self.relay: outbox.OutboxRelay | None = None
         self.sessions = SessionRegistry(svc.name, self.client, self.db)
         # what handlers emit is checked against what the service publishes (shared.uow)
-        self.contract = declare_contract(svc.name, svc.publishes)
+        self.contract = contract_from(svc.publishes)
         self._tasks: list[asyncio.Task[None]] = []
         self._server: uvicorn.Server | None = None
         self._server_task: asyncio.Task[None] | None = None
@@ -177,7 +177,9 @@ class ServiceRuntime:
         """Run `fn` in one transaction with the outbox, as a handler would (periodic work)."""
 
         async def body(session: Any) -> MongoUnitOfWork:
-            uow = MongoUnitOfWork(self.svc.name, self.db, session, self.settings)
+            uow = MongoUnitOfWork(
+                self.svc.name, self.db, session, self.settings, contract=self.contract
+            )
             await fn(uow)
             await flush(uow, self.db, session, datetime.now(UTC))
             return uow

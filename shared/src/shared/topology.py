@@ -30,6 +30,12 @@ def retry_queue(service: str, delay_s: int) -> str:
     return f"{service}.retry.{delay_s}s"
 
 
+def retry_exchange(service: str) -> str:
+    """Where the service publishes a retry (direct; routing key = the retry queue's name). Its
+    own exchange, because a broker user allowed the default exchange may write to any queue."""
+    return f"{service}.retry"
+
+
 @dataclass
 class QueueSpec:
     name: str
@@ -57,6 +63,7 @@ def service_topology(
     t = Topology()
     t.exchanges[svc.exchange] = ("topic", {})
     t.exchanges[dlx(svc.name)] = ("fanout", {})
+    t.exchanges[retry_exchange(svc.name)] = ("direct", {})
     for ex, _ in svc.bindings():
         if ex not in t.exchanges:
             args = {"alternate-exchange": UNROUTED} if ex in INGRESS_EXCHANGES else {}
@@ -76,17 +83,21 @@ def service_topology(
     )
     t.queues.append(QueueSpec(dlq(svc.name), {"x-queue-type": "quorum"}, [(dlx(svc.name), "#")]))
     for d in retry_delays_s:
+        name = retry_queue(svc.name, d)
         t.queues.append(
             QueueSpec(
-                retry_queue(svc.name, d),
+                name,
                 {
                     "x-queue-type": "quorum",
                     "x-message-ttl": int(d * 1000),
+                    # the broker dead-letters an expired retry back to the main queue itself:
+                    # no user publishes to the default exchange for it
                     "x-dead-letter-exchange": "",
                     "x-dead-letter-routing-key": main_queue(svc.name),
                     "x-dead-letter-strategy": "at-least-once",
                     "x-overflow": "reject-publish",
                 },
+                [(retry_exchange(svc.name), name)],
             )
         )
     return t
@@ -151,6 +162,7 @@ __all__ = [
     "dlx",
     "full_topology",
     "main_queue",
+    "retry_exchange",
     "retry_queue",
     "service_exchange",
     "service_topology",

@@ -27,24 +27,12 @@ INSTANCE = (os.environ.get("DISTSYNC_INSTANCE") or socket.gethostname() or "loca
 
 Contract = Mapping[str, type[BaseModel]]
 """The events a service publishes: `type` -> the pydantic model of its `data`."""
-_CONTRACTS: dict[str, Contract] = {}
 
 
-def declare_contract(service: str, publications: Iterable[Any]) -> Contract | None:
-    """Record what `service` publishes (its `ServiceDefinition.publishes`), so that its MongoDB
-    units of work in this process check what handlers emit (the consumer builds them by service
-    name). The runtime calls this at start; a service that declares no publication is not
-    checked. In-memory units of work take their contract as an argument instead."""
-    contract = {p.type: p.model for p in publications}
-    if not contract:
-        _CONTRACTS.pop(service, None)
-        return None
-    _CONTRACTS[service] = contract
-    return contract
-
-
-def contract_of(service: str) -> Contract | None:
-    return _CONTRACTS.get(service)
+def contract_from(publications: Iterable[Any]) -> Contract | None:
+    """A service's contract from its `ServiceDefinition.publishes`; None when it publishes
+    nothing (then nothing is checked)."""
+    return {p.type: p.model for p in publications} or None
 
 
 def check_outgoing(service: str, contract: Contract, type: str, data: Any) -> None:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.errors import OutgoingEventInvalid, PermanentError
 from shared.outbox import outbox_doc
 from shared.service import Publication
-from shared.uow import InMemoryUnitOfWork, contract_of, declare_contract
+from shared.uow import InMemoryUnitOfWork, contract_from
 
 
 class Counted(BaseModel):
@@ -63,8 +63,6 @@ def test_without_a_contract_events_are_not_checked_and_the_relay_checks_them() -
     assert "validated" not in outbox_doc(u.events, datetime.now(UTC))
 
 
-def test_a_service_declares_its_contract_from_its_publications() -> None:
-    assert declare_contract("contract-test", [Publication("thing.counted", Counted)]) == CONTRACT
-    assert contract_of("contract-test") == CONTRACT
-    assert declare_contract("contract-test", []) is None
-    assert contract_of("contract-test") is None
+def test_a_service_contract_comes_from_its_publications() -> None:
+    assert contract_from([Publication("thing.counted", Counted)]) == CONTRACT
+    assert contract_from([]) is None
