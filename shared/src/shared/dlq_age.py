@@ -4,7 +4,8 @@ Every service refreshes the figure for its own `<service>.dlq` (a periodic task 
 `ServiceDefinition` carries, see `shared.service`), with its own RabbitMQ user. An empty DLQ
 costs one passive declare. Otherwise the head message is read with the dlq tools' own `Scan`
 (`shared.dlq.head`), under their per-queue lock, and handed back in place; when it has been
-handed out too often, the whole queue is renewed in order, as the dlq commands do.
+handed out too often, the whole queue is renewed in order, as the dlq commands do, published
+through `<service>.dlx` (a service's user may not write to the default exchange).
 
 The age is now minus the head's `last-failure-time`: when it was dead-lettered, i.e. how long
 it has waited in the DLQ. Messages enter at the tail in that order, so the head has waited

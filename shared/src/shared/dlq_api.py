@@ -3,7 +3,12 @@
 Replay, archive, purge and restore run as tasks: the POST answers 202 with the task (or, with
 `?wait=true`, the outcome once done); `GET /v1/dlq/tasks/{id}` shows progress and
 `DELETE /v1/dlq/tasks/{id}` cancels without loss, exactly like Ctrl-C on the command line.
-Set `DISTSYNC_DLQ_API_TOKEN` to require `Authorization: Bearer <token>` (do, outside a laptop).
+
+It refuses to start without `DISTSYNC_DLQ_API_TOKEN` (at least 16 characters; every `/v1`
+request then needs `Authorization: Bearer <token>`), unless told it is a local laptop run
+(`--insecure-local`, `DISTSYNC_DLQ_API_INSECURE_LOCAL=true`): then it binds to loopback only.
+Every request's `Host` must be one of `DISTSYNC_DLQ_API_ALLOWED_HOSTS` (default the loopback
+names), so a web page that makes its own name resolve to 127.0.0.1 cannot reach it.
 """
 
 from __future__ import annotations
@@ -17,14 +22,18 @@ from datetime import datetime
 from typing import Any
 
 import aiormq
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from pymongo.errors import PyMongoError
+from starlette.middleware.base import RequestResponseEndpoint
 
 from shared import dlq as D
+from shared.dlq.access import InsecureStart, check_start, host_allowed
 from shared.http import create_app
+
+__all__ = ["InsecureStart", "check_start", "create_dlq_app", "host_allowed", "serve"]
 
 
 class SelectorIn(BaseModel):
@@ -107,8 +116,15 @@ def build_router(settings: D.DlqSettings) -> APIRouter:
 
     def auth(authorization: str | None = Header(None)) -> None:
         token = settings.dlq_api_token
-        if token and not secrets.compare_digest(authorization or "", f"Bearer {token}"):
-            raise HTTPException(401, detail="missing or wrong bearer token")
+        if token is None and settings.dlq_api_insecure_local:
+            return  # a laptop run, on loopback only (checked before it started)
+        expected = f"Bearer {token}".encode() if token else secrets.token_bytes(32)
+        if not secrets.compare_digest((authorization or "").encode(), expected):
+            raise HTTPException(
+                401,
+                detail="missing or wrong bearer token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
 
     r = APIRouter(prefix="/v1/dlq", tags=["dlq"], dependencies=[Depends(auth)])
 
@@ -253,7 +269,9 @@ async def _reraise(exc: BaseException) -> None:
 
 
 def create_dlq_app(settings: D.DlqSettings | None = None) -> FastAPI:
+    """The admin API; raises InsecureStart for a configuration `check_start` refuses."""
     settings = settings or D.DlqSettings()
+    check_start(settings)
 
     async def ready() -> dict[str, str]:
         checks = {}
@@ -274,10 +292,21 @@ def create_dlq_app(settings: D.DlqSettings | None = None) -> FastAPI:
 
     app = create_app("dlq-admin", ready, "Dead-letter operations (same as `distsync dlq`).")
     app.include_router(build_router(settings))
+    allowed = list(settings.dlq_api_allowed_hosts)
+
+    @app.middleware("http")
+    async def trusted_host(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        if not host_allowed(request.headers.get("host", ""), allowed):
+            return JSONResponse({"detail": "Host not allowed"}, status_code=400)
+        return await call_next(request)
+
     return app
 
 
-def serve(host: str, port: int) -> None:
+def serve(host: str, port: int, settings: D.DlqSettings | None = None) -> None:
     import uvicorn
 
-    uvicorn.run(create_dlq_app(), host=host, port=port, log_config=None, access_log=False)
+    settings = settings or D.DlqSettings()
+    check_start(settings, host)
+    app = create_dlq_app(settings)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)

@@ -101,9 +101,28 @@ def register(sub: Any) -> None:
     _common(c)
     c.set_defaults(fn=cmd_audit)
 
-    c = dsub.add_parser("serve", help="the same operations over HTTP (admin API)")
+    c = dsub.add_parser(
+        "serve",
+        help="the same operations over HTTP (admin API)",
+        description="Needs DISTSYNC_DLQ_API_TOKEN (a bearer token of 16+ characters) unless "
+        "--insecure-local, which runs it without one on a loopback address only.",
+    )
     c.add_argument("--host", default="127.0.0.1")
     c.add_argument("--port", type=int, default=8090)
+    c.add_argument(
+        "--insecure-local",
+        action="store_true",
+        default=None,
+        help="a laptop run: no token needed, loopback addresses only "
+        "(DISTSYNC_DLQ_API_INSECURE_LOCAL=true)",
+    )
+    c.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        help="a Host the API answers to (repeatable; default DISTSYNC_DLQ_API_ALLOWED_HOSTS, "
+        "else localhost, 127.0.0.1, ::1)",
+    )
     c.add_argument("--json", action="store_true", help="announce the address as JSON")
     c.set_defaults(fn=cmd_serve)
 
@@ -353,8 +372,15 @@ def render_show(msgs: Sequence[D.DeadLetter], flag: int, *, full: bool = False) 
             lines.append(
                 "  stack     " + str(D._text(h["stack-trace"])).replace("\n", "\n            ")
             )
-        body = json.dumps(d["event"], default=str) if d["event"] is not None else repr(d["body"])
-        lines.append("  event     " + _short(body, None if full else 400))
+        if d["undecodable_properties"]:
+            lines.append(f"  props     not decodable as sent: {d['undecodable_properties']}")
+        if d["event"] is not None:
+            lines.append("  event     " + _short(json.dumps(d["event"]), None if full else 400))
+        else:
+            why = d["body_problem"] or "too big to show whole"
+            lines.append(f"  body      {d['body_bytes']:,} bytes, {why}; it begins:")
+            text = d["body"] if full else m.excerpt(400)
+            lines.append("            " + _short(text, None if full else 400))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -464,14 +490,25 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from shared.dlq_api import serve
+    from shared.dlq_api import InsecureStart, check_start, serve
 
+    update: dict[str, Any] = {}
+    if args.insecure_local:
+        update["dlq_api_insecure_local"] = True
+    if args.allowed_host:
+        update["dlq_api_allowed_hosts"] = args.allowed_host
+    s = _settings().model_copy(update=update)
+    try:
+        check_start(s, args.host)
+    except InsecureStart as e:
+        _fail(args, str(e), EXIT_USAGE)
+        return EXIT_USAGE
     url = f"http://{args.host}:{args.port}"
     if args.json:
         print(json.dumps({"ok": True, "url": url, "docs": url + "/docs"}), flush=True)
     else:
         print(f"dlq admin API on {url} (OpenAPI: {url}/docs)", flush=True)
-    serve(args.host, args.port)
+    serve(args.host, args.port, s)
     return EXIT_OK
 
 

@@ -3,7 +3,13 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from shared.service import Route, ServiceDefinition
-from shared.topology import UNROUTED, full_topology, service_topology
+from shared.topology import (
+    UNROUTED,
+    full_topology,
+    retry_exchange,
+    retry_queue,
+    service_topology,
+)
 
 
 class D(BaseModel):
@@ -46,6 +52,17 @@ def test_retry_queues_wait_then_dead_letter_back_to_the_main_queue():
     assert r.arguments["x-dead-letter-exchange"] == ""
     assert r.arguments["x-dead-letter-routing-key"] == "demo.main"
     assert t.queue("demo.dlq").bindings == [("demo.dlx", "#")]
+
+
+def test_retries_go_through_the_services_own_exchange_never_the_default_one():
+    """A broker user allowed the default exchange could write into any queue by its name."""
+    t = service_topology(SVC, retry_delays_s=(1, 10))
+    assert retry_exchange("demo") == "demo.retry"
+    assert t.exchanges["demo.retry"] == ("direct", {})
+    for delay in (1, 10):
+        name = retry_queue("demo", delay)
+        assert t.queue(name).bindings == [("demo.retry", name)]
+    assert full_topology([SVC]).exchanges["demo.retry"] == ("direct", {})
 
 
 def test_ingress_exchanges_have_the_unrouted_alternate_exchange_and_service_ones_do_not():

@@ -5,11 +5,17 @@ Reading never consumes: one channel takes messages unacknowledged and hands them
 restore write first (a confirmed, `mandatory` publish; an archive insert) and only then ack, so a
 crash in between duplicates at worst (the inbox dedupes by CloudEvent id) and never loses.
 
-The package, by concern: `settings` and `errors`; `values` (AMQP values through JSON and MongoDB)
-and `message` (`DeadLetter`); `selector` (which messages, which queue); `broker` (connection,
-confirmed publishes); `scan` (walking a queue under its lock, renewal); `outcome` and `admin`
-(the archive and audit log in MongoDB); the operations `reading` (list, show, export),
-`replaying` and `archiving` (archive, purge, restore). Import from `shared.dlq` itself.
+Any message is readable, however malformed: `message` decodes bodies defensively (deep nesting,
+bytes that are not UTF-8, huge ones show as an excerpt) and `wire` reads AMQP properties the
+client library cannot decode instead of losing the connection on them.
+
+The package, by concern: `settings` and `errors`; `values` (AMQP values through JSON and MongoDB),
+`wire` (undecodable properties) and `message` (`DeadLetter`); `selector` (which messages, which
+queue); `broker` (connection, confirmed publishes); `scan` (walking a queue under its lock,
+renewal); `outcome` and `admin` (the archive and audit log in MongoDB); `access` (who may
+use the admin API); the operations
+`reading` (list, show, export), `replaying` and `archiving` (archive, purge, restore). Import from
+`shared.dlq` itself.
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ from shared.dlq.selector import Selector, queue_of, who
 from shared.dlq.settings import DlqSettings
 from shared.dlq.values import iso
 
+ARCHIVE_BATCH_BYTES = 8 * 1024 * 1024  # bodies per archive write: big messages go a few at a time
+
 
 def new_archive_id(queue: str) -> str:
     return f"{queue}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
@@ -60,8 +62,10 @@ async def archive(
         ):
             o.depth = scan.depth
             batch: list[tuple[Item, dict[str, Any]]] = []
+            batch_bytes = 0
 
             async def flush() -> None:
+                nonlocal batch_bytes
                 if fh is not None:
                     await asyncio.to_thread(_write_durably, fh, [r for _, r in batch])
                 if use_db:
@@ -70,6 +74,7 @@ async def archive(
                     await (scan.ack(item) if purge else scan.keep(item))
                 o.done += len(batch)
                 batch.clear()
+                batch_bytes = 0
                 if progress is not None:
                     progress(o)
 
@@ -87,7 +92,8 @@ async def archive(
                     )
                     o.matched += 1
                     batch.append((item, rec))
-                    if len(batch) >= 500:
+                    batch_bytes += len(item.message.body)
+                    if len(batch) >= 500 or batch_bytes >= ARCHIVE_BATCH_BYTES:
                         await flush()
                     if selector.limit is not None and o.matched >= selector.limit:
                         break
@@ -204,10 +210,9 @@ async def _restore(
             m = DeadLetter.from_record(r)
             headers = same_headers(m)
             try:
-                await broker.publish(
-                    "", m.queue, m.body, amqp_properties(m, headers, keep_missing_id=True)
-                )
-            except PUBLISH_ERRORS as e:
+                props = amqp_properties(m, headers, keep_missing_id=True)
+                await broker.publish("", m.queue, m.body, props)
+            except (*PUBLISH_ERRORS, ValueError, TypeError) as e:
                 o.error(f"{m.event_id}: {_reason(e)}")
                 return
             o.done += 1

@@ -23,6 +23,7 @@ from shared.amqp_batch import (
 from shared.dlq.errors import DlqError, UsageError
 from shared.dlq.message import BROKER_COUNTERS, DeadLetter
 from shared.dlq.values import amqp_safe
+from shared.dlq.wire import RawProperties, tolerate_undecodable_properties
 
 
 def same_headers(m: DeadLetter) -> dict[str, Any]:
@@ -30,7 +31,7 @@ def same_headers(m: DeadLetter) -> dict[str, Any]:
     delivery counters aside), plus where it was first published if only the delivery said so
     (`unrouted`, broker dead-lettering): going back in through the default exchange loses that."""
     h = {k: v for k, v in m.headers.items() if k not in BROKER_COUNTERS}
-    if F.H_ORIG_EXCHANGE not in h and (m.exchange, m.routing_key) != ("", m.queue):
+    if F.H_ORIG_EXCHANGE not in h and not m.reentered:
         h[F.H_ORIG_EXCHANGE] = m.original_exchange
         h[F.H_ORIG_KEY] = m.original_routing_key
     return h
@@ -40,8 +41,13 @@ def amqp_properties(
     m: DeadLetter, headers: dict[str, Any], *, keep_missing_id: bool = False
 ) -> Any:
     """The message's own properties with `headers`; all but `user_id`, which RabbitMQ only
-    accepts when it names the publishing user (it would close the channel)."""
+    accepts when it names the publishing user (it would close the channel). `keep_missing_id`
+    puts a message back as it was: properties pamqp could not decode go back byte for byte."""
+    if keep_missing_id and m.raw_properties is not None and "user_id" not in m.properties:
+        return RawProperties(m.raw_properties, m.undecodable or "")
     props = {k: v for k, v in m.properties.items() if k != "user_id"}
+    if props.get("delivery_mode") not in (None, 1, 2):
+        props["delivery_mode"] = 2  # pamqp refuses to encode another value; 2 keeps it on disk
     cls = PropertiesWithoutId if keep_missing_id and not props.get("message_id") else None
     return (cls or spec.Basic.Properties)(headers=amqp_safe(headers), **props)
 
@@ -60,6 +66,7 @@ class Broker:
         self._batching = True
 
     async def __aenter__(self) -> Broker:
+        tolerate_undecodable_properties()  # a DLQ must be readable whatever it holds
         self.conn = await aiormq.connect(self.url, client_properties={"connection_name": self.name})
         return self
 

@@ -39,7 +39,9 @@ class Group:
         if t is not None:
             self.oldest = t if self.oldest is None else min(self.oldest, t)
             self.newest = t if self.newest is None else max(self.newest, t)
-        self.example = self.example or _text(m.headers.get(F.H_EXC_MSG))
+        if self.example is None:
+            text = _text(m.headers.get(F.H_EXC_MSG)) or m.undecodable or m.body_problem
+            self.example = text[:300] if text else None
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "oldest": iso(self.oldest), "newest": iso(self.newest)}

@@ -13,7 +13,7 @@ from shared import failures as F
 from shared.dlq.admin import Admin, audited
 from shared.dlq.broker import PUBLISH_ERRORS, Broker, _reason, amqp_properties
 from shared.dlq.errors import UsageError
-from shared.dlq.message import H_PREV_ATTEMPTS, DeadLetter
+from shared.dlq.message import H_PREV_ATTEMPTS, DeadLetter, _dlx_of
 from shared.dlq.outcome import Outcome, Progress
 from shared.dlq.scan import Item, scanning
 from shared.dlq.selector import Selector, queue_of, who
@@ -63,6 +63,12 @@ class ReplayOptions:
     dry_run: bool = False
     force: bool = False  # replay flagged messages too
     after_publish: Hook | None = None  # test hook: a crash between publish and ack
+
+
+def _back_into_dlq(exchange: str, key: str, queue: str) -> bool:
+    """Would this target put the message straight back into the queue it is replayed from?"""
+    dlx = _dlx_of(queue)
+    return bool(dlx and exchange == dlx) or (exchange, key) == ("", queue)
 
 
 def replay_target(m: DeadLetter, opts: ReplayOptions) -> tuple[str, str]:
@@ -129,10 +135,10 @@ async def _replay(
         async def one(item: Item, exchange: str, key: str) -> None:
             m = item.message
             try:
-                props = amqp_properties(m, replay_headers(m, o.user, datetime.now(UTC)))
                 try:
+                    props = amqp_properties(m, replay_headers(m, o.user, datetime.now(UTC)))
                     await broker.publish(exchange, key, m.body, props)
-                except PUBLISH_ERRORS as e:
+                except (*PUBLISH_ERRORS, ValueError, TypeError) as e:
                     o.error(f"{m.event_id}: {_reason(e)}")
                     await scan.keep(item)
                     return
@@ -168,6 +174,12 @@ async def _replay(
                 exchange, key = replay_target(m, opts)
                 o.plan[f"{exchange or '(default exchange)'} -> {key}"] += 1
                 if opts.dry_run:
+                    await scan.keep(item)
+                elif _back_into_dlq(exchange, key, o.queue):
+                    o.error(
+                        f"{m.event_id}: where it was first published is unknown (it would go "
+                        "straight back into the DLQ): use --direct or --to, or archive it"
+                    )
                     await scan.keep(item)
                 elif not await broker.exchange_exists(exchange):
                     o.error(f"{m.event_id}: exchange {exchange!r} does not exist")

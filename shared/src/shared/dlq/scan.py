@@ -14,7 +14,7 @@ from aiormq.abc import AbstractChannel, DeliveredMessage
 
 from shared.dlq.broker import PUBLISH_ERRORS, Broker, _reason, amqp_properties, same_headers
 from shared.dlq.errors import DlqError, QueueBusy
-from shared.dlq.message import DeadLetter
+from shared.dlq.message import DeadLetter, _dlx_of
 from shared.dlq.settings import DlqSettings
 from shared.logging import get_logger
 
@@ -70,9 +70,16 @@ class Scan:
         self._held: list[Item] = []
         self._hold_cap = 0
         self._lock: tuple[AbstractChannel, str] | None = None
+        self._entry = ("", queue)  # where a renewed copy is published to reach the queue
 
     async def open(self) -> Scan:
         await self.broker.depth(self.queue)  # exists?
+        dlx = _dlx_of(self.queue)
+        with contextlib.suppress(aiormq.exceptions.AMQPError):
+            if dlx and await self.broker.exchange_exists(dlx):
+                # a service DLQ is renewed through its own dead-letter exchange: a service's
+                # user (the DLQ-age gauge) may not publish to the default exchange
+                self._entry = (dlx, self.queue)
         await self._take_lock()
         self.depth = self.total = await self.broker.depth(self.queue)
         if self.limit is not None:
@@ -150,7 +157,7 @@ class Scan:
             headers = same_headers(m)
             try:
                 await self.broker.publish(
-                    "", self.queue, m.body, amqp_properties(m, headers, keep_missing_id=True)
+                    *self._entry, m.body, amqp_properties(m, headers, keep_missing_id=True)
                 )
             except PUBLISH_ERRORS as e:
                 log.warning("dlq_renew_failed", queue=self.queue, error=_reason(e))

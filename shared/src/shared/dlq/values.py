@@ -80,17 +80,23 @@ def parse_time(value: str, *, now: datetime | None = None) -> datetime:
 def _header_time(v: Any) -> datetime | None:
     if isinstance(v, datetime):
         return v if v.tzinfo else v.replace(tzinfo=UTC)
-    if isinstance(v, (str, bytes, bytearray)):
-        with contextlib.suppress(ValueError):
-            return parse_time(v.decode() if isinstance(v, (bytes, bytearray)) else v)
+    if isinstance(v, (str, bytes, bytearray)) and len(v) <= 100:
+        text = bytes(v).decode(errors="replace") if isinstance(v, (bytes, bytearray)) else v
+        with contextlib.suppress(ValueError, OverflowError):
+            return parse_time(text)
     return None
 
 
 def _int(v: Any) -> int:
+    """A count from a header of any type: 0 unless it reads as a whole number from 0 to 2**31
+    (a count beyond that is garbage, and would not fit back into an AMQP header)."""
+    if isinstance(v, (bytes, bytearray)):
+        v = bytes(v).decode(errors="replace")
     try:
-        return int(v) if isinstance(v, (int, float, str)) else 0
-    except ValueError:
+        n = int(v) if isinstance(v, (int, float, str)) and len(str(v)) <= 30 else 0
+    except (ValueError, OverflowError):
         return 0
+    return n if 0 <= n < 2**31 else 0
 
 
 def _text(v: Any) -> str | None:
