@@ -14,6 +14,7 @@ from aio_pika.exceptions import DeliveryError
 from aiormq.exceptions import PublishError
 from pamqp.commands import Basic
 
+from shared.amqp_wire import tolerate_undecodable_properties
 from shared.amqp_batch import Pending, batchable, encode_head, publish_batch, representable
 from shared.envelope import CloudEvent, amqp_properties
 from shared.errors import PublishNacked, Unpublishable, UnroutableError
@@ -21,7 +22,10 @@ from shared.metrics import PUBLISHED
 
 
 async def connect(url: str, name: str) -> AbstractRobustConnection:
-    """A robust connection: it reconnects and restores channels and consumers by itself."""
+    """A robust connection: it reconnects and restores channels and consumers by itself. A
+    message whose AMQP properties cannot be decoded arrives with lenient ones instead of closing
+    the connection (shared.amqp_wire)."""
+    tolerate_undecodable_properties()
     return await aio_pika.connect_robust(
         url, client_properties={"connection_name": name}, reconnect_interval=1.0
     )

@@ -28,7 +28,7 @@ from runtime_support import counter_service, queue_depth
 from shared import dlq as D
 from shared import dlq_cli as C
 from shared import failures as F
-from shared.dlq.wire import RawProperties
+from shared.amqp_wire import RawProperties
 from shared.dlq_api import create_dlq_app
 from shared.topology import declare, service_topology
 

@@ -23,7 +23,7 @@ from shared import dlq as D
 from shared import dlq_api as A
 from shared import dlq_cli as C
 from shared import failures as F
-from shared.dlq import wire
+from shared import amqp_wire as wire
 
 DEEP_JSON = b"[" * 10_000 + b"]" * 10_000
 TOKEN = "t0ken-for-the-tests-0123456789"
