@@ -43,7 +43,7 @@ from shared.metrics import (
 from shared.mongo_uow import MongoUnitOfWork, flush
 from shared.service import Incoming, Route, ServiceDefinition
 from shared.sessions import SessionRegistry
-from shared.topology import dlx, main_queue, retry_queue
+from shared.topology import dlx, main_queue, retry_exchange, retry_queue
 from shared.uow import contract_from
 
 log = get_logger("shared.consumer")
@@ -533,8 +533,6 @@ class Consumer:
             delay_s=delay,
             error=repr(exc)[:300],
         )
-        from shared.topology import retry_exchange  # its own exchange, not the default one
-
         await self.publisher.publish_raw(
             retry_exchange(self.svc.name),
             retry_queue(self.svc.name, delay),
