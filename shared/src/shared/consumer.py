@@ -120,6 +120,7 @@ class Consumer:
         self.sessions = sessions
         self.queue_name = main_queue(svc.name)
         self._contract = contract_from(svc.publishes)
+        self._window = settings.event_time_window()
         self._channel: AbstractRobustChannel | None = None
         self._tag: str | None = None
         self._queue: Any = None
@@ -303,7 +304,7 @@ class Consumer:
             self._wake.set()
 
     def _validate(self, m: AbstractIncomingMessage) -> Parsed:
-        ev = parse(m.body)
+        ev = parse(m.body, window=self._window)
         route = self.svc.route_for(ev.type)
         if route is None:
             raise UnknownType(f"service {self.svc.name} has no handler for type {ev.type!r}")
@@ -622,7 +623,7 @@ def check_arrival(event_type: str, exchange: str, key: str, route: Route) -> Non
 
 def _peek_type(m: AbstractIncomingMessage) -> str | None:
     with contextlib.suppress(Exception):
-        return parse(m.body).type
+        return parse(m.body, window=None).type
     return m.type
 
 

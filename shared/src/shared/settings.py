@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.bounds import DEFAULT_MAX_AGE, DEFAULT_MAX_AHEAD, EventTimeWindow
 
 
 class ServiceSettings(BaseSettings):
@@ -43,6 +47,20 @@ class ServiceSettings(BaseSettings):
     outbox_correlation_index: bool = False  # index outbox.correlationids (same trade-off)
     dlq_age_gauge: bool = True  # peek at the head of <service>.dlq every 30 s (shared.dlq_age)
     dlq_age_walk: bool = False  # RabbitMQ 3.x: walk the whole DLQ to read its head (shared.dlq_age)
+    # how far before and after now an event time may lie (shared.bounds); outside: out_of_range
+    event_time_max_age_days: float = Field(
+        default=DEFAULT_MAX_AGE / timedelta(days=1), gt=0, le=36500
+    )
+    event_time_max_ahead_s: float = Field(
+        default=DEFAULT_MAX_AHEAD.total_seconds(), ge=0, le=366 * 86400
+    )
+
+    def event_time_window(self) -> EventTimeWindow:
+        """The window the consumer's parser holds event times to."""
+        return EventTimeWindow(
+            max_age=timedelta(days=self.event_time_max_age_days),
+            max_ahead=timedelta(seconds=self.event_time_max_ahead_s),
+        )
 
     def db_name(self, service: str) -> str:
         return self.mongodb_db or "distsync_" + service.replace("-", "_")

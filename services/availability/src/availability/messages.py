@@ -8,27 +8,27 @@ optional `uom` (contract §1: a quantity without `uom` is in the item's base uni
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-MAX_QTY = 1e9
-"""Largest quantity one message may carry; keeps every stored quantity exact to 1e-6."""
+from shared.bounds import MAX_QTY as MAX_QTY  # the HTTP check's bound too
+from shared.bounds import (
+    BoundedDate,
+    Delta,
+    Factor,
+    Id,
+    PositionQty,
+    Qty,
+    ShortStr,
+    Text,
+    Total,
+    UtcDatetime,
+)
 
-Key = Annotated[str, Field(min_length=1, max_length=256)]
-Uom = Annotated[str, Field(min_length=1, max_length=32)]
-Qty = Annotated[float, Field(ge=0, le=MAX_QTY, allow_inf_nan=False)]
-Delta = Annotated[float, Field(ge=-MAX_QTY, le=MAX_QTY, allow_inf_nan=False)]
-Factor = Annotated[float, Field(gt=0, le=MAX_QTY, allow_inf_nan=False)]
-
-
-def _utc(v: datetime) -> datetime:
-    return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
-"""A time without a UTC offset is read as UTC (docs/contract-extensions.md)."""
+Key = Id
+"""A SKU, a site code or another id (shared.bounds)."""
+Uom = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 Disposition = Literal["restock", "refurbish", "scrap", "return_to_vendor"]
 
 
@@ -50,12 +50,12 @@ class ItemUpdated(_In):
 
     sku: Key
     base_uom: Uom
-    uom_conversions: dict[str, Factor] = Field(default_factory=dict)
-    safety_stock: dict[str, Qty] | None = None
+    uom_conversions: dict[Uom, Factor] = Field(default_factory=dict)
+    safety_stock: dict[Key, Qty] | None = None
 
 
 class AllocationLine(_In):
-    line_id: str | None = None
+    line_id: ShortStr | None = None
     sku: Key
     location: Key
     qty: Qty
@@ -65,16 +65,16 @@ class AllocationLine(_In):
 class OrderAllocated(_In):
     """`order.allocated`: quantities newly allocated per line."""
 
-    order_id: str | None = None
+    order_id: ShortStr | None = None
     lines: list[AllocationLine]
 
 
 class OrderDeallocated(_In):
     """`order.deallocated`: quantities released from allocation per line."""
 
-    order_id: str | None = None
+    order_id: ShortStr | None = None
     lines: list[AllocationLine]
-    reason: str | None = None
+    reason: Text | None = None
 
 
 # -- consumed: wms.events -----------------------------------------------------------------------
@@ -85,9 +85,9 @@ class InventoryAdjusted(_In):
     sku: Key
     qty_delta: Delta
     uom: Uom | None = None
-    reason_code: str | None = None
-    user: str | None = None
-    lot: str | None = None
+    reason_code: ShortStr | None = None
+    user: Text | None = None
+    lot: ShortStr | None = None
 
 
 class InventoryCounted(_In):
@@ -97,15 +97,18 @@ class InventoryCounted(_In):
     sku: Key
     counted_qty: Qty
     uom: Uom | None = None
-    user: str | None = None
+    user: Text | None = None
 
 
 class InventoryQuarantined(_In):
+    """`inventory.quarantined`: from the WMS, or from the receipt service, which holds a PO's
+    re-checked receipts at once and so may send up to MAX_TOTAL."""
+
     location: Key
     sku: Key
-    qty: Qty
+    qty: Total
     uom: Uom | None = None
-    reason_code: str | None = None
+    reason_code: ShortStr | None = None
 
 
 class InventoryReleased(InventoryQuarantined):
@@ -113,7 +116,7 @@ class InventoryReleased(InventoryQuarantined):
 
 
 class ShipmentLine(_In):
-    line_id: str | None = None
+    line_id: ShortStr | None = None
     sku: Key
     qty: Qty
     uom: Uom | None = None
@@ -122,11 +125,11 @@ class ShipmentLine(_In):
 class ShipmentShipped(_In):
     """`shipment.shipped`: the lines leave `location`, lowering on_hand and allocated."""
 
-    shipment_id: str | None = None
-    order_id: str | None = None
+    shipment_id: ShortStr | None = None
+    order_id: ShortStr | None = None
     location: Key
-    carrier: str | None = None
-    tracking_number: str | None = None
+    carrier: ShortStr | None = None
+    tracking_number: ShortStr | None = None
     lines: list[ShipmentLine]
 
 
@@ -137,14 +140,14 @@ class TransferLine(_In):
 
 
 class TransferShipped(_In):
-    transfer_id: str | None = None
+    transfer_id: ShortStr | None = None
     from_location: Key
     to_location: Key
     lines: list[TransferLine]
 
 
 class TransferReceived(_In):
-    transfer_id: str | None = None
+    transfer_id: ShortStr | None = None
     to_location: Key
     lines: list[TransferLine]
 
@@ -153,11 +156,13 @@ class TransferReceived(_In):
 
 
 class ConfirmedLine(_In):
+    """Published by the receipt service: a receipt's lines summed per SKU and lot."""
+
     sku: Key
-    qty_accepted: Qty
-    qty_quarantined: Qty = 0.0
+    qty_accepted: Total
+    qty_quarantined: Total = 0.0
     uom: Uom | None = None
-    lot: str | None = None
+    lot: ShortStr | None = None
 
 
 class ReceiptConfirmed(_In):
@@ -167,8 +172,8 @@ class ReceiptConfirmed(_In):
     is when the receipt service confirmed them, which can be after a cycle count that saw them.
     """
 
-    receipt_id: str | None = None
-    po_id: str | None = None
+    receipt_id: ShortStr | None = None
+    po_id: ShortStr | None = None
     location: Key
     lines: list[ConfirmedLine]
     received_at: UtcDatetime | None = None
@@ -179,8 +184,8 @@ class InboundChanged(_In):
 
     sku: Key
     location: Key
-    inbound_qty: Qty
-    next_expected_date: str | None = None
+    inbound_qty: Total
+    next_expected_date: BoundedDate | None = None
 
 
 # -- consumed: returns.events ------------------------------------------------------------------
@@ -189,10 +194,10 @@ class InboundChanged(_In):
 class ReturnStockReceived(_In):
     """`return.stock_received`: on hand, held in quarantine for inspection."""
 
-    rma_id: str | None = None
+    rma_id: ShortStr | None = None
     location: Key
     sku: Key
-    qty: Qty
+    qty: Total
     uom: Uom | None = None
 
 
@@ -205,7 +210,7 @@ class ReturnsPendingChanged(_In):
 
     sku: Key
     location: Key
-    pending_qty: Qty
+    pending_qty: Total
 
 
 # -- published on availability.events ----------------------------------------------------------
@@ -214,33 +219,33 @@ class ReturnsPendingChanged(_In):
 class AvailabilityNumbers(_Out):
     """Every bucket of a position, in base units, plus the two derived figures (contract §5)."""
 
-    on_hand: float
-    allocated: float
-    quarantined: float
-    in_transit: float
-    inbound: float
-    returns_pending: float
-    safety_stock: float
-    available_to_sell: float
-    available_to_promise: float
+    on_hand: PositionQty
+    allocated: PositionQty
+    quarantined: PositionQty
+    in_transit: PositionQty
+    inbound: PositionQty
+    returns_pending: PositionQty
+    safety_stock: PositionQty
+    available_to_sell: PositionQty
+    available_to_promise: PositionQty
 
 
 class AvailabilityChanged(AvailabilityNumbers):
     """`availability.changed`: a position's numbers changed; `version` grows by one per change,
     `as_of` is the latest event time applied to the position."""
 
-    sku: str
-    location: str
+    sku: Key
+    location: Key
     version: int
-    as_of: datetime
+    as_of: UtcDatetime
 
 
 class AvailabilityVarianceDetected(_Out):
     """`availability.variance_detected`: a cycle count against on-hand as of its time."""
 
-    sku: str
-    location: str
-    expected_on_hand: float
-    counted_on_hand: float
-    variance: float
-    counted_at: datetime
+    sku: Key
+    location: Key
+    expected_on_hand: PositionQty
+    counted_on_hand: PositionQty
+    variance: PositionQty
+    counted_at: UtcDatetime

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from carrier_tracking.carriers import ExceptionReason, Milestone, normalise_carrier
+from shared.bounds import Id, Qty, ShortStr, Text, UtcDatetime
 
 SHIPMENT_SHIPPED = "shipment.shipped"
 TRACKING_REPORTED = "tracking.reported"
 TRACKING_UPDATED = "shipment.tracking_updated"
 
 MAX_TRACKING_NUMBER = 64
-MAX_TEXT = 300
+MAX_TEXT = 300  # carrier free text is cut to this, well inside shared.bounds.MAX_TEXT_CHARS
 
 
 def normalise_tracking_number(value: str) -> str:
@@ -26,17 +25,17 @@ class _Ingress(BaseModel):
 
 
 class ShippedLine(_Ingress):
-    line_id: str
-    sku: str
-    qty: float = Field(ge=0)
+    line_id: ShortStr
+    sku: ShortStr
+    qty: Qty
 
 
 class ShipmentShipped(_Ingress):
     """`shipment.shipped` v1: registers a tracking number for an order's shipment."""
 
-    shipment_id: str = Field(min_length=1)
-    order_id: str = Field(min_length=1)
-    location: str | None = None
+    shipment_id: Id
+    order_id: Id
+    location: ShortStr | None = None
     carrier: str = Field(min_length=1, max_length=64)
     tracking_number: str = Field(min_length=1, max_length=MAX_TRACKING_NUMBER)
     lines: list[ShippedLine] = []
@@ -107,13 +106,13 @@ class TrackingUpdated(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    shipment_id: str | None = None
-    order_id: str | None = None
-    carrier: str
-    tracking_number: str
+    shipment_id: Id | None = None
+    order_id: Id | None = None
+    carrier: Id
+    tracking_number: Id
     milestone: Milestone
-    native_code: str
-    description: str | None = None
+    native_code: ShortStr
+    description: Text | None = None
     exception_reason: ExceptionReason | None = None
-    at: datetime
+    at: UtcDatetime
     previous_milestone: Milestone | None = None

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer
 
+from shared.bounds import DateText, Id, Qty, ShortStr, Text, UtcDatetime
 from shared.envelope import format_time
 
 EnterpriseStatus = Literal[
@@ -24,8 +25,8 @@ EnterpriseStatus = Literal[
     "returned",
     "cancelled",
 ]
-Qty = Annotated[float, Field(ge=0)]
-Id = Annotated[str, Field(min_length=1, max_length=256)]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+"""A short code (milestone, RMA status), inside shared.bounds.Id."""
 
 
 class Consumed(BaseModel):
@@ -38,21 +39,21 @@ class OrderLine(Consumed):
     line_id: Id
     sku: Id
     qty: Qty
-    uom: str | None = None
+    uom: ShortStr | None = None
 
 
 class OrderCreated(Consumed):
     order_id: Id
-    channel: str
-    customer_id: str
+    channel: ShortStr
+    customer_id: ShortStr
     lines: list[OrderLine] = Field(min_length=1)
-    promised_date: str | None = None
+    promised_date: DateText | None = None
 
 
 class LocatedLine(Consumed):
     line_id: Id
     sku: Id
-    location: str
+    location: ShortStr
     qty: Qty
 
 
@@ -64,7 +65,7 @@ class OrderAllocated(Consumed):
 class OrderDeallocated(Consumed):
     order_id: Id
     lines: list[LocatedLine]
-    reason: str | None = None
+    reason: Text | None = None
 
 
 class QtyLine(Consumed):
@@ -76,19 +77,19 @@ class QtyLine(Consumed):
 class OrderBackordered(Consumed):
     order_id: Id
     lines: list[QtyLine]
-    expected_date: str | None = None
+    expected_date: DateText | None = None
 
 
 class OrderCancelled(Consumed):
     order_id: Id
-    reason: str | None = None
+    reason: Text | None = None
 
 
 class OrderStatusReported(Consumed):
     order_id: Id
-    native_status: str = Field(min_length=1, max_length=128)
-    line_id: str | None = None
-    reason: str | None = None
+    native_status: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    line_id: ShortStr | None = None
+    reason: Text | None = None
 
 
 class PickedLine(Consumed):
@@ -99,40 +100,40 @@ class PickedLine(Consumed):
 
 class PickCompleted(Consumed):
     order_id: Id
-    location: str
+    location: ShortStr
     lines: list[PickedLine]
 
 
 class PackCompleted(Consumed):
     order_id: Id
     shipment_id: Id
-    location: str
+    location: ShortStr
 
 
 class ShipmentShipped(Consumed):
     shipment_id: Id
     order_id: Id
-    location: str
-    carrier: str
-    tracking_number: str
+    location: ShortStr
+    carrier: ShortStr
+    tracking_number: ShortStr
     lines: list[QtyLine]
 
 
 class ShipmentTrackingUpdated(Consumed):
-    shipment_id: str | None = None
-    order_id: str | None = None
-    carrier: str
+    shipment_id: ShortStr | None = None
+    order_id: ShortStr | None = None
+    carrier: ShortStr
     tracking_number: Id
-    milestone: str = Field(min_length=1, max_length=64)
-    native_code: str
-    description: str | None = None
-    exception_reason: str | None = None
+    milestone: Code
+    native_code: ShortStr
+    description: Text | None = None
+    exception_reason: ShortStr | None = None
 
 
 class ReturnStatusChanged(Consumed):
     rma_id: Id
     order_id: Id
-    status: str = Field(min_length=1, max_length=64)
+    status: Code
 
 
 class OrderStatusChanged(BaseModel):
@@ -140,13 +141,13 @@ class OrderStatusChanged(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    order_id: str
+    order_id: Id
     status: EnterpriseStatus
     previous_status: EnterpriseStatus | None
-    at: datetime
-    source: str
-    native_status: str | None = None
-    reason: str | None = None
+    at: UtcDatetime
+    source: Id
+    native_status: ShortStr | None = None
+    reason: Text | None = None
 
     @field_serializer("at")
     def _at(self, v: datetime) -> str:

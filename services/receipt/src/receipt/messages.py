@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-
-def _utc(v: datetime) -> datetime:
-    return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+from shared.bounds import BoundedDate, Factor, Qty, Ratio, Text, Total
+from shared.bounds import Id as Key
+from shared.bounds import UtcDatetime as UtcDatetime  # a date-only value is midnight UTC
 
 
 def _blank_to_none(v: object) -> object:
     return None if isinstance(v, str) and not v.strip() else v
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
-"""A date-only value (`2026-12-01`) is midnight UTC of that day."""
-Qty = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Key = Annotated[str, Field(min_length=1, max_length=256)]
 OptionalKey = Annotated[Key | None, BeforeValidator(_blank_to_none)]
 """Optional id; an empty string is treated as absent."""
 
@@ -46,10 +41,8 @@ class _Out(BaseModel):
 class ItemUpdated(_In):
     sku: Key
     base_uom: Key
-    uom_conversions: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
-        default_factory=dict
-    )
-    safety_stock: dict[str, float] | None = None
+    uom_conversions: dict[Key, Factor] = Field(default_factory=dict)
+    safety_stock: dict[Key, Qty] | None = None
 
 
 class PoLineIn(_In):
@@ -58,7 +51,7 @@ class PoLineIn(_In):
     qty: Qty
     uom: OptionalKey = None
     lot_tracked: bool = False
-    over_receipt_tolerance_pct: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    over_receipt_tolerance_pct: Ratio | None = None
 
 
 class PurchaseOrderReleased(_In):
@@ -78,7 +71,7 @@ class PurchaseOrderReleased(_In):
 
 class PurchaseOrderCancelled(_In):
     po_id: Key
-    reason: str | None = None
+    reason: Text | None = None
 
 
 class AsnLineIn(_In):
@@ -126,10 +119,10 @@ class ReceiptRecorded(_In):
 
 
 class ConfirmedLine(_Out):
-    sku: str
-    qty_accepted: float
-    qty_quarantined: float
-    lot: str | None = None
+    sku: Key
+    qty_accepted: Total
+    qty_quarantined: Total
+    lot: Key | None = None
 
 
 class ReceiptConfirmed(_Out):
@@ -139,43 +132,43 @@ class ReceiptConfirmed(_Out):
     consumer can order the goods against cycle counts; the envelope `time` is the confirmation's.
     """
 
-    receipt_id: str
-    po_id: str | None = None
-    location: str
+    receipt_id: Key
+    po_id: Key | None = None
+    location: Key
     lines: list[ConfirmedLine]
-    received_at: datetime | None = None
+    received_at: UtcDatetime | None = None
 
 
 class ReceiptException(_Out):
-    receipt_id: str
-    po_id: str | None = None
-    sku: str
+    receipt_id: Key
+    po_id: Key | None = None
+    sku: Key
     kind: ExceptionKind
-    qty: float
-    detail: str
+    qty: Total
+    detail: Text
 
 
 class InboundChanged(_Out):
     """Absolute quantity still expected; `next_expected_date` is a UTC calendar date."""
 
-    sku: str
-    location: str
-    inbound_qty: float
-    next_expected_date: date | None = None
+    sku: Key
+    location: Key
+    inbound_qty: Total
+    next_expected_date: BoundedDate | None = None
 
 
 class PurchaseOrderStatusChanged(_Out):
-    po_id: str
+    po_id: Key
     status: PoStatus
 
 
 class InventoryQuarantined(_Out):
     """Confirmed units put on hold: a receipt re-checked once its PO's cancellation was known."""
 
-    location: str
-    sku: str
-    qty: float
-    reason_code: str
+    location: Key
+    sku: Key
+    qty: Total
+    reason_code: Key
 
 
 class InventoryReleased(InventoryQuarantined):

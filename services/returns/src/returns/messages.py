@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict
+
+from shared.bounds import Id, Qty, Text, Total, UtcDatetime
 
 Disposition = Literal["restock", "refurbish", "scrap", "return_to_vendor"]
 DISPOSITIONS: tuple[Disposition, ...] = ("restock", "refurbish", "scrap", "return_to_vendor")
@@ -18,9 +19,6 @@ Status = Literal[
     "expired",
     "rejected",
 ]
-
-Id = Annotated[str, Field(min_length=1, max_length=256)]
-Qty = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class _In(BaseModel):
@@ -40,7 +38,7 @@ class AuthorizedLine(_In):
     line_id: Id
     sku: Id
     qty: Qty
-    reason: str = Field(max_length=1024)
+    reason: Text
 
 
 class ReturnAuthorized(_In):
@@ -50,15 +48,7 @@ class ReturnAuthorized(_In):
     order_id: Id
     location: Id
     lines: list[AuthorizedLine]
-    expires_at: datetime | None = None
-
-    @field_validator("expires_at")
-    @classmethod
-    def _utc(cls, v: datetime | None) -> datetime | None:
-        """A time without an offset is UTC, as for the envelope's `time`."""
-        if v is None:
-            return None
-        return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+    expires_at: UtcDatetime | None = None  # without an offset: UTC, as the envelope's `time`
 
 
 class ReceivedLine(_In):
@@ -94,33 +84,33 @@ class ReturnInspected(_In):
 class ReturnStatusChanged(_Out):
     """`return.status_changed`: the RMA reached `status`."""
 
-    rma_id: str
-    order_id: str
+    rma_id: Id
+    order_id: Id
     status: Status
 
 
 class ReturnStockReceived(_Out):
     """`return.stock_received`: units on hand, held in quarantine for inspection."""
 
-    rma_id: str
-    location: str
-    sku: str
-    qty: float
+    rma_id: Id
+    location: Id
+    sku: Id
+    qty: Total
 
 
 class ReturnStockDispositioned(_Out):
     """`return.stock_dispositioned`: inspected units and what happens to them."""
 
-    rma_id: str
-    location: str
-    sku: str
-    qty: float
+    rma_id: Id
+    location: Id
+    sku: Id
+    qty: Total
     disposition: Disposition
 
 
 class ReturnsPendingChanged(_Out):
     """`returns.pending_changed`: absolute authorized-not-yet-received qty over open RMAs."""
 
-    sku: str
-    location: str
-    pending_qty: float
+    sku: Id
+    location: Id
+    pending_qty: Total
