@@ -188,14 +188,17 @@ def api_settings(amqp_url, mongodb_url, db_name) -> D.DlqSettings:
         mongodb_url=mongodb_url,
         admin_db=db_name + "_admin",
         dlq_idle_s=2.0,
-        dlq_api_token="s3cret",
+        dlq_api_token=TOKEN,
     )
 
 
-def client(settings: D.DlqSettings, token: str | None = "s3cret") -> httpx.AsyncClient:
+TOKEN = "s3cret-token-for-the-api-tests"
+
+
+def client(settings: D.DlqSettings, token: str | None = TOKEN) -> httpx.AsyncClient:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     transport = httpx.ASGITransport(app=create_dlq_app(settings))
-    return httpx.AsyncClient(transport=transport, base_url="http://dlq", headers=headers)
+    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8090", headers=headers)
 
 
 async def test_the_admin_api_offers_the_same_operations(api_settings, amqp_url):
