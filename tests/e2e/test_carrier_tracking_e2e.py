@@ -12,6 +12,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -344,3 +345,50 @@ async def test_an_exception_scan_puts_shipment_and_order_in_exception_until_the_
     resp = await post_webhook(ct, "acme", b"{}", signature("x", b"{}"))
     assert resp.status_code == 404, resp.text
     assert await get_json(ct, f"/v1/shipments/{uuid.uuid4().hex[:12]}", status=404)
+
+
+async def test_a_permanent_push_problem_is_422_and_a_tracking_number_with_a_slash_is_readable(
+    cluster,
+):
+    """A carrier must not be told to resend what can never be read (no 503 for a payload):
+    dates off the calendar in UTC, 10,000-level JSON, numbers of 5,000 digits are 422 and
+    publish nothing. A TMS tracking number with `/` is read back percent-encoded."""
+    ct, _ = await start(cluster)
+    reported = await cluster.listen("carrier.events", "tracking.reported")
+    tn = f"JD/{uuid.uuid4().hex[:8].upper()}/7"
+    bad = [
+        json.dumps(
+            {
+                "trackingNumber": tn,
+                "scanEvents": [{"eventType": "PU", "date": "9999-12-31T23:00:00-05:00"}],
+            }
+        ).encode(),
+        json.dumps(
+            {
+                "trackingNumber": tn,
+                "scanEvents": [{"eventType": "PU", "date": "0001-01-01T00:30:00+01:00"}],
+            }
+        ).encode(),
+        b'{"trackingNumber": ' + b"[" * 10_000 + b"]" * 10_000 + b"}",
+        b'{"trackingNumber": ' + b"9" * 5_000 + b"}",
+    ]
+    for body in bad:
+        resp = await post_webhook(ct, "fedex", body, signature(SECRETS["fedex"], body))
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["detail"]
+
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    good = json.dumps(
+        {"trackingNumber": tn, "scanEvents": [{"eventType": "PU", "date": at.isoformat()}]}
+    ).encode()
+    resp = await post_webhook(ct, "fedex", good, signature(SECRETS["fedex"], good))
+    assert resp.status_code == 202, resp.text
+
+    path = "/v1/shipments/" + quote(tn, safe="")
+    sh = await eventually(lambda: get_json(ct, path))
+    assert (sh["tracking_number"], sh["milestone"]) == (tn, "picked_up")
+
+    async def published():  # the refused pushes would have gone out before the good one
+        return [e for e in reported if e["data"]["tracking_number"] == tn]
+
+    assert [ts(e["time"]) for e in await eventually(published)] == [at]

@@ -13,9 +13,11 @@ from availability import promise, store
 from availability.domain import Numbers, Position
 from availability.items import to_units
 from availability.messages import MAX_QTY, AvailabilityChanged, AvailabilityNumbers, Key, Uom
+from shared.http import ERROR_RESPONSES, SegmentRoute, body_limit, problem
 from shared.service import ApiContext
 
 MAX_CHECK_LINES = 1000
+CHECK_MAX_BYTES = 2_097_152  # 1,000 lines with 256-character keys fit
 
 
 class TotalAvailability(AvailabilityNumbers):
@@ -35,7 +37,7 @@ class SkuAvailability(BaseModel):
 class CheckLine(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    line_id: str | None = None
+    line_id: str | None = Field(default=None, max_length=256)
     sku: Key
     qty: Annotated[float, Field(gt=0, le=MAX_QTY, allow_inf_nan=False)]
     uom: Uom | None = None
@@ -80,9 +82,20 @@ def _total(positions: list[Position]) -> TotalAvailability:
 
 
 def build_router(ctx: ApiContext) -> APIRouter:
-    router = APIRouter(prefix="/v1/availability", tags=["availability"])
+    """Path segments are percent-decoded once: SKU `A/B` is `/v1/availability/A%2FB`."""
+    router = APIRouter(
+        prefix="/v1/availability",
+        tags=["availability"],
+        route_class=SegmentRoute,
+        responses=ERROR_RESPONSES,
+    )
+    check_limit = int(getattr(ctx.settings, "availability_check_max_bytes", CHECK_MAX_BYTES))
 
-    @router.get("/{sku}", response_model=SkuAvailability)
+    @router.get(
+        "/{sku}",
+        response_model=SkuAvailability,
+        responses={404: problem("No stock position or item record for this SKU")},
+    )
     async def get_sku(sku: str) -> SkuAvailability:
         """Every location of a SKU and the total over them, in base units."""
         positions = await store.find_positions(ctx.db, [sku])
@@ -97,7 +110,11 @@ def build_router(ctx: ApiContext) -> APIRouter:
             total=_total(positions),
         )
 
-    @router.get("/{sku}/{location}", response_model=AvailabilityChanged)
+    @router.get(
+        "/{sku}/{location}",
+        response_model=AvailabilityChanged,
+        responses={404: problem("No stock position for this SKU at this location")},
+    )
     async def get_position(sku: str, location: str) -> AvailabilityChanged:
         """One position, with the same fields as `availability.changed`."""
         p = await store.find_position(ctx.db, sku, location)
@@ -105,7 +122,12 @@ def build_router(ctx: ApiContext) -> APIRouter:
             raise HTTPException(404, detail=f"no stock position for {sku} at {location}")
         return _view(p)
 
-    @router.post("/check", response_model=CheckAnswer)
+    @router.post(
+        "/check",
+        response_model=CheckAnswer,
+        responses={413: problem(f"The body is larger than {check_limit} bytes")},
+    )
+    @body_limit(check_limit)
     async def check(req: CheckRequest) -> CheckAnswer:
         """Can these lines be promised now, and from where? Quantities compare in base units."""
         skus = sorted({ln.sku for ln in req.lines})

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from availability.api import build_router
+from availability.api import CHECK_MAX_BYTES, build_router
 from availability.settings import AvailabilitySettings
 from shared.http import create_app
 from shared.service import ApiContext
@@ -196,3 +196,51 @@ async def test_a_bad_check_body_is_a_422_with_a_message(client, body) -> None:
     r = await client.post("/v1/availability/check", json=body)
     assert r.status_code == 422
     assert isinstance(r.json()["detail"], str) and r.json()["detail"]
+
+
+async def test_a_sku_and_location_with_slashes_are_read_percent_encoded(h, client) -> None:
+    data = {"location": "DC/1", "sku": "AB/12/C", "qty_delta": 3, "reason_code": "X"}
+    await h.send("inventory.adjusted", data, minutes=4)
+
+    r = await client.get("/v1/availability/AB%2F12%2FC")
+    assert r.status_code == 200, r.text
+    assert (r.json()["sku"], r.json()["total"]["on_hand"]) == ("AB/12/C", 3.0)
+    r = await client.get("/v1/availability/AB%2F12%2FC/DC%2F1")
+    assert r.status_code == 200, r.text
+    assert (r.json()["sku"], r.json()["location"]) == ("AB/12/C", "DC/1")
+    r = await client.get("/v1/availability/AB/12")
+    assert r.status_code == 404 and r.json()["detail"] == "no stock position for AB at 12"
+
+
+async def test_a_literal_percent_in_a_sku_is_sent_as_percent_25(h, client) -> None:
+    data = {"location": "A", "sku": "50%2F", "qty_delta": 1, "reason_code": "X"}
+    await h.send("inventory.adjusted", data, minutes=4)
+
+    r = await client.get("/v1/availability/50%252F")
+    assert r.status_code == 200 and r.json()["sku"] == "50%2F"
+
+
+async def test_a_check_body_nested_10000_levels_deep_is_a_400_with_a_message(client) -> None:
+    deep = b'{"lines": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+    r = await client.post(
+        "/v1/availability/check", content=deep, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 400
+    assert r.json()["detail"] == "request body is not valid JSON: nested too deeply"
+
+
+async def test_a_check_body_over_the_limit_is_a_413_declared_or_chunked(client) -> None:
+    line = b'{"sku": "SKU-1", "qty": 1},'
+    big = b'{"lines": [' + line * (CHECK_MAX_BYTES // len(line)) + line[:-1] + b"]}"
+    headers = {"content-type": "application/json"}
+
+    r = await client.post("/v1/availability/check", content=big, headers=headers)
+    assert r.status_code == 413
+    assert r.json()["detail"] == f"request body is larger than {CHECK_MAX_BYTES} bytes"
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(big), 65_536):
+            yield big[i : i + 65_536]
+
+    r = await client.post("/v1/availability/check", content=chunks(), headers=headers)
+    assert r.status_code == 413

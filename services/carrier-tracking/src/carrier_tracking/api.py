@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, HTTPException, Request
@@ -13,9 +14,18 @@ from carrier_tracking.carriers import ExceptionReason, Milestone
 from carrier_tracking.domain import HistoryEntry, current_status, history
 from carrier_tracking.messages import MAX_TRACKING_NUMBER, normalise_tracking_number
 from carrier_tracking.settings import webhook_max_bytes, webhook_secrets
+from shared.http import ERROR_RESPONSES, SegmentRoute, body_limit, problem, read_body
 from shared.service import ApiContext
 
 log = structlog.get_logger(__name__)
+
+SIGNATURE_PARAMETER = {
+    "name": webhooks.SIGNATURE_HEADER,
+    "in": "header",
+    "required": True,
+    "description": "`sha256=<hex HMAC-SHA256 of the raw body under the carrier's secret>`",
+    "schema": {"type": "string"},
+}
 
 
 class ShipmentView(BaseModel):
@@ -40,20 +50,36 @@ class WebhookAccepted(BaseModel):
 
 
 def _tracking_number(raw: str) -> str:
+    """Spelt as `tracking.reported` stores it: without spaces, in upper case."""
     tn = normalise_tracking_number(raw)
-    ok = all(c.isascii() and (c.isalnum() or c == "-") for c in tn)
-    if not tn or len(tn) > MAX_TRACKING_NUMBER or not ok:
+    if not tn or len(tn) > MAX_TRACKING_NUMBER:
         raise HTTPException(
             422,
-            detail=f"tracking number must be 1-{MAX_TRACKING_NUMBER} letters, digits or dashes",
+            detail=f"tracking number must be 1-{MAX_TRACKING_NUMBER} characters besides spaces",
         )
     return tn
 
 
-def build_router(ctx: ApiContext) -> APIRouter:
-    router = APIRouter(tags=["carrier-tracking"])
+WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: problem("The signature is missing, malformed or wrong, or no secret is configured"),
+    404: problem("No webhook for this carrier"),
+    422: problem("Signed, but not a push in the carrier's shape: do not send it again"),
+    503: problem("The broker did not take the push: send it again"),
+}
 
-    @router.get("/v1/shipments/{tracking_number}", response_model=ShipmentView)
+
+def build_router(ctx: ApiContext) -> APIRouter:
+    """Path segments are percent-decoded once: `A/B` is `/v1/shipments/A%2FB`."""
+    router = APIRouter(
+        tags=["carrier-tracking"], route_class=SegmentRoute, responses=ERROR_RESPONSES
+    )
+    limit = webhook_max_bytes(ctx.settings)
+
+    @router.get(
+        "/v1/shipments/{tracking_number}",
+        response_model=ShipmentView,
+        responses={404: problem("No scans or shipment known for this tracking number")},
+    )
     async def get_shipment(tracking_number: str) -> ShipmentView:
         """The shipment's current milestone and every scan, in scan-time order."""
         tn = _tracking_number(tracking_number)
@@ -76,7 +102,20 @@ def build_router(ctx: ApiContext) -> APIRouter:
             history=history(state),
         )
 
-    @router.post("/v1/webhooks/{carrier}", status_code=202, response_model=WebhookAccepted)
+    @router.post(
+        "/v1/webhooks/{carrier}",
+        status_code=202,
+        response_model=WebhookAccepted,
+        responses={**WEBHOOK_RESPONSES, 413: problem(f"The body is larger than {limit} bytes")},
+        openapi_extra={
+            "parameters": [SIGNATURE_PARAMETER],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": webhooks.push_schema()}},
+            },
+        },
+    )
+    @body_limit(limit)
     async def carrier_webhook(carrier: str, request: Request) -> WebhookAccepted:
         """A carrier's signed push; published to carrier.events before 202 is answered."""
         secrets = webhook_secrets(ctx.settings)
@@ -88,21 +127,15 @@ def build_router(ctx: ApiContext) -> APIRouter:
         if not secret:
             metrics.WEBHOOK_SIGNATURE_FAILURES.labels(label, "not_configured").inc()
             raise HTTPException(401, detail=f"no webhook secret is configured for {name}")
-        limit = webhook_max_bytes(ctx.settings)
-        declared = request.headers.get("content-length", "0")
-        if declared.isdigit() and int(declared) > limit:
-            raise HTTPException(413, detail=f"push body is larger than {limit} bytes")
-        body = await request.body()
-        if len(body) > limit:
-            raise HTTPException(413, detail=f"push body is larger than {limit} bytes")
-        problem = webhooks.check_signature(
+        body = await read_body(request, limit)
+        refused = webhooks.check_signature(
             secret, body, request.headers.get(webhooks.SIGNATURE_HEADER)
         )
-        if problem is not None:
-            metrics.WEBHOOK_SIGNATURE_FAILURES.labels(label, problem).inc()
-            log.warning("webhook_signature_refused", carrier=name, reason=problem)
+        if refused is not None:
+            metrics.WEBHOOK_SIGNATURE_FAILURES.labels(label, refused).inc()
+            log.warning("webhook_signature_refused", carrier=name, reason=refused)
             raise HTTPException(
-                401, detail=f"{webhooks.SIGNATURE_HEADER} {problem}: expected sha256=<hex HMAC>"
+                401, detail=f"{webhooks.SIGNATURE_HEADER} {refused}: expected sha256=<hex HMAC>"
             )
         try:
             events = webhooks.events_from_push(name, body)

@@ -1,7 +1,8 @@
 """Each carrier's push payload (simplified from its tracking webhook) turned into scan reports.
 
 Every format may carry several scans; each becomes one `tracking.reported` event. Timestamps
-must carry a UTC offset: a local time without one is refused, never assumed.
+must carry a UTC offset: a local time without one is refused, never assumed, and so is one
+that is no date once converted to UTC (`9999-12-31T23:00:00-05:00`).
 """
 
 from __future__ import annotations
@@ -9,10 +10,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+from shared.http import utc_time
 
 MAX_EVENTS = 100
+
+ScanTime = Annotated[AwareDatetime, AfterValidator(utc_time)]
+"""A scan time with its offset, held in UTC."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,7 @@ class UpsPush(_In):
     activityStatus: UpsStatus
 
     def time(self) -> datetime:
+        """The activity time in UTC; ValueError when the fields hold no such time."""
         if self.gmtActivityDate and self.gmtActivityTime:
             t = datetime.strptime(self.gmtActivityDate + self.gmtActivityTime, "%Y%m%d%H%M%S")
             return t.replace(tzinfo=UTC)
@@ -76,7 +91,7 @@ class UpsPush(_In):
             sign = -1 if self.gmtOffset[0] == "-" else 1
             hours, minutes = int(self.gmtOffset[1:3]), int(self.gmtOffset[4:6])
             offset = timezone(sign * timedelta(hours=hours, minutes=minutes))
-            return t.replace(tzinfo=offset).astimezone(UTC)
+            return utc_time(t.replace(tzinfo=offset))
         raise ValueError("needs gmtActivityDate+gmtActivityTime or local date, time and gmtOffset")
 
     @model_validator(mode="after")
@@ -110,7 +125,7 @@ class FedexLocation(_In):
 
 
 class FedexScanEvent(_In):
-    date: AwareDatetime
+    date: ScanTime
     eventType: str = Field(min_length=1)
     derivedStatusCode: str | None = None
     eventDescription: str | None = None
@@ -156,7 +171,7 @@ class DhlLocation(_In):
 
 
 class DhlEvent(_In):
-    timestamp: AwareDatetime
+    timestamp: ScanTime
     statusCode: str | None = None
     typeCode: str | None = None
     status: str | None = None
@@ -201,7 +216,7 @@ def _dhl(p: DhlPush) -> list[Report]:
 
 
 class UspsEvent(_In):
-    eventTimestamp: AwareDatetime
+    eventTimestamp: ScanTime
     eventCode: str = Field(min_length=1)
     eventType: str | None = None
     eventCity: str | None = None
@@ -233,7 +248,7 @@ def _usps(p: UspsPush) -> list[Report]:
 
 class GenericEvent(_In):
     code: str = Field(min_length=1)
-    time: AwareDatetime
+    time: ScanTime
     description: str | None = None
     location: str | None = None
 

@@ -12,7 +12,7 @@ import json
 import re
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -20,7 +20,7 @@ from carrier_tracking.carriers import normalise_carrier
 from carrier_tracking.carriers.table import normalise_code
 from carrier_tracking.messages import TRACKING_REPORTED, TrackingReported
 from carrier_tracking.webhook_formats import FORMATS, MAX_EVENTS, Report, format_for
-from shared.envelope import CloudEvent, build, format_time, short_errors
+from shared.envelope import CloudEvent, build, format_time, parse, short_errors
 
 SIGNATURE_HEADER = "X-Distsync-Signature"
 EXCHANGE = "carrier.events"
@@ -32,7 +32,8 @@ SignatureProblem = Literal["missing", "malformed", "invalid"]
 
 
 class WebhookPayloadError(ValueError):
-    """The push is signed correctly but is not a payload we can read (answered with 422)."""
+    """The push is signed correctly but is not a payload we can read: answered with 422, a
+    permanent refusal the carrier must not send again unchanged."""
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -63,7 +64,9 @@ def parse_push(carrier: str, body: bytes) -> list[Report]:
     """Read a push in `carrier`'s shape; raises WebhookPayloadError with a readable reason."""
     try:
         raw = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except RecursionError as e:
+        raise WebhookPayloadError("body is not valid JSON: nested too deeply") from e
+    except ValueError as e:  # not UTF-8, not JSON, or a number of more than 4,300 digits
         raise WebhookPayloadError(f"body is not valid JSON: {e}") from e
     if not isinstance(raw, dict):
         raise WebhookPayloadError("body must be a JSON object")
@@ -87,7 +90,8 @@ def event_id(carrier: str, tracking_number: str, native_code: str, time: datetim
 
 
 def to_events(carrier: str, reports: list[Report]) -> list[CloudEvent]:
-    """One `tracking.reported` per scan, repeats within the push collapsed."""
+    """One `tracking.reported` per scan, repeats within the push collapsed. Each one is read
+    back as the consumer will read it, so that nothing but the broker can fail after this."""
     events: dict[str, CloudEvent] = {}
     for r in reports:
         try:
@@ -99,22 +103,50 @@ def to_events(carrier: str, reports: list[Report]) -> list[CloudEvent]:
                 description=r.description,
                 location=r.location,
             )
-        except ValidationError as e:
-            raise WebhookPayloadError(f"invalid tracking event: {short_errors(e)}") from e
-        eid = event_id(data.carrier, data.tracking_number, data.native_code, r.time)
-        events.setdefault(
-            eid,
-            build(
+            eid = event_id(data.carrier, data.tracking_number, data.native_code, r.time)
+            ev = build(
                 TRACKING_REPORTED,
                 data,
                 source=f"carrier/{data.carrier}-webhook",
                 id=eid,
                 time=r.time,
                 subject=data.tracking_number,
-            ),
-        )
+            )
+            parse(ev.to_json_bytes())  # what the consumer would refuse is refused here
+        except ValidationError as e:
+            raise WebhookPayloadError(f"invalid tracking event: {short_errors(e)}") from e
+        except (ValueError, OverflowError) as e:
+            raise WebhookPayloadError(f"invalid tracking event: {e}") from e
+        events.setdefault(eid, ev)
     return list(events.values())
 
 
 def events_from_push(carrier: str, body: bytes) -> list[CloudEvent]:
     return to_events(carrier, parse_push(carrier, body))
+
+
+def push_schema() -> dict[str, Any]:
+    """The push body for the OpenAPI document: any one of the formats' shapes."""
+    shapes = []
+    for name, fmt in FORMATS.items():
+        schema = fmt.model.model_json_schema()
+        shape = _inline(schema, schema.pop("$defs", {}))
+        shape["title"] = f"{name} push"
+        shapes.append(shape)
+    return {
+        "description": "ups, fedex, dhl and usps push their own shape; any other carrier the "
+        "generic one. Unknown fields are ignored; every time needs a UTC offset.",
+        "anyOf": shapes,
+    }
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """A JSON schema with its `#/$defs/...` references replaced by the definitions."""
+    if isinstance(node, list):
+        return [_inline(x, defs) for x in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref", "")
+    if ref.startswith("#/$defs/"):
+        return _inline(defs[ref.removeprefix("#/$defs/")], defs)
+    return {k: _inline(v, defs) for k, v in node.items()}

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from carrier_tracking.api import build_router
 from carrier_tracking.settings import CarrierTrackingSettings
 from carrier_tracking.webhooks import SIGNATURE_HEADER, sign
+from shared.http import create_app
 from shared.service import ApiContext
 
 PAYLOADS: dict[str, Any] = json.loads((Path(__file__).parent / "payloads.json").read_text())
@@ -22,11 +23,20 @@ SECRET |= {"usps": "usps-secret", "generic": "generic-secret", "ontrac": "ontrac
 FAILURES = "distsync_carrier_tracking_webhook_signature_failures_total"
 
 
+def app_for(ctx: ApiContext) -> FastAPI:
+    """The app the runtime serves: shared errors and body limit, and this router."""
+
+    async def ready() -> dict[str, str]:
+        return {}
+
+    app = create_app("carrier-tracking", ready)
+    app.include_router(build_router(ctx))
+    return app
+
+
 @pytest.fixture
 def client(api_ctx: ApiContext) -> TestClient:
-    app = FastAPI()
-    app.include_router(build_router(api_ctx))
-    return TestClient(app)
+    return TestClient(app_for(api_ctx))
 
 
 def push(client: TestClient, carrier: str, raw: bytes, signature: str | None = "sign") -> Any:
@@ -93,9 +103,7 @@ def test_known_carrier_without_a_configured_secret_is_401(
     api_ctx: ApiContext, publisher: Any
 ) -> None:
     api_ctx.settings = CarrierTrackingSettings(carrier_tracking_webhook_secrets={"ups": "s"})
-    app = FastAPI()
-    app.include_router(build_router(api_ctx))
-    r = push(TestClient(app), "fedex", raw("fedex"))
+    r = push(TestClient(app_for(api_ctx)), "fedex", raw("fedex"))
     assert r.status_code == 401 and "no webhook secret" in r.json()["detail"]
     assert publisher.sent == []
 
@@ -122,9 +130,59 @@ def test_oversized_push_is_413(api_ctx: ApiContext, publisher: Any) -> None:
     api_ctx.settings = CarrierTrackingSettings(
         carrier_tracking_webhook_secrets=SECRET, carrier_tracking_webhook_max_bytes=10
     )
-    app = FastAPI()
-    app.include_router(build_router(api_ctx))
-    assert push(TestClient(app), "ups", raw("ups")).status_code == 413
+    assert push(TestClient(app_for(api_ctx)), "ups", raw("ups")).status_code == 413
+
+
+@pytest.mark.parametrize("served", [app_for, "router only"])
+def test_a_chunked_push_is_refused_with_413_once_it_passes_the_limit(
+    api_ctx: ApiContext, publisher: Any, served: Any
+) -> None:
+    api_ctx.settings = CarrierTrackingSettings(
+        carrier_tracking_webhook_secrets=SECRET, carrier_tracking_webhook_max_bytes=1000
+    )
+    if served == "router only":  # the handler keeps the limit without the shared middleware
+        app = FastAPI()
+        app.include_router(build_router(api_ctx))
+    else:
+        app = served(api_ctx)
+
+    def chunks() -> Any:
+        for _ in range(1000):
+            yield b" " * 100
+
+    r = TestClient(app).post(
+        "/v1/webhooks/ups", content=chunks(), headers={SIGNATURE_HEADER: "sha256=00"}
+    )
+    assert r.status_code == 413
+    assert r.json()["detail"] == "request body is larger than 1000 bytes"
+    assert publisher.sent == []
+
+
+EDGE = "9999-12-31T23:00:00-05:00"
+
+
+@pytest.mark.parametrize(
+    ("carrier", "body"),
+    [
+        ("fedex", {"trackingNumber": "7946", "scanEvents": [{"eventType": "PU", "date": EDGE}]}),
+        ("generic", {"tracking_number": "ONT-1", "events": [{"code": "delivered", "time": EDGE}]}),
+        (
+            "ups",
+            {**PAYLOADS["ups"], "localActivityDate": "99991231", "localActivityTime": "230000"},
+        ),
+        ("usps", "[" * 10_000 + "]" * 10_000),
+        ("dhl", '{"shipments": ' + "9" * 5000 + "}"),
+    ],
+    ids=["fedex-date", "generic-date", "ups-local-date", "deep-json", "long-number"],
+)
+def test_a_permanent_payload_problem_is_422_never_503(
+    client: TestClient, publisher: Any, carrier: str, body: Any
+) -> None:
+    raw_body = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    r = push(client, carrier, raw_body)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"]
+    assert publisher.sent == []
 
 
 def test_unknown_tracking_number_is_404(client: TestClient) -> None:
@@ -132,10 +190,24 @@ def test_unknown_tracking_number_is_404(client: TestClient) -> None:
     assert r.status_code == 404 and "1ZNOPE" in r.json()["detail"]
 
 
-def test_invalid_tracking_number_is_422(client: TestClient) -> None:
+def test_a_tracking_number_no_shipment_can_have_is_422(client: TestClient) -> None:
     assert client.get("/v1/shipments/" + "9" * 65).status_code == 422
-    assert client.get("/v1/shipments/1Z$x").status_code == 422
-    assert client.get("/v1/shipments/1Zé").status_code == 422
+    assert client.get("/v1/shipments/%20%20").status_code == 422
+
+
+def test_any_tracking_number_a_scan_can_carry_is_looked_up(client: TestClient) -> None:
+    assert client.get("/v1/shipments/1Z$x").status_code == 404
+    assert client.get("/v1/shipments/1Zé").status_code == 404
+
+
+async def test_a_tracking_number_with_a_slash_is_read_percent_encoded(
+    client: TestClient, runtime: Any
+) -> None:
+    await runtime.scan("JD/0142/7", "AR", 1)
+    r = client.get("/v1/shipments/jd%2F0142%2F7")
+    assert r.status_code == 200, r.text
+    assert r.json()["tracking_number"] == "JD/0142/7"
+    assert client.get("/v1/shipments/JD/0142/7").status_code == 404
 
 
 async def test_shipment_view_shows_order_milestone_and_full_history(

@@ -11,12 +11,14 @@ import pytest
 
 from carrier_tracking.messages import TrackingReported
 from carrier_tracking.webhooks import (
+    WEBHOOK_CARRIERS,
     WebhookPayloadError,
     carrier_name,
     check_signature,
     event_id,
     events_from_push,
     parse_push,
+    push_schema,
     sign,
 )
 
@@ -183,3 +185,65 @@ def test_the_same_scan_twice_in_one_push_is_published_once() -> None:
 )
 def test_carrier_name_in_the_url_is_normalised_or_refused(raw: str, name: str | None) -> None:
     assert carrier_name(raw) == name
+
+
+EDGE_TIMES = ["9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+01:00"]
+
+
+@pytest.mark.parametrize("at", EDGE_TIMES)
+@pytest.mark.parametrize(
+    ("carrier", "shape"),
+    [
+        ("fedex", lambda at: {"scanEvents": [{"eventType": "PU", "date": at}]}),
+        (
+            "dhl",
+            lambda at: {
+                "shipments": [{"id": "1", "events": [{"typeCode": "AF", "timestamp": at}]}]
+            },
+        ),
+        ("usps", lambda at: {"trackingEvents": [{"eventCode": "01", "eventTimestamp": at}]}),
+        ("generic", lambda at: {"events": [{"code": "delivered", "time": at}]}),
+    ],
+)
+def test_a_scan_time_off_the_calendar_in_utc_is_a_payload_error_not_an_overflow(
+    carrier: str, shape: Any, at: str
+) -> None:
+    with pytest.raises(WebhookPayloadError, match="outside years"):
+        events_from_push(carrier, body(carrier, **shape(at)))
+
+
+@pytest.mark.parametrize(
+    ("date", "time", "offset"), [("99991231", "230000", "-05:00"), ("00010101", "003000", "+01:00")]
+)
+def test_a_ups_local_time_off_the_calendar_in_utc_is_a_payload_error(
+    date: str, time: str, offset: str
+) -> None:
+    raw = body("ups", localActivityDate=date, localActivityTime=time, gmtOffset=offset)
+    with pytest.raises(WebhookPayloadError, match="outside years"):
+        events_from_push("ups", raw)
+
+
+def test_a_scan_time_the_consumer_would_refuse_is_refused_at_the_webhook() -> None:
+    raw = body("generic", events=[{"code": "delivered", "time": "1960-01-01T00:00:00Z"}])
+    with pytest.raises(WebhookPayloadError, match="time"):
+        events_from_push("generic", raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"[" * 10_000 + b"]" * 10_000, "nested too deeply"),
+        (b'{"trackingNumber": ' + b"9" * 5000 + b"}", "not valid JSON"),
+        (b'{"trackingNumber": "1Z\\ud800", "events": []}', "unicode string"),
+    ],
+    ids=["10000-levels", "5000-digit-number", "lone-surrogate"],
+)
+def test_json_the_parser_cannot_hold_is_a_payload_error(raw: bytes, message: str) -> None:
+    with pytest.raises(WebhookPayloadError, match=message):
+        events_from_push("generic", raw.replace(b"trackingNumber", b"tracking_number"))
+
+
+def test_push_schema_documents_every_format_without_references() -> None:
+    schema = push_schema()
+    assert [s["title"] for s in schema["anyOf"]] == [f"{c} push" for c in WEBHOOK_CARRIERS]
+    assert "$ref" not in json.dumps(schema)

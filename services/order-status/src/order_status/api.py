@@ -12,12 +12,13 @@ from order_status import store
 from order_status.mappings import STATUSES
 from order_status.messages import EnterpriseStatus
 from order_status.views import LineView, Milestone, ShipmentView, TimelineEntry
+from shared.http import ERROR_RESPONSES, SegmentRoute, Time, problem, utc_time
 from shared.service import ApiContext
 
 MAX_LIMIT = 500
 ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such order; `detail` says which"},
-    422: {"description": "A parameter is invalid; `detail` says why"},
+    404: problem("No such order; `detail` says which"),
+    422: problem("A parameter is invalid; `detail` says why, `errors` lists each field"),
 }
 
 
@@ -49,7 +50,13 @@ class OrderPage(BaseModel):
 
 
 def build_router(ctx: ApiContext) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["orders"])
+    """Path segments are percent-decoded once: order `A/B` is `/v1/orders/A%2FB`."""
+    router = APIRouter(
+        prefix="/v1",
+        tags=["orders"],
+        route_class=SegmentRoute,
+        responses=ERROR_RESPONSES,
+    )
 
     @router.get("/orders/{order_id}", response_model=OrderOut, responses=ERRORS)
     async def get_order(order_id: str) -> dict[str, Any]:
@@ -61,8 +68,12 @@ def build_router(ctx: ApiContext) -> APIRouter:
 
     @router.get("/orders", response_model=OrderPage, responses=ERRORS)
     async def list_orders(
-        status: str | None = Query(None, description="an enterprise status"),
-        since: datetime | None = Query(None, description="updated at or after (RFC 3339)"),
+        status: str | None = Query(
+            None,
+            description="an enterprise status",
+            json_schema_extra={"enum": sorted(STATUSES)},
+        ),
+        since: Time | None = Query(None, description="updated at or after (RFC 3339)"),
         limit: int = Query(100, ge=1, le=MAX_LIMIT),
         cursor: str | None = Query(None, description="next_cursor of the previous page"),
     ) -> dict[str, Any]:
@@ -75,8 +86,10 @@ def build_router(ctx: ApiContext) -> APIRouter:
             raise HTTPException(422, detail="since needs a time zone, e.g. 2026-11-27T10:15:00Z")
         try:
             after = store.decode_cursor(cursor) if cursor else None
+            if after is not None:
+                after = (utc_time(after[0]), after[1])
         except ValueError as e:
-            raise HTTPException(422, detail=str(e)) from e
+            raise HTTPException(422, detail="cursor is not one this API returned") from e
         items, nxt = await store.list_orders(
             ctx.db, status=status, since=since, after=after, limit=limit
         )

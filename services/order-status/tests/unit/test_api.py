@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import bson
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from order_status import store
 from order_status.api import build_router
 from order_status.domain import record
 from order_status.mappings import DEFAULTS
+from shared.http import create_app
 from shared.service import ApiContext
 from shared.settings import ServiceSettings
 
@@ -69,9 +71,11 @@ class FakeCollection:
         self.docs = docs
 
     async def find_one(self, flt: dict[str, Any], proj: Any = None) -> dict[str, Any] | None:
+        bson.encode(flt)  # what MongoDB could not be sent fails here as it would there
         return next((project(d, proj) for d in self.docs.values() if matches(d, flt)), None)
 
     def find(self, flt: dict[str, Any], proj: Any = None) -> FakeCursor:
+        bson.encode(flt)
         return FakeCursor([project(d, proj) for d in self.docs.values() if matches(d, flt)])
 
     async def count_documents(self, flt: dict[str, Any]) -> int:
@@ -110,7 +114,11 @@ def db(kit: Any) -> FakeDb:
 @pytest.fixture()
 async def client(db: FakeDb) -> AsyncIterator[httpx.AsyncClient]:
     ctx = ApiContext(service="order-status", db=db, settings=ServiceSettings(), publish=_publish)
-    app = FastAPI()
+
+    async def ready() -> dict[str, str]:
+        return {}
+
+    app = create_app("order-status", ready)
     app.include_router(build_router(ctx))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://order-status") as c:
@@ -187,3 +195,33 @@ async def test_list_orders_with_a_cursor_it_did_not_hand_out_is_422(
 async def test_list_orders_with_since_without_time_zone_is_422(client: httpx.AsyncClient) -> None:
     r = await client.get("/v1/orders", params={"since": "2026-11-27T10:00:00"})
     assert r.status_code == 422
+
+
+@pytest.mark.parametrize("since", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+01:00"])
+async def test_list_orders_since_a_time_off_the_calendar_in_utc_is_422_not_500(
+    client: httpx.AsyncClient, since: str
+) -> None:
+    r = await client.get("/v1/orders", params={"since": since})
+    assert r.status_code == 422, r.text
+    assert "outside years 0001-9999" in r.json()["detail"]
+    assert r.json()["errors"][0]["loc"] == ["query", "since"]
+
+
+async def test_list_orders_with_a_forged_cursor_off_the_calendar_is_422(
+    client: httpx.AsyncClient,
+) -> None:
+    forged = base64.urlsafe_b64encode(b"9999-12-31T23:00:00-05:00|ORD-0").decode()
+    r = await client.get("/v1/orders", params={"cursor": forged})
+    assert r.status_code == 422, r.text
+    assert "cursor" in r.json()["detail"]
+
+
+async def test_an_order_id_with_a_slash_is_read_percent_encoded(
+    db: FakeDb, client: httpx.AsyncClient
+) -> None:
+    orders = db.collections[store.ORDERS]
+    orders["ORD/2026/7"] = {**orders["ORD-0"], "_id": "ORD/2026/7", "order_id": "ORD/2026/7"}
+    r = await client.get("/v1/orders/ORD%2F2026%2F7")
+    assert r.status_code == 200, r.text
+    assert r.json()["order_id"] == "ORD/2026/7"
+    assert (await client.get("/v1/orders/ORD/2026/7")).status_code == 404

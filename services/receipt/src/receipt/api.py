@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from receipt import store
 from receipt.domain import PurchaseOrder, line_expected_date
 from receipt.messages import EXCEPTION_KINDS, ExceptionKind, PoStatus
+from shared.http import ERROR_RESPONSES, SegmentRoute, Time, problem
 from shared.service import ApiContext
 
 
@@ -142,10 +143,14 @@ def po_view(po: PurchaseOrder, exceptions: list[dict[str, Any]]) -> PurchaseOrde
 
 
 def build_router(ctx: ApiContext) -> APIRouter:
-    """The service's `/v1` paths; they read `ctx.db` only."""
-    router = APIRouter(tags=["receipt"])
+    """The service's `/v1` paths; they read `ctx.db` only. PO `A/B` is `.../A%2FB`."""
+    router = APIRouter(tags=["receipt"], route_class=SegmentRoute, responses=ERROR_RESPONSES)
 
-    @router.get("/v1/purchase-orders/{po_id}", response_model=PurchaseOrderView)
+    @router.get(
+        "/v1/purchase-orders/{po_id}",
+        response_model=PurchaseOrderView,
+        responses={404: problem("No such purchase order")},
+    )
     async def get_purchase_order(po_id: str) -> PurchaseOrderView:
         po = await store.find_po(ctx.db, po_id)
         if po is None:
@@ -160,7 +165,9 @@ def build_router(ctx: ApiContext) -> APIRouter:
             description="only this kind: " + ", ".join(EXCEPTION_KINDS),
             json_schema_extra={"enum": list(EXCEPTION_KINDS)},
         ),
-        since: datetime | None = Query(None, description="event time, inclusive (RFC 3339)"),
+        since: Time | None = Query(
+            None, description="event time, inclusive (RFC 3339; UTC when without an offset)"
+        ),
         limit: int = Query(100, ge=1, le=1000),
     ) -> ExceptionList:
         """Newest first."""

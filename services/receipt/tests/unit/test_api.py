@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import bson
 import pytest
-from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
 from receipt import store
 from receipt.api import build_router
 from receipt.settings import ReceiptSettings
+from shared.http import create_app
 from shared.service import ApiContext
 
 
@@ -48,9 +49,11 @@ class FakeCollection:
         self.indexes: list[Any] = []
 
     async def find_one(self, flt: dict[str, Any]) -> dict[str, Any] | None:
+        bson.encode(flt)  # what MongoDB could not be sent fails here as it would there
         return next((d for d in self.docs.values() if _matches(d, flt)), None)
 
     def find(self, flt: dict[str, Any]) -> FakeCursor:
+        bson.encode(flt)
         return FakeCursor([d for d in self.docs.values() if _matches(d, flt)])
 
     async def create_index(self, keys: Any, **kw: Any) -> str:
@@ -76,7 +79,11 @@ async def client(svc) -> AsyncClient:
     await svc.receive("R-9", None, [svc.rl("SKU-Q", 1)], time=svc.at(3))
     await svc.receive("R-5", "PO-2", [svc.rl("SKU-B", 1)], time=svc.at(4))
     ctx = ApiContext("receipt", FakeDb(svc.store), ReceiptSettings(), publish=None)  # type: ignore[arg-type]
-    app = FastAPI()
+
+    async def ready() -> dict[str, str]:
+        return {}
+
+    app = create_app("receipt", ready)
     app.include_router(build_router(ctx))
     return AsyncClient(transport=ASGITransport(app=app), base_url="http://receipt")
 
@@ -143,3 +150,21 @@ async def test_setup_store_indexes_the_exceptions_collection():
     names = {c: [i for i in coll.indexes] for c, coll in db.collections.items()}
     assert [("kind", 1), ("at", -1)] in names["receipt_exceptions"]
     assert [("po_id", 1), ("at", 1)] in names["receipt_exceptions"]
+
+
+@pytest.mark.parametrize("since", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+01:00"])
+async def test_exceptions_since_a_time_off_the_calendar_in_utc_is_422_not_500(client, since):
+    resp = await client.get("/v1/receipt-exceptions", params={"since": since})
+
+    assert resp.status_code == 422, resp.text
+    assert "outside years 0001-9999" in resp.json()["detail"]
+
+
+async def test_a_po_id_with_a_slash_is_read_percent_encoded(svc, client):
+    await svc.release("PO/2026/7", [svc.pl("1", "SKU-A", 1)], time=svc.at(5))
+
+    resp = await client.get("/v1/purchase-orders/PO%2F2026%2F7")
+
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["po_id"] == "PO/2026/7"
+    assert (await client.get("/v1/purchase-orders/PO/2026/7")).status_code == 404

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from fastapi import APIRouter, HTTPException
@@ -11,9 +10,10 @@ from pydantic import BaseModel
 from returns import state, store
 from returns.messages import Status
 from returns.state import Flag, HistoryEntry, Rma, RmaLine
+from shared.http import ERROR_RESPONSES, SegmentRoute, problem
 from shared.service import ApiContext
 
-RMA_ID = re.compile(r"^[^\s/]{1,256}$")
+MAX_RMA_ID = 256
 
 
 class Quantities(BaseModel):
@@ -112,17 +112,23 @@ def view(rma: Rma) -> ReturnView:
 
 
 def build_router(ctx: ApiContext) -> APIRouter:
-    router = APIRouter(prefix="/v1/returns", tags=["returns"])
+    """Path segments are percent-decoded once: RMA `A/B 1` is `/v1/returns/A%2FB%201`."""
+    router = APIRouter(
+        prefix="/v1/returns",
+        tags=["returns"],
+        route_class=SegmentRoute,
+        responses=ERROR_RESPONSES,
+    )
 
     @router.get(
         "/{rma_id}",
         response_model=ReturnView,
-        responses={404: {"description": "No such RMA"}, 422: {"description": "Invalid RMA id"}},
+        responses={404: problem("No such RMA"), 422: problem("Invalid RMA id")},
     )
     async def get_return(rma_id: str) -> ReturnView:
         """An RMA: lines, quantities by state, dispositions, flags and history."""
-        if not RMA_ID.match(rma_id):
-            raise HTTPException(422, detail="rma_id must be 1-256 characters without spaces")
+        if len(rma_id) > MAX_RMA_ID:
+            raise HTTPException(422, detail=f"rma_id must be 1-{MAX_RMA_ID} characters")
         rma = await store.load_rma(ctx.db, rma_id)
         if rma is None:
             raise HTTPException(404, detail=f"no return with rma_id {rma_id!r}")

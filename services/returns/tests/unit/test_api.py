@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
-from fastapi import FastAPI
 
 from returns.api import build_router
+from shared.http import create_app
 from shared.service import ApiContext
 
 
@@ -16,7 +18,11 @@ async def get(h, path: str) -> httpx.Response:
     ctx = ApiContext(
         service="returns", db=h.task_context().db, settings=h.settings, publish=publish
     )
-    app = FastAPI()
+
+    async def ready() -> dict[str, str]:
+        return {}
+
+    app = create_app("returns", ready)
     app.include_router(build_router(ctx))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://returns") as c:
@@ -71,7 +77,16 @@ async def test_unknown_rma_is_404_with_a_message(h):
     assert r.json() == {"detail": "no return with rma_id 'RMA-404'"}
 
 
-async def test_rma_id_with_spaces_is_422(h):
-    r = await get(h, "/v1/returns/RMA%20404")
+async def test_rma_ids_with_a_slash_or_a_space_are_read_percent_encoded(h, ev):
+    for rma_id in ("RMA/2026/7", "RMA 8", "50%2F"):
+        await h.send("return.authorized", ev.authorized(rma_id=rma_id))
+        r = await get(h, "/v1/returns/" + quote(rma_id, safe=""))
+        assert r.status_code == 200, r.text
+        assert r.json()["rma_id"] == rma_id
+    assert (await get(h, "/v1/returns/RMA/2026/7")).status_code == 404
+
+
+async def test_an_rma_id_longer_than_any_stored_is_422(h):
+    r = await get(h, "/v1/returns/" + "R" * 257)
     assert r.status_code == 422
     assert "rma_id" in r.json()["detail"]
