@@ -53,6 +53,8 @@ async def dead_letters(cluster: Any, queue: str) -> list[dict[str, Any]]:
         stderr=asyncio.subprocess.PIPE,
     )
     out, err_b = await asyncio.wait_for(p.communicate(), 120)
+    if p.returncode == 3:  # nothing to export: the queue is empty
+        return []
     assert p.returncode == 0, err_b.decode()
     return [json.loads(line) for line in out.decode().splitlines() if line.strip()]
 
@@ -135,7 +137,10 @@ async def test_hostile_traffic_is_applied_or_dead_lettered_with_a_reason_and_the
     ]
     for name, path in checks:
         await eventually(lambda n=name, p=path: get_json(run[n], p), timeout=60)
-    await eventually(lambda: [e for e in changed if e["data"]["sku"] == sku], timeout=30)
+    async def published() -> list[dict[str, Any]]:
+        return [e for e in changed if e["data"]["sku"] == sku]
+
+    await eventually(published, timeout=30)
 
     # every copy is accounted for: applied once, or dead-lettered with its reason
     client: AsyncMongoClient[Any] = AsyncMongoClient(cluster.mongodb_url)
