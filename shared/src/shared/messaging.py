@@ -14,8 +14,8 @@ from aio_pika.exceptions import DeliveryError
 from aiormq.exceptions import PublishError
 from pamqp.commands import Basic
 
-from shared.amqp_wire import tolerate_undecodable_properties
 from shared.amqp_batch import Pending, batchable, encode_head, publish_batch, representable
+from shared.amqp_wire import tolerate_undecodable_properties
 from shared.envelope import CloudEvent, amqp_properties
 from shared.errors import PublishNacked, Unpublishable, UnroutableError
 from shared.metrics import PUBLISHED

@@ -67,7 +67,12 @@ class ServiceRuntime:
         return self.settings.http_port or DEFAULT_PORTS.get(self.svc.name, 8000)
 
     def _build_app(self) -> FastAPI:
-        app = create_app(self.svc.name, self.ready, self.svc.description)
+        app = create_app(
+            self.svc.name,
+            self.ready,
+            self.svc.description,
+            max_body_bytes=self.settings.http_max_body_bytes,
+        )
         if self.svc.api is not None:
             ctx = ApiContext(self.svc.name, self.db, self.settings, self.publish)
             app.include_router(self.svc.api(ctx))
@@ -134,8 +139,7 @@ class ServiceRuntime:
             batch=s.outbox_batch,
             lease_s=s.outbox_lease_s,
             contract=self.contract,
-            # DISTSYNC_OUTBOX_STALL_S once ServiceSettings declares `outbox_stall_s`
-            stall_s=float(getattr(s, "outbox_stall_s", outbox.STALL_S)),
+            stall_s=s.outbox_stall_s,
         )
         self.relay.start()
         self.consumer = Consumer(

@@ -41,6 +41,10 @@ class ServiceSettings(BaseSettings):
     outbox_poll_s: float = 0.25
     outbox_batch: int = 500
     outbox_lease_s: float = 10.0
+    # /readyz reports the outbox not ok once events have waited this long with none published
+    outbox_stall_s: float = Field(default=60.0, gt=0)
+    # request bodies larger than this are refused with 413 as they stream in (shared.http)
+    http_max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     shutdown_grace_s: float = 25.0
     declare_topology: bool = True  # declare this service's topology at start
     inbox_correlation_index: bool = False  # index inbox.correlationid (faster trace, slower writes)

@@ -260,3 +260,13 @@ def test_tables_and_outcomes_read_well():
     o.error("ev-9: unroutable")
     text = C.render_outcome(o)
     assert "CANCELLED" in text and "replayed 3 of 5" in text and "ev-9: unroutable" in text
+
+
+def test_a_time_off_the_calendar_or_an_absurd_age_is_a_usage_error_not_a_crash():
+    import pytest
+
+    from shared.dlq.values import parse_time
+
+    for value in ("9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+01:00", "99999999999d"):
+        with pytest.raises(ValueError, match="not a time"):
+            parse_time(value)

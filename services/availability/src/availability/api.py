@@ -13,6 +13,7 @@ from availability import promise, store
 from availability.domain import Numbers, Position
 from availability.items import to_units
 from availability.messages import MAX_QTY, AvailabilityChanged, AvailabilityNumbers, Key, Uom
+from availability.settings import AvailabilitySettings
 from shared.http import ERROR_RESPONSES, SegmentRoute, body_limit, problem
 from shared.service import ApiContext
 
@@ -89,7 +90,12 @@ def build_router(ctx: ApiContext) -> APIRouter:
         route_class=SegmentRoute,
         responses=ERROR_RESPONSES,
     )
-    check_limit = int(getattr(ctx.settings, "availability_check_max_bytes", CHECK_MAX_BYTES))
+    settings = ctx.settings
+    check_limit = (
+        settings.availability_check_max_bytes
+        if isinstance(settings, AvailabilitySettings)
+        else CHECK_MAX_BYTES
+    )
 
     @router.get(
         "/{sku}",

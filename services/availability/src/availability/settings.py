@@ -9,6 +9,8 @@ from shared.settings import ServiceSettings
 
 
 class AvailabilitySettings(ServiceSettings):
+    # POST /v1/availability/check bodies larger than this are refused with 413
+    availability_check_max_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, le=64 * 1024**2)
     # on-hand movements kept per position since its latest count; older ones are folded into
     # the base, and a count older than what was folded is dead-lettered with that reason
     availability_movement_log_max: int = Field(default=DEFAULT_LOG_MAX, ge=10, le=10_000)

@@ -20,10 +20,10 @@ from shared.amqp_batch import (
     follow,
     publish_batch,
 )
+from shared.amqp_wire import RawProperties, tolerate_undecodable_properties
 from shared.dlq.errors import DlqError, UsageError
 from shared.dlq.message import BROKER_COUNTERS, DeadLetter
 from shared.dlq.values import amqp_safe
-from shared.amqp_wire import RawProperties, tolerate_undecodable_properties
 
 
 def same_headers(m: DeadLetter) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from typing import Any
 from aiormq.abc import DeliveredMessage
 
 from shared import failures as F
-from shared.dlq.values import _header_time, _int, _text, from_jsonable, iso, to_jsonable
 from shared.amqp_wire import RawProperties
+from shared.dlq.values import _header_time, _int, _text, from_jsonable, iso, to_jsonable
 from shared.topology import UNROUTED
 
 H_PREV_ATTEMPTS = "previous-attempts"

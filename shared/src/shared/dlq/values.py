@@ -67,14 +67,16 @@ def parse_time(value: str, *, now: datetime | None = None) -> datetime:
     """ISO 8601 (`2026-11-27T03:00Z`, a date) or an age like `90s`, `15m`, `2h`, `3d` (ago)."""
     now = now or datetime.now(UTC)
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", value)
-    if m:
-        unit = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
-        return now - timedelta(seconds=float(m.group(1)) * unit)
     try:
+        if m:
+            unit = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
+            return now - timedelta(seconds=float(m.group(1)) * unit)
         t = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
     except ValueError as e:
         raise ValueError(f"not a time: {value!r} (use ISO 8601 or an age like 2h)") from e
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    except OverflowError as e:
+        raise ValueError(f"not a time: {value!r} (outside the years 0001-9999 in UTC)") from e
 
 
 def _header_time(v: Any) -> datetime | None:
