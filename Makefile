@@ -24,6 +24,7 @@ test-unit: install
 lint: install
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
+	$(UV) run lint-imports
 
 typecheck: install
 	$(UV) run mypy shared/src $(foreach s,$(wildcard services/*/src),$(s))
