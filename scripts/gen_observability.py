@@ -154,7 +154,7 @@ OPERATIONS = [
                     )
                 ],
                 "ops",
-                description="handler_error is retried; malformed, not_cloudevent, unknown_type, schema_invalid, rejected and exhausted go to the DLQ.",
+                description="handler_error is retried; malformed, too_large, not_cloudevent, out_of_range, unknown_type, schema_invalid, contract_violation, outgoing_event_invalid, rejected and exhausted go to the DLQ.",
             ),
             P(
                 "Dead-lettered per second, by service and kind",
