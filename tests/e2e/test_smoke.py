@@ -18,7 +18,7 @@ async def test_every_service_starts_and_is_ready_with_metrics(cluster):
             assert (await c.get("/healthz")).status_code == 200
             ready = await c.get("/readyz")
             assert ready.status_code == 200, ready.text
-            assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+            assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "outbox": "ok"}
             metrics = (await c.get("/metrics")).text
             assert "distsync_service_up" in metrics
 
