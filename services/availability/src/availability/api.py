@@ -9,16 +9,16 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
-from availability import promise, store
-from availability.domain import Numbers, Position
-from availability.items import to_units
+from availability import store
+from availability.domain import promise
+from availability.domain.items import to_units
+from availability.domain.position import Numbers, Position
 from availability.messages import MAX_QTY, AvailabilityChanged, AvailabilityNumbers, Key, Uom
-from availability.settings import AvailabilitySettings
+from availability.settings import settings_of
 from shared.http import ERROR_RESPONSES, SegmentRoute, body_limit, problem
 from shared.service import ApiContext
 
 MAX_CHECK_LINES = 1000
-CHECK_MAX_BYTES = 2_097_152  # 1,000 lines with 256-character keys fit
 
 
 class TotalAvailability(AvailabilityNumbers):
@@ -90,12 +90,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
         route_class=SegmentRoute,
         responses=ERROR_RESPONSES,
     )
-    settings = ctx.settings
-    check_limit = (
-        settings.availability_check_max_bytes
-        if isinstance(settings, AvailabilitySettings)
-        else CHECK_MAX_BYTES
-    )
+    check_limit = settings_of(ctx.settings).availability_check_max_bytes
 
     @router.get(
         "/{sku}",

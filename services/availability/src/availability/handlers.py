@@ -1,26 +1,22 @@
-"""Message handlers: load items and positions, apply the domain, save, emit. No rules here."""
+"""Message handlers: load items and positions, make the event's one domain call, save, emit."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 import structlog
 
-from availability import domain, items, metrics, rules, store
-from availability.domain import (
-    DEFAULT_LOG_MAX,
-    DEFAULT_LOG_WINDOW,
+from availability import metrics, store
+from availability.domain import rules
+from availability.domain.items import Item, Stamp, make_stamp, to_units
+from availability.domain.position import (
     DomainEvent,
     OversellAttempted,
     Position,
     PositionChanged,
-    Result,
     VarianceDetected,
 )
-from availability.items import Item, Stamp, make_stamp, to_micro, to_units
 from availability.messages import (
     AvailabilityChanged,
     AvailabilityVarianceDetected,
@@ -40,21 +36,11 @@ from availability.messages import (
     TransferReceived,
     TransferShipped,
 )
+from availability.settings import settings_of
 from shared.service import Incoming
 from shared.uow import UnitOfWork
 
 log = structlog.get_logger("availability.handlers")
-
-Step = Callable[[Position], Result]
-
-
-def _log_max(uow: UnitOfWork) -> int:
-    return int(getattr(uow.settings, "availability_movement_log_max", DEFAULT_LOG_MAX))
-
-
-def _log_window(uow: UnitOfWork) -> timedelta:
-    seconds = getattr(uow.settings, "availability_movement_window_s", None)
-    return DEFAULT_LOG_WINDOW if seconds is None else timedelta(seconds=float(seconds))
 
 
 def _stamp(msg: Incoming[Any]) -> Stamp:
@@ -73,12 +59,14 @@ async def _load_items(uow: UnitOfWork, skus: set[str]) -> dict[str, Item | None]
     }
 
 
-async def _touch(uow: UnitOfWork, msg: Incoming[Any], sku: str, location: str, step: Step) -> None:
-    """Load one position, apply `step`, save it if anything changed, emit what it reported."""
+async def _touch(
+    uow: UnitOfWork, msg: Incoming[Any], sku: str, location: str, change: rules.Change
+) -> None:
+    """Load one position, apply `change`, save it if anything changed, emit what it reported."""
     key = store.position_key(sku, location)
     doc = await uow.get(store.POSITIONS, key, copy=False)  # read only: it becomes a Position
     before = store.position_from_doc(doc) if doc is not None else Position(sku, location)
-    after, events = step(before)
+    after, events = change(before)
     public = store.public_fields(after)  # the stored numbers and the event's are the same
     if after != before:
         if doc is None:
@@ -178,126 +166,88 @@ def _field_names(obj: Any) -> Any:
     return getattr(type(obj), "model_fields", None) or vars(obj)
 
 
-async def _apply_rule(
-    msg: Incoming[Any],
-    uow: UnitOfWork,
-    rule: Callable[[Any, rules.Items], rules.Plan],
-    at: datetime | None = None,
-) -> None:
-    """Plan every position's effect first (an unknown unit fails the whole event), then apply
-    it as of `at` (default: the event time)."""
+async def _apply(msg: Incoming[Any], uow: UnitOfWork, rule: rules.Rule) -> None:
+    """Load the items of the event's SKUs, plan its changes (the domain call), apply each."""
     _observe_lag(msg, uow)
-    known = await _load_items(uow, _skus(msg.data))
-    plan = rule(msg.data, known)
-    stamp = make_stamp(at, msg.id) if at is not None else _stamp(msg)
-    log_max, log_window = _log_max(uow), _log_window(uow)
-    for (sku, location), effect in sorted(plan.items()):
-        if effect == domain.Effect():
-            continue
-        step = partial(
-            domain.apply_effect,
-            effect=effect,
-            stamp=stamp,
-            item=known[sku],
-            log_max=log_max,
-            log_window=log_window,
-        )
-        await _touch(uow, msg, sku, location, step)
+    items = await _load_items(uow, _skus(msg.data))
+    plan = rule(msg.data, items, _stamp(msg), settings_of(uow.settings).movement_log())
+    await _apply_plan(uow, msg, plan)
+
+
+async def _apply_plan(uow: UnitOfWork, msg: Incoming[Any], plan: rules.Plan) -> None:
+    for (sku, location), change in plan.items():
+        await _touch(uow, msg, sku, location, change)
 
 
 async def handle_item_updated(msg: Incoming[ItemUpdated], uow: UnitOfWork) -> None:
     _observe_lag(msg, uow)
     d = msg.data
     current = store.item_from_doc(await uow.get(store.ITEMS, d.sku))
-    result = items.update_item(
-        current,
-        sku=d.sku,
-        base_uom=d.base_uom,
-        conversions=d.uom_conversions,
-        safety_stock=d.safety_stock,
-        stamp=_stamp(msg),
-    )
-    if result is None:
+    change = rules.item_updated(d, current, _stamp(msg))
+    if change is None:
         log.info("item_update_older_ignored", sku=d.sku)
         return
-    item, locations = result
-    uow.put(store.ITEMS, d.sku, store.item_to_doc(item))
-    for location in locations:
-        await _touch(uow, msg, d.sku, location, partial(domain.apply_item, item=item))
+    uow.put(store.ITEMS, d.sku, store.item_to_doc(change.item))
+    await _apply_plan(uow, msg, change.plan)
 
 
 async def handle_inventory_adjusted(msg: Incoming[InventoryAdjusted], uow: UnitOfWork) -> None:
-    await _apply_rule(msg, uow, rules.inventory_adjusted)
+    await _apply(msg, uow, rules.inventory_adjusted)
 
 
 async def handle_inventory_counted(msg: Incoming[InventoryCounted], uow: UnitOfWork) -> None:
-    _observe_lag(msg, uow)
-    d = msg.data
-    item = (await _load_items(uow, {d.sku}))[d.sku]
-    counted = items.convert(d.sku, d.counted_qty, d.uom, item)
-    step = partial(domain.count, counted_qty=counted, stamp=_stamp(msg), item=item)
-    await _touch(uow, msg, d.sku, d.location, step)
+    await _apply(msg, uow, rules.inventory_counted)
 
 
 async def handle_inventory_quarantined(
     msg: Incoming[InventoryQuarantined], uow: UnitOfWork
 ) -> None:
-    await _apply_rule(msg, uow, rules.inventory_quarantined)
+    await _apply(msg, uow, rules.inventory_quarantined)
 
 
 async def handle_inventory_released(msg: Incoming[InventoryReleased], uow: UnitOfWork) -> None:
-    await _apply_rule(msg, uow, rules.inventory_released)
+    await _apply(msg, uow, rules.inventory_released)
 
 
 async def handle_order_allocated(msg: Incoming[OrderAllocated], uow: UnitOfWork) -> None:
-    await _apply_rule(msg, uow, rules.order_allocated)
+    await _apply(msg, uow, rules.order_allocated)
 
 
 async def handle_order_deallocated(msg: Incoming[OrderDeallocated], uow: UnitOfWork) -> None:
-    await _apply_rule(msg, uow, rules.order_deallocated)
+    await _apply(msg, uow, rules.order_deallocated)
 
 
 async def handle_shipment_shipped(msg: Incoming[ShipmentShipped], uow: UnitOfWork) -> None:
-    await _apply_rule(msg, uow, rules.shipment_shipped)
+    await _apply(msg, uow, rules.shipment_shipped)
 
 
 async def handle_transfer_shipped(msg: Incoming[TransferShipped], uow: UnitOfWork) -> None:
-    await _apply_rule(msg, uow, rules.transfer_shipped)
+    await _apply(msg, uow, rules.transfer_shipped)
 
 
 async def handle_transfer_received(msg: Incoming[TransferReceived], uow: UnitOfWork) -> None:
-    await _apply_rule(msg, uow, rules.transfer_received)
+    await _apply(msg, uow, rules.transfer_received)
 
 
 async def handle_receipt_confirmed(msg: Incoming[ReceiptConfirmed], uow: UnitOfWork) -> None:
-    at = rules.receipt_time(msg.data, msg.time)
-    await _apply_rule(msg, uow, rules.receipt_confirmed, at)
+    await _apply(msg, uow, rules.receipt_confirmed)
 
 
 async def handle_return_stock_received(msg: Incoming[ReturnStockReceived], uow: UnitOfWork) -> None:
-    await _apply_rule(msg, uow, rules.return_stock_received)
+    await _apply(msg, uow, rules.return_stock_received)
 
 
 async def handle_return_stock_dispositioned(
     msg: Incoming[ReturnStockDispositioned], uow: UnitOfWork
 ) -> None:
-    await _apply_rule(msg, uow, rules.return_stock_dispositioned)
+    await _apply(msg, uow, rules.return_stock_dispositioned)
 
 
 async def handle_inbound_changed(msg: Incoming[InboundChanged], uow: UnitOfWork) -> None:
-    _observe_lag(msg, uow)
-    d = msg.data
-    item = (await _load_items(uow, {d.sku}))[d.sku]
-    step = partial(domain.set_inbound, qty=to_micro(d.inbound_qty), stamp=_stamp(msg), item=item)
-    await _touch(uow, msg, d.sku, d.location, step)
+    await _apply(msg, uow, rules.inbound_changed)
 
 
 async def handle_returns_pending_changed(
     msg: Incoming[ReturnsPendingChanged], uow: UnitOfWork
 ) -> None:
-    _observe_lag(msg, uow)
-    d = msg.data
-    item = (await _load_items(uow, {d.sku}))[d.sku]
-    qty = to_micro(d.pending_qty)
-    step = partial(domain.set_returns_pending, qty=qty, stamp=_stamp(msg), item=item)
-    await _touch(uow, msg, d.sku, d.location, step)
+    await _apply(msg, uow, rules.returns_pending_changed)

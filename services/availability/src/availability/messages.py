@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from shared.bounds import MAX_QTY as MAX_QTY  # the HTTP check's bound too
 from shared.bounds import (
@@ -25,6 +25,7 @@ from shared.bounds import (
     Total,
     UtcDatetime,
 )
+from shared.schema import Inbound, Outbound
 
 Key = Id
 """A SKU, a site code or another id (shared.bounds)."""
@@ -32,20 +33,10 @@ Uom = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 Disposition = Literal["restock", "refurbish", "scrap", "return_to_vendor"]
 
 
-class _In(BaseModel):
-    """Ingress payloads: publishers may add fields, so unknown ones are ignored."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 # -- consumed: erp.events -----------------------------------------------------------------------
 
 
-class ItemUpdated(_In):
+class ItemUpdated(Inbound):
     """`item.updated`: base unit, conversions and (when present, the full map) safety stock."""
 
     sku: Key
@@ -54,7 +45,7 @@ class ItemUpdated(_In):
     safety_stock: dict[Key, Qty] | None = None
 
 
-class AllocationLine(_In):
+class AllocationLine(Inbound):
     line_id: ShortStr | None = None
     sku: Key
     location: Key
@@ -62,14 +53,14 @@ class AllocationLine(_In):
     uom: Uom | None = None
 
 
-class OrderAllocated(_In):
+class OrderAllocated(Inbound):
     """`order.allocated`: quantities newly allocated per line."""
 
     order_id: ShortStr | None = None
     lines: list[AllocationLine]
 
 
-class OrderDeallocated(_In):
+class OrderDeallocated(Inbound):
     """`order.deallocated`: quantities released from allocation per line."""
 
     order_id: ShortStr | None = None
@@ -80,7 +71,7 @@ class OrderDeallocated(_In):
 # -- consumed: wms.events -----------------------------------------------------------------------
 
 
-class InventoryAdjusted(_In):
+class InventoryAdjusted(Inbound):
     location: Key
     sku: Key
     qty_delta: Delta
@@ -90,7 +81,7 @@ class InventoryAdjusted(_In):
     lot: ShortStr | None = None
 
 
-class InventoryCounted(_In):
+class InventoryCounted(Inbound):
     """`inventory.counted`: authoritative on-hand at the event time."""
 
     location: Key
@@ -100,7 +91,7 @@ class InventoryCounted(_In):
     user: Text | None = None
 
 
-class InventoryQuarantined(_In):
+class InventoryQuarantined(Inbound):
     """`inventory.quarantined`: from the WMS, or from the receipt service, which holds a PO's
     re-checked receipts at once and so may send up to MAX_TOTAL."""
 
@@ -115,14 +106,14 @@ class InventoryReleased(InventoryQuarantined):
     """`inventory.released`: quarantined units become sellable again."""
 
 
-class ShipmentLine(_In):
+class ShipmentLine(Inbound):
     line_id: ShortStr | None = None
     sku: Key
     qty: Qty
     uom: Uom | None = None
 
 
-class ShipmentShipped(_In):
+class ShipmentShipped(Inbound):
     """`shipment.shipped`: the lines leave `location`, lowering on_hand and allocated."""
 
     shipment_id: ShortStr | None = None
@@ -133,20 +124,20 @@ class ShipmentShipped(_In):
     lines: list[ShipmentLine]
 
 
-class TransferLine(_In):
+class TransferLine(Inbound):
     sku: Key
     qty: Qty
     uom: Uom | None = None
 
 
-class TransferShipped(_In):
+class TransferShipped(Inbound):
     transfer_id: ShortStr | None = None
     from_location: Key
     to_location: Key
     lines: list[TransferLine]
 
 
-class TransferReceived(_In):
+class TransferReceived(Inbound):
     transfer_id: ShortStr | None = None
     to_location: Key
     lines: list[TransferLine]
@@ -155,7 +146,7 @@ class TransferReceived(_In):
 # -- consumed: receipt.events ------------------------------------------------------------------
 
 
-class ConfirmedLine(_In):
+class ConfirmedLine(Inbound):
     """Published by the receipt service: a receipt's lines summed per SKU and lot."""
 
     sku: Key
@@ -165,7 +156,7 @@ class ConfirmedLine(_In):
     lot: ShortStr | None = None
 
 
-class ReceiptConfirmed(_In):
+class ReceiptConfirmed(Inbound):
     """`receipt.confirmed`: accepted + quarantined units arrive on hand, quarantined held.
 
     `received_at` (a distsync addition) is when the WMS received the goods; the envelope `time`
@@ -179,7 +170,7 @@ class ReceiptConfirmed(_In):
     received_at: UtcDatetime | None = None
 
 
-class InboundChanged(_In):
+class InboundChanged(Inbound):
     """`inbound.changed`: absolute quantity still expected on open POs, as of the event time."""
 
     sku: Key
@@ -191,7 +182,7 @@ class InboundChanged(_In):
 # -- consumed: returns.events ------------------------------------------------------------------
 
 
-class ReturnStockReceived(_In):
+class ReturnStockReceived(Inbound):
     """`return.stock_received`: on hand, held in quarantine for inspection."""
 
     rma_id: ShortStr | None = None
@@ -205,7 +196,7 @@ class ReturnStockDispositioned(ReturnStockReceived):
     disposition: Disposition
 
 
-class ReturnsPendingChanged(_In):
+class ReturnsPendingChanged(Inbound):
     """`returns.pending_changed`: absolute authorized-not-yet-received quantity."""
 
     sku: Key
@@ -216,7 +207,7 @@ class ReturnsPendingChanged(_In):
 # -- published on availability.events ----------------------------------------------------------
 
 
-class AvailabilityNumbers(_Out):
+class AvailabilityNumbers(Outbound):
     """Every bucket of a position, in base units, plus the two derived figures (contract §5)."""
 
     on_hand: PositionQty
@@ -240,7 +231,7 @@ class AvailabilityChanged(AvailabilityNumbers):
     as_of: UtcDatetime
 
 
-class AvailabilityVarianceDetected(_Out):
+class AvailabilityVarianceDetected(Outbound):
     """`availability.variance_detected`: a cycle count against on-hand as of its time."""
 
     sku: Key

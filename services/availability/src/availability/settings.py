@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field
 
-from availability.domain import DEFAULT_LOG_MAX, DEFAULT_LOG_WINDOW
+from availability.domain.position import DEFAULT_LOG_MAX, DEFAULT_LOG_WINDOW, MovementLog
 from shared.settings import ServiceSettings
 
 
@@ -19,3 +21,20 @@ class AvailabilitySettings(ServiceSettings):
     availability_movement_window_s: float = Field(
         default=DEFAULT_LOG_WINDOW.total_seconds(), ge=60, le=90 * 86400
     )
+
+    def movement_log(self) -> MovementLog:
+        """The log limits the domain applies to every position."""
+        return MovementLog(
+            self.availability_movement_log_max,
+            timedelta(seconds=self.availability_movement_window_s),
+        )
+
+
+def settings_of(settings: object) -> AvailabilitySettings:
+    """The settings the runtime passes down (`uow.settings`, `ctx.settings`), typed; the
+    defaults when none were given (a unit of work built by a test)."""
+    if settings is None:
+        return AvailabilitySettings.model_construct()
+    if not isinstance(settings, AvailabilitySettings):
+        raise TypeError(f"availability needs AvailabilitySettings, not {type(settings).__name__}")
+    return settings

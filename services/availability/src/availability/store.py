@@ -4,9 +4,8 @@
 units) next to the state they are derived from; `items` hold the item master by SKU;
 `locations` holds one document per location that has ever had a position.
 
-Positions have no secondary index: every write of a position would pay for one (on the embedded
-test server an index on `sku, location` made a replace cost 0.33 ms instead of 0.19 ms, and a
-position is written for almost every event). The positions of a SKU are found instead by their
+Positions have no secondary index: a position is written for almost every event, and each
+write would pay for it (docs/benchmarks.md). The positions of a SKU are found instead by their
 keys, `sku|location` for every known location, which is a lookup on `_id`. A location is
 registered in the same transaction that creates its first position, so the list is never
 behind the positions.
@@ -17,8 +16,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from availability.domain import Movement, Position
-from availability.items import MICRO, Item, Stamp, to_units
+from availability.domain.items import MICRO, Item, Stamp, to_units
+from availability.domain.position import Movement, Position
 from shared.mongo_uow import PRELOAD_CHUNK  # the size of an `$in` list
 
 POSITIONS = "positions"
@@ -143,9 +142,9 @@ def item_from_doc(doc: dict[str, Any] | None) -> Item | None:
 
 
 async def setup_store(db: Any) -> None:
-    """Register the locations of positions written before the `locations` collection existed
-    (and drop the index that used to serve reads by SKU). Idempotent; replicas starting together
-    may both do it."""
+    """Register every position's location when `locations` is empty but positions exist, or
+    while the `sku_location` index is still there, and drop that index. Idempotent; replicas
+    starting together may both do it."""
     legacy = LEGACY_INDEX in await db[POSITIONS].index_information()
     empty = await db[LOCATIONS].find_one({}, {"_id": 1}) is None
     if legacy or (empty and await db[POSITIONS].find_one({}, {"_id": 1}) is not None):

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from availability import store
-from availability.domain import Position
+from availability.domain.position import Position
 from availability.handlers import preload_keys
 from availability.messages import InventoryAdjusted, OrderAllocated
 

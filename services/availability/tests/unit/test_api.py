@@ -8,10 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
-from availability.api import CHECK_MAX_BYTES, build_router
+from availability.api import build_router
 from availability.settings import AvailabilitySettings
 from shared.http import create_app
 from shared.service import ApiContext
+
+CHECK_MAX_BYTES = AvailabilitySettings.model_fields["availability_check_max_bytes"].default
 
 
 def _matches(doc: dict[str, Any], flt: dict[str, Any]) -> bool:

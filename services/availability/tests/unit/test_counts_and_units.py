@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from availability import metrics
-from availability.items import UnknownUnit
+from availability.domain.items import UnknownUnit
 from availability.settings import AvailabilitySettings
 from shared.errors import PermanentError, Rejected
 

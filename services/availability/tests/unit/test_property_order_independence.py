@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from availability.domain import Position
+from availability.domain.position import Position
 from availability.store import position_from_doc
 from shared.errors import Rejected, RetryableError
 

@@ -10,10 +10,10 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 
 from carrier_tracking import metrics, store, webhooks
-from carrier_tracking.carriers import ExceptionReason, Milestone
-from carrier_tracking.domain import HistoryEntry, current_status, history
+from carrier_tracking.domain.carriers import ExceptionReason, Milestone
+from carrier_tracking.domain.tracking import HistoryEntry, current_status, history
 from carrier_tracking.messages import MAX_TRACKING_NUMBER, normalise_tracking_number
-from carrier_tracking.settings import webhook_max_bytes, webhook_secrets
+from carrier_tracking.settings import settings_of
 from shared.http import ERROR_RESPONSES, SegmentRoute, body_limit, problem, read_body
 from shared.service import ApiContext
 
@@ -73,7 +73,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
     router = APIRouter(
         tags=["carrier-tracking"], route_class=SegmentRoute, responses=ERROR_RESPONSES
     )
-    limit = webhook_max_bytes(ctx.settings)
+    limit = settings_of(ctx.settings).carrier_tracking_webhook_max_bytes
 
     @router.get(
         "/v1/shipments/{tracking_number}",
@@ -118,7 +118,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
     @body_limit(limit)
     async def carrier_webhook(carrier: str, request: Request) -> WebhookAccepted:
         """A carrier's signed push; published to carrier.events before 202 is answered."""
-        secrets = webhook_secrets(ctx.settings)
+        secrets = settings_of(ctx.settings).carrier_tracking_webhook_secrets
         name = webhooks.carrier_name(carrier)
         if name is None or (name not in webhooks.WEBHOOK_CARRIERS and name not in secrets):
             raise HTTPException(404, detail=f"unknown carrier {carrier!r}: no webhook for it")

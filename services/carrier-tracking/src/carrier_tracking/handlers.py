@@ -1,11 +1,11 @@
-"""Message handlers: load the tracking document, apply the domain, save and emit."""
+"""Message handlers: load the tracking document, make one domain call, save and emit."""
 
 from __future__ import annotations
 
 import structlog
 
 from carrier_tracking import metrics
-from carrier_tracking.domain import (
+from carrier_tracking.domain.tracking import (
     Registration,
     Scan,
     TooManyScans,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from carrier_tracking.carriers import ExceptionReason, Milestone, normalise_carrier
+from carrier_tracking.domain.carriers import ExceptionReason, Milestone, normalise_carrier
 from shared.bounds import Id, Qty, ShortStr, Text, UtcDatetime
+from shared.schema import Inbound, Outbound
 
 SHIPMENT_SHIPPED = "shipment.shipped"
 TRACKING_REPORTED = "tracking.reported"
@@ -20,17 +21,13 @@ def normalise_tracking_number(value: str) -> str:
     return "".join(value.split()).upper()
 
 
-class _Ingress(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class ShippedLine(_Ingress):
+class ShippedLine(Inbound):
     line_id: ShortStr
     sku: ShortStr
     qty: Qty
 
 
-class ShipmentShipped(_Ingress):
+class ShipmentShipped(Inbound):
     """`shipment.shipped` v1: registers a tracking number for an order's shipment."""
 
     shipment_id: Id
@@ -54,7 +51,7 @@ class ShipmentShipped(_Ingress):
         return v
 
 
-class TrackingReported(_Ingress):
+class TrackingReported(Inbound):
     """`tracking.reported` v1: one native carrier scan; the envelope `time` is the scan time.
 
     `native_type` is an optional addition to the contract: the carrier's coarse status class
@@ -100,11 +97,9 @@ class TrackingReported(_Ingress):
         return v
 
 
-class TrackingUpdated(BaseModel):
+class TrackingUpdated(Outbound):
     """`shipment.tracking_updated` v1. `at` and `previous_milestone` are additions to the
     contract: when the milestone was reached (the scan's time) and what it replaced."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     shipment_id: Id | None = None
     order_id: Id | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-from carrier_tracking.carriers import KNOWN_CARRIERS, normalise_carrier
+from carrier_tracking.domain.carriers import KNOWN_CARRIERS, normalise_carrier
 
 SCANS = Counter(
     "distsync_carrier_tracking_scans_total",

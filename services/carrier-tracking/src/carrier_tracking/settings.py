@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field, field_validator
 
-from carrier_tracking.carriers import normalise_carrier
+from carrier_tracking.domain.carriers import normalise_carrier
 from shared.settings import ServiceSettings
 
 
@@ -22,11 +20,13 @@ class CarrierTrackingSettings(ServiceSettings):
         return {normalise_carrier(k): s for k, s in v.items() if s}
 
 
-def webhook_secrets(settings: Any) -> dict[str, str]:
-    """The secrets from whatever settings object the runtime passes (none: no webhooks)."""
-    secrets = getattr(settings, "carrier_tracking_webhook_secrets", None) or {}
-    return {normalise_carrier(k): s for k, s in secrets.items() if s}
-
-
-def webhook_max_bytes(settings: Any) -> int:
-    return int(getattr(settings, "carrier_tracking_webhook_max_bytes", 1_048_576))
+def settings_of(settings: object) -> CarrierTrackingSettings:
+    """The settings the runtime passes down (`uow.settings`, `ctx.settings`), typed; the
+    defaults (no webhook secrets) when none were given."""
+    if settings is None:
+        return CarrierTrackingSettings.model_construct()
+    if not isinstance(settings, CarrierTrackingSettings):
+        raise TypeError(
+            f"carrier-tracking needs CarrierTrackingSettings, not {type(settings).__name__}"
+        )
+    return settings

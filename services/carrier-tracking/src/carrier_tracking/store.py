@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from carrier_tracking.domain import Registration, Scan, Tracking, current_status
+from carrier_tracking.domain.tracking import Registration, Scan, Tracking, current_status
 from shared.uow import UnitOfWork
 
 SHIPMENTS = "shipments"

@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from carrier_tracking.carriers import normalise_carrier
-from carrier_tracking.carriers.table import normalise_code
+from carrier_tracking.domain.carriers import normalise_carrier
+from carrier_tracking.domain.carriers.table import normalise_code
 from carrier_tracking.messages import TRACKING_REPORTED, TrackingReported
 from carrier_tracking.webhook_formats import FORMATS, MAX_EVENTS, Report, format_for
 from shared.envelope import CloudEvent, build, format_time, parse, short_errors

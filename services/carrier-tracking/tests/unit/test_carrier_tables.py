@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from carrier_tracking.carriers import (
+from carrier_tracking.domain.carriers import (
     EXCEPTION_REASONS,
     MILESTONES,
     TABLES,
     classify,
     normalise_carrier,
 )
-from carrier_tracking.carriers.table import normalise_code
+from carrier_tracking.domain.carriers.table import normalise_code
 
 CASES = [
     # UPS: status types and activity codes

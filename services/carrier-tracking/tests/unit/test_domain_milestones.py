@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carrier_tracking.domain import (
+from carrier_tracking.domain.tracking import (
     MAX_SCANS,
     Registration,
     Scan,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from carrier_tracking.domain import MAX_SCANS, Scan, Tracking
+from carrier_tracking.domain.tracking import MAX_SCANS, Scan, Tracking
 from carrier_tracking.main import SERVICE
 from carrier_tracking.store import SHIPMENTS, from_doc, to_doc
 from shared.errors import Rejected

@@ -9,9 +9,8 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
 from order_status import store
-from order_status.mappings import STATUSES
-from order_status.messages import EnterpriseStatus
-from order_status.views import LineView, Milestone, ShipmentView, TimelineEntry
+from order_status.domain.ranks import STATUSES, EnterpriseStatus
+from order_status.domain.views import LineView, Milestone, ShipmentView, TimelineEntry
 from shared.http import ERROR_RESPONSES, SegmentRoute, Time, problem, utc_time
 from shared.service import ApiContext
 

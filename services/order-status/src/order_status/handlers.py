@@ -1,22 +1,18 @@
-"""Load the order -> record the fact (domain) -> save, emit `order.status_changed`, count."""
+"""Load the order -> record the facts (one domain call) -> save, emit `order.status_changed`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from order_status import domain, metrics, store
 from order_status import messages as m
-from order_status.mappings import Tables, load_tables
-from order_status.views import Fact
+from order_status import metrics, store
+from order_status.domain import order, parking
+from order_status.domain.views import Fact
+from order_status.settings import settings_of
 from shared.service import Incoming
 from shared.uow import UnitOfWork
 
 STATUS_CHANGED = "order.status_changed"
-
-
-def tables_for(uow: UnitOfWork) -> Tables:
-    """Default mapping tables merged with the configured override file, if any."""
-    return load_tables(getattr(uow.settings, "order_status_mapping_file", None))
 
 
 def to_fact(msg: Incoming[Any]) -> Fact:
@@ -34,90 +30,67 @@ async def record(uow: UnitOfWork, order_id: str, facts: list[Fact], msg: Incomin
     """Record facts on one order, save it, and announce and measure what changed."""
     doc = await uow.get(store.ORDERS, order_id)
     before = store.order_from_doc(doc) if doc is not None else None
-    tables = tables_for(uow)
-    order, changes = domain.record(before, order_id, facts, tables)
-    if order is before:
+    tables = settings_of(uow.settings).status_tables()
+    out = order.record_facts(before, order_id, facts, tables)
+    if out is None:
         return
-    order, latencies = domain.due_latencies(order)
-    before = domain.folded(before, tables)
-    units = domain.new_units(before, order)
-    resolved = domain.resolved_exceptions(before, changes)
-    uow.put(store.ORDERS, order_id, store.order_to_doc(order, updated_at=msg.received_at))
-    for c in changes:
+    uow.put(store.ORDERS, order_id, store.order_to_doc(out.order, updated_at=msg.received_at))
+    for c in out.changes:
         data = m.OrderStatusChanged(**c.model_dump()).to_data()
         corr = msg.envelope.correlationid or order_id
         uow.emit(STATUS_CHANGED, data, key=order_id, time=c.at, correlationid=corr)
-    old = {f.id for f in before.facts} if before is not None else set()
-    timeline = order.view.timeline if order.view is not None else ()
-    unmapped = [e.mapping or "unknown" for e in timeline if e.unmapped and e.event_id not in old]
-    uow.on_commit(lambda: metrics.observe(changes, latencies, unmapped, resolved, units))
+    uow.on_commit(
+        lambda: metrics.observe(out.changes, out.latencies, out.unmapped, out.resolved, out.units)
+    )
 
 
 async def _remember(uow: UnitOfWork, key: str, order_id: str) -> None:
-    """Index a shipment id or tracking number to its order, for scans that carry neither."""
+    """Index a shipment id or tracking number to its order, for updates that carry neither."""
     if await uow.get(store.REFS, key) is None:
         uow.put(store.REFS, key, {"order_id": order_id})
 
 
-async def _parked(uow: UnitOfWork, tracking_number: str) -> list[Fact]:
-    """Take the tracking updates that arrived before their shipment could be matched."""
-    key = f"tracking:{tracking_number}"
-    doc = await uow.get(store.PENDING, key)
-    if not doc or not doc.get("facts"):
-        return []
-    uow.put(store.PENDING, key, {"facts": []})
-    return [store.fact_from_doc(f) for f in doc["facts"]]
+async def _ref(uow: UnitOfWork, key: str | None) -> str | None:
+    ref = await uow.get(store.REFS, key) if key is not None else None
+    return str(ref["order_id"]) if ref else None
 
 
 async def handle_order_event(msg: Incoming[Any], uow: UnitOfWork) -> None:
-    """order.created/allocated/deallocated/backordered/cancelled/status_reported, pick.completed."""
+    """order.created/allocated/deallocated/backordered/cancelled/status_reported, pick.completed,
+    return.status_changed: one fact on the order the event names."""
     await record(uow, msg.data.order_id, [to_fact(msg)], msg)
 
 
-handle_order_created = handle_order_event
-handle_order_allocated = handle_order_event
-handle_order_deallocated = handle_order_event
-handle_order_backordered = handle_order_event
-handle_order_cancelled = handle_order_event
-handle_order_status_reported = handle_order_event
-handle_pick_completed = handle_order_event
-handle_return_status_changed = handle_order_event
-
-
 async def handle_pack_completed(msg: Incoming[m.PackCompleted], uow: UnitOfWork) -> None:
-    await _remember(uow, f"shipment:{msg.data.shipment_id}", msg.data.order_id)
+    await _remember(uow, store.shipment_key(msg.data.shipment_id), msg.data.order_id)
     await record(uow, msg.data.order_id, [to_fact(msg)], msg)
 
 
 async def handle_shipment_shipped(msg: Incoming[m.ShipmentShipped], uow: UnitOfWork) -> None:
+    """The shipment, with the tracking updates parked under its tracking number."""
     d = msg.data
-    await _remember(uow, f"shipment:{d.shipment_id}", d.order_id)
-    await _remember(uow, f"tracking:{d.tracking_number}", d.order_id)
-    parked = await _parked(uow, d.tracking_number)
+    tracking = store.tracking_key(d.tracking_number)
+    await _remember(uow, store.shipment_key(d.shipment_id), d.order_id)
+    await _remember(uow, tracking, d.order_id)
+    parked = store.parked_from_doc(await uow.get(store.PENDING, tracking))
+    if parked:
+        uow.put(store.PENDING, tracking, store.parked_to_doc(()))
     await record(uow, d.order_id, [to_fact(msg), *parked], msg)
 
 
 async def handle_shipment_tracking_updated(
     msg: Incoming[m.ShipmentTrackingUpdated], uow: UnitOfWork
 ) -> None:
-    """A scan without an order id is matched by shipment id or tracking number, else parked."""
+    """On the order it belongs to (`parking.order_for`), or parked until that is known."""
     d = msg.data
-    order_id = d.order_id
-    for key in (
-        f"shipment:{d.shipment_id}" if d.shipment_id else None,
-        f"tracking:{d.tracking_number}",
-    ):
-        if order_id is None and key is not None:
-            ref = await uow.get(store.REFS, key)
-            order_id = ref["order_id"] if ref else None
+    tracking = store.tracking_key(d.tracking_number)
+    by_shipment = await _ref(uow, store.shipment_key(d.shipment_id) if d.shipment_id else None)
+    order_id = parking.order_for(d.order_id, by_shipment, await _ref(uow, tracking))
     if order_id is None:
-        key = f"tracking:{d.tracking_number}"
-        doc = await uow.get(store.PENDING, key) or {"facts": []}
-        if all(f["id"] != msg.id for f in doc["facts"]):
-            doc["facts"].append(store.fact_to_doc(to_fact(msg)))
-        uow.put(store.PENDING, key, {"facts": doc["facts"]})
+        parked = store.parked_from_doc(await uow.get(store.PENDING, tracking))
+        uow.put(store.PENDING, tracking, store.parked_to_doc(parking.park(parked, to_fact(msg))))
         return
-    await _remember(uow, f"tracking:{d.tracking_number}", order_id)
+    await _remember(uow, tracking, order_id)
     await record(uow, order_id, [to_fact(msg)], msg)
 
 
@@ -127,24 +100,24 @@ def preload_order(data: Any) -> list[tuple[str, str]]:
 
 
 def preload_pack(data: m.PackCompleted) -> list[tuple[str, str]]:
-    return [(store.ORDERS, data.order_id), (store.REFS, f"shipment:{data.shipment_id}")]
+    return [(store.ORDERS, data.order_id), (store.REFS, store.shipment_key(data.shipment_id))]
 
 
 def preload_shipment(data: m.ShipmentShipped) -> list[tuple[str, str]]:
-    tracking = f"tracking:{data.tracking_number}"
+    tracking = store.tracking_key(data.tracking_number)
     return [
         (store.ORDERS, data.order_id),
-        (store.REFS, f"shipment:{data.shipment_id}"),
+        (store.REFS, store.shipment_key(data.shipment_id)),
         (store.REFS, tracking),
         (store.PENDING, tracking),
     ]
 
 
 def preload_tracking(data: m.ShipmentTrackingUpdated) -> list[tuple[str, str]]:
-    tracking = f"tracking:{data.tracking_number}"
+    tracking = store.tracking_key(data.tracking_number)
     keys = [(store.REFS, tracking), (store.PENDING, tracking)]
     if data.shipment_id:
-        keys.append((store.REFS, f"shipment:{data.shipment_id}"))
+        keys.append((store.REFS, store.shipment_key(data.shipment_id)))
     if data.order_id:
         keys.append((store.ORDERS, data.order_id))
     return keys

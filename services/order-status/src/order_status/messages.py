@@ -2,47 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer
+from pydantic import Field, StringConstraints
 
-from shared.bounds import DateText, Id, Qty, ShortStr, Text, UtcDatetime
-from shared.envelope import format_time
+from order_status.domain.ranks import EnterpriseStatus
+from shared.bounds import DateText, Id, Qty, ShortStr, Text
+from shared.schema import Inbound, MillisTime, Outbound
 
-EnterpriseStatus = Literal[
-    "received",
-    "credit_approved",
-    "partially_allocated",
-    "allocated",
-    "backordered",
-    "picked",
-    "packed",
-    "partially_shipped",
-    "shipped",
-    "delivered",
-    "exception",
-    "returned",
-    "cancelled",
-]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 """A short code (milestone, RMA status), inside shared.bounds.Id."""
 
 
-class Consumed(BaseModel):
-    """Publishers may add fields, so consumed models ignore what they do not know."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class OrderLine(Consumed):
+class OrderLine(Inbound):
     line_id: Id
     sku: Id
     qty: Qty
     uom: ShortStr | None = None
 
 
-class OrderCreated(Consumed):
+class OrderCreated(Inbound):
     order_id: Id
     channel: ShortStr
     customer_id: ShortStr
@@ -50,67 +29,67 @@ class OrderCreated(Consumed):
     promised_date: DateText | None = None
 
 
-class LocatedLine(Consumed):
+class LocatedLine(Inbound):
     line_id: Id
     sku: Id
     location: ShortStr
     qty: Qty
 
 
-class OrderAllocated(Consumed):
+class OrderAllocated(Inbound):
     order_id: Id
     lines: list[LocatedLine]
 
 
-class OrderDeallocated(Consumed):
+class OrderDeallocated(Inbound):
     order_id: Id
     lines: list[LocatedLine]
     reason: Text | None = None
 
 
-class QtyLine(Consumed):
+class QtyLine(Inbound):
     line_id: Id
     sku: Id
     qty: Qty
 
 
-class OrderBackordered(Consumed):
+class OrderBackordered(Inbound):
     order_id: Id
     lines: list[QtyLine]
     expected_date: DateText | None = None
 
 
-class OrderCancelled(Consumed):
+class OrderCancelled(Inbound):
     order_id: Id
     reason: Text | None = None
 
 
-class OrderStatusReported(Consumed):
+class OrderStatusReported(Inbound):
     order_id: Id
     native_status: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     line_id: ShortStr | None = None
     reason: Text | None = None
 
 
-class PickedLine(Consumed):
+class PickedLine(Inbound):
     line_id: Id
     sku: Id
     qty_picked: Qty
 
 
-class PickCompleted(Consumed):
+class PickCompleted(Inbound):
     order_id: Id
     location: ShortStr
     lines: list[PickedLine]
 
 
-class PackCompleted(Consumed):
+class PackCompleted(Inbound):
     order_id: Id
     shipment_id: Id
     location: ShortStr
 
 
-class ShipmentShipped(Consumed):
+class ShipmentShipped(Inbound):
     shipment_id: Id
     order_id: Id
     location: ShortStr
@@ -119,7 +98,7 @@ class ShipmentShipped(Consumed):
     lines: list[QtyLine]
 
 
-class ShipmentTrackingUpdated(Consumed):
+class ShipmentTrackingUpdated(Inbound):
     shipment_id: ShortStr | None = None
     order_id: ShortStr | None = None
     carrier: ShortStr
@@ -130,28 +109,22 @@ class ShipmentTrackingUpdated(Consumed):
     exception_reason: ShortStr | None = None
 
 
-class ReturnStatusChanged(Consumed):
+class ReturnStatusChanged(Inbound):
     rma_id: Id
     order_id: Id
     status: Code
 
 
-class OrderStatusChanged(BaseModel):
+class OrderStatusChanged(Outbound):
     """Published on `order-status.events`; `previous_status` is null for an order's first status."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     order_id: Id
     status: EnterpriseStatus
     previous_status: EnterpriseStatus | None
-    at: UtcDatetime
+    at: MillisTime
     source: Id
     native_status: ShortStr | None = None
     reason: Text | None = None
-
-    @field_serializer("at")
-    def _at(self, v: datetime) -> str:
-        return format_time(v)
 
     def to_data(self) -> dict[str, object]:
         """Optional fields are left out when empty; `previous_status` is always present."""

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from order_status.domain import UNIT_KINDS, StatusChanged
+from order_status.domain.order import UNIT_KINDS, StatusChanged
 
 KNOWN_SOURCES = (
     "erp",

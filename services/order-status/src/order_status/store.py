@@ -7,8 +7,9 @@ import binascii
 from datetime import UTC, datetime
 from typing import Any
 
-from order_status.domain import Order
-from order_status.views import Fact, Frozen
+from order_status.domain.order import Order
+from order_status.domain.views import Fact
+from shared.schema import Frozen
 
 ORDERS = "orders"
 REFS = "order_refs"  # "shipment:<id>" / "tracking:<number>" -> order_id
@@ -38,6 +39,25 @@ def fact_to_doc(f: Fact) -> dict[str, Any]:
 
 def fact_from_doc(d: dict[str, Any]) -> Fact:
     return Fact.model_validate(d)
+
+
+def shipment_key(shipment_id: str) -> str:
+    """The REFS key of a shipment id."""
+    return f"shipment:{shipment_id}"
+
+
+def tracking_key(tracking_number: str) -> str:
+    """The REFS and PENDING key of a tracking number."""
+    return f"tracking:{tracking_number}"
+
+
+def parked_from_doc(doc: dict[str, Any] | None) -> tuple[Fact, ...]:
+    """The updates parked in a PENDING document (none when it is absent or emptied)."""
+    return tuple(fact_from_doc(f) for f in doc.get("facts", ())) if doc else ()
+
+
+def parked_to_doc(parked: tuple[Fact, ...]) -> dict[str, Any]:
+    return {"facts": [fact_to_doc(f) for f in parked]}
 
 
 def order_to_doc(order: Order, *, updated_at: datetime) -> dict[str, Any]:

@@ -10,10 +10,10 @@ import pytest
 from pydantic import BaseModel
 
 from order_status import messages as m
-from order_status.domain import Order, StatusChanged, record
-from order_status.fold import fold
-from order_status.mappings import DEFAULTS, Tables
-from order_status.views import Fact, OrderView
+from order_status.domain.fold import fold
+from order_status.domain.mappings import DEFAULTS, Tables
+from order_status.domain.order import Order, StatusChanged, record
+from order_status.domain.views import Fact, OrderView
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 

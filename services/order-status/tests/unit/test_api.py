@@ -14,8 +14,8 @@ import pytest
 
 from order_status import store
 from order_status.api import build_router
-from order_status.domain import record
-from order_status.mappings import DEFAULTS
+from order_status.domain.mappings import DEFAULTS
+from order_status.domain.order import record
 from shared.http import create_app
 from shared.service import ApiContext
 from shared.settings import ServiceSettings

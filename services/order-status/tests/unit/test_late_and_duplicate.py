@@ -5,9 +5,9 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from order_status.domain import record
-from order_status.mappings import DEFAULTS
-from order_status.views import RANK
+from order_status.domain.mappings import DEFAULTS
+from order_status.domain.order import record
+from order_status.domain.ranks import RANK
 
 
 def progress_ranks(announced: list[Any]) -> list[int]:

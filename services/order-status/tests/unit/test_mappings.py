@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from order_status.mappings import DEFAULT_TABLES, DEFAULTS, STATUSES, load_tables, merge, normalize
+from order_status.domain.mappings import DEFAULT_TABLES, DEFAULTS, merge, normalize
+from order_status.domain.ranks import STATUSES
+from order_status.settings import load_tables
 
 
 def test_every_default_mapping_points_to_an_enterprise_status() -> None:

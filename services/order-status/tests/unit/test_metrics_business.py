@@ -8,8 +8,8 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
+from order_status.domain.views import Fact
 from order_status.main import SERVICE
-from order_status.views import Fact
 from shared.envelope import build
 from shared.service import Incoming
 from shared.uow import InMemoryUnitOfWork

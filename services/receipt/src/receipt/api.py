@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
 from receipt import store
-from receipt.domain import PurchaseOrder, line_expected_date
+from receipt.domain.purchase_order import PurchaseOrder, line_expected_date
 from receipt.messages import EXCEPTION_KINDS, ExceptionKind, PoStatus
 from shared.http import ERROR_RESPONSES, SegmentRoute, Time, problem
 from shared.service import ApiContext

@@ -1,13 +1,14 @@
-"""Message handlers: load by key -> pure domain -> save + emit, inside the batch's transaction."""
+"""Message handlers: load by key -> one domain call -> save + emit, in the batch's transaction."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import partial
 
-from receipt import inbound, lifecycle, metrics, store
-from receipt.domain import PurchaseOrder, apply_item_update, to_receipt
-from receipt.lifecycle import Outcome
+from receipt import metrics, store
+from receipt.domain import inbound, lifecycle
+from receipt.domain.lifecycle import Outcome
+from receipt.domain.purchase_order import PurchaseOrder, apply_item_update
 from receipt.messages import (
     AsnReceived,
     ItemUpdated,
@@ -18,7 +19,7 @@ from receipt.messages import (
     ReceiptException,
     ReceiptRecorded,
 )
-from receipt.settings import ReceiptSettings
+from receipt.settings import settings_of
 from shared.logging import get_logger
 from shared.service import Incoming
 from shared.uow import UnitOfWork
@@ -28,11 +29,6 @@ log = get_logger("receipt.handlers")
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _tolerance(uow: UnitOfWork) -> float:
-    s = uow.settings
-    return float(s.receipt_default_tolerance_pct) if isinstance(s, ReceiptSettings) else 0.0
 
 
 async def handle_item_updated(msg: Incoming[ItemUpdated], uow: UnitOfWork) -> None:
@@ -49,7 +45,8 @@ async def handle_purchase_order_released(
 ) -> None:
     before = await store.load_po(uow, msg.data.po_id)
     items = await store.load_items(uow, (ln.sku for ln in msg.data.lines if ln.uom))
-    po, out = lifecycle.release(before, msg.data, msg.time, items, _tolerance(uow))
+    tolerance = settings_of(uow.settings).receipt_default_tolerance_pct
+    po, out = lifecycle.release(before, msg.data, msg.time, items, tolerance)
     if out.ignored:
         log.info("purchase_order_release_ignored_older", po_id=msg.data.po_id)
         return
@@ -86,10 +83,9 @@ async def handle_receipt_recorded(msg: Incoming[ReceiptRecorded], uow: UnitOfWor
         log.info("receipt_duplicate_ignored", receipt_id=data.receipt_id, first=seen["event_id"])
         return
     items = await store.load_items(uow, (ln.sku for ln in data.lines if ln.uom))
-    receipt = to_receipt(data, msg.time, items)
     before = await store.load_po(uow, data.po_id) if data.po_id else None
-    po, out = lifecycle.receive(before, receipt)
-    outcome = "held" if out.held else "blind" if data.po_id is None else "checked"
+    receipt, po, out = lifecycle.record_receipt(before, data, msg.time, items)
+    outcome = out.receipt_outcome()
     uow.put(store.RECEIPTS, data.receipt_id, store.receipt_doc(receipt, msg.id, outcome))
     if out.held:
         uow.on_commit(partial(metrics.receipt_processed, "held"))
@@ -113,8 +109,7 @@ async def _save(
             received_at=res.at,
         )
         uow.emit("receipt.confirmed", confirmed, key=res.receipt_id)
-        outcome = "checked" if res.po_id else "blind"
-        uow.on_commit(partial(metrics.receipt_processed, outcome))
+        uow.on_commit(partial(metrics.receipt_processed, res.outcome))
         if res.asn_lateness_s is not None:
             uow.on_commit(partial(metrics.asn_to_receipt, res.asn_lateness_s))
     for exc in out.all_exceptions():
@@ -141,13 +136,10 @@ async def _save(
 
 async def _update_inbound(uow: UnitOfWork, before: PurchaseOrder | None, po: PurchaseOrder) -> None:
     """Refresh every (SKU, location) the PO touched before or touches now."""
-    now_contrib = inbound.contributions(po)
-    keys = set(now_contrib) | set(inbound.contributions(before))
     now = _now()
-    for sku, location in sorted(keys):
+    for (sku, location), entries in inbound.affected(before, po):
         k = inbound.key(sku, location)
         current = store.inbound_from_doc(await uow.get(store.INBOUND, k))
-        entries = now_contrib.get((sku, location), ())
         new, event, t = inbound.apply(current, sku, location, po.po_id, entries, now)
         if new != current:
             uow.put(store.INBOUND, k, store.to_doc(new))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from shared.bounds import BoundedDate, Factor, Qty, Ratio, Text, Total
 from shared.bounds import Id as Key
 from shared.bounds import UtcDatetime as UtcDatetime  # a date-only value is midnight UTC
+from shared.schema import Inbound, Outbound
 
 
 def _blank_to_none(v: object) -> object:
@@ -25,27 +26,17 @@ EXCEPTION_KINDS: tuple[str, ...] = get_args(ExceptionKind)
 PoStatus = Literal["open", "partially_received", "received", "cancelled"]
 
 
-class _In(BaseModel):
-    """Consumed: publishers may add fields, so unknown ones are ignored."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 # ---- consumed ---------------------------------------------------------------------------------
 
 
-class ItemUpdated(_In):
+class ItemUpdated(Inbound):
     sku: Key
     base_uom: Key
     uom_conversions: dict[Key, Factor] = Field(default_factory=dict)
     safety_stock: dict[Key, Qty] | None = None
 
 
-class PoLineIn(_In):
+class PoLineIn(Inbound):
     line_id: Key
     sku: Key
     qty: Qty
@@ -54,7 +45,7 @@ class PoLineIn(_In):
     over_receipt_tolerance_pct: Ratio | None = None
 
 
-class PurchaseOrderReleased(_In):
+class PurchaseOrderReleased(Inbound):
     po_id: Key
     supplier_id: Key
     location: Key
@@ -69,19 +60,19 @@ class PurchaseOrderReleased(_In):
         return self
 
 
-class PurchaseOrderCancelled(_In):
+class PurchaseOrderCancelled(Inbound):
     po_id: Key
     reason: Text | None = None
 
 
-class AsnLineIn(_In):
+class AsnLineIn(Inbound):
     po_line_id: Key
     sku: Key
     qty: Qty
     uom: OptionalKey = None  # not in contract v1 (base units); accepted as an addition
 
 
-class AsnReceived(_In):
+class AsnReceived(Inbound):
     asn_id: Key
     po_id: Key
     location: Key
@@ -89,7 +80,7 @@ class AsnReceived(_In):
     lines: list[AsnLineIn] = Field(min_length=1)
 
 
-class ReceiptLineIn(_In):
+class ReceiptLineIn(Inbound):
     po_line_id: OptionalKey = None
     sku: Key
     qty_received: Qty
@@ -107,7 +98,7 @@ class ReceiptLineIn(_In):
         return self
 
 
-class ReceiptRecorded(_In):
+class ReceiptRecorded(Inbound):
     receipt_id: Key
     location: Key
     po_id: OptionalKey = None
@@ -118,14 +109,14 @@ class ReceiptRecorded(_In):
 # ---- published --------------------------------------------------------------------------------
 
 
-class ConfirmedLine(_Out):
+class ConfirmedLine(Outbound):
     sku: Key
     qty_accepted: Total
     qty_quarantined: Total
     lot: Key | None = None
 
 
-class ReceiptConfirmed(_Out):
+class ReceiptConfirmed(Outbound):
     """Availability adds accepted + quarantined to on_hand and quarantined to quarantined.
 
     `received_at` (a distsync addition) is the receipt's event time at the WMS, so that a
@@ -139,7 +130,7 @@ class ReceiptConfirmed(_Out):
     received_at: UtcDatetime | None = None
 
 
-class ReceiptException(_Out):
+class ReceiptException(Outbound):
     receipt_id: Key
     po_id: Key | None = None
     sku: Key
@@ -148,7 +139,7 @@ class ReceiptException(_Out):
     detail: Text
 
 
-class InboundChanged(_Out):
+class InboundChanged(Outbound):
     """Absolute quantity still expected; `next_expected_date` is a UTC calendar date."""
 
     sku: Key
@@ -157,12 +148,12 @@ class InboundChanged(_Out):
     next_expected_date: BoundedDate | None = None
 
 
-class PurchaseOrderStatusChanged(_Out):
+class PurchaseOrderStatusChanged(Outbound):
     po_id: Key
     status: PoStatus
 
 
-class InventoryQuarantined(_Out):
+class InventoryQuarantined(Outbound):
     """Confirmed units put on hold: a receipt re-checked once its PO's cancellation was known."""
 
     location: Key

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from receipt.policy import DEFAULT_TOLERANCE_PCT
+from receipt.domain.policy import DEFAULT_TOLERANCE_PCT
 from shared.settings import ServiceSettings
 
 
 class ReceiptSettings(ServiceSettings):
     receipt_default_tolerance_pct: float = Field(default=DEFAULT_TOLERANCE_PCT, ge=0)
     """Over-receipt tolerance (%) of a PO line whose release gives none."""
+
+
+def settings_of(settings: object) -> ReceiptSettings:
+    """The settings the runtime passes down (`uow.settings`, `ctx.settings`), typed; the
+    defaults when none were given (a unit of work built by a test)."""
+    if settings is None:
+        return ReceiptSettings.model_construct()
+    if not isinstance(settings, ReceiptSettings):
+        raise TypeError(f"receipt needs ReceiptSettings, not {type(settings).__name__}")
+    return settings

@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from receipt.domain import ExceptionRecord, Item, PurchaseOrder, Receipt
-from receipt.inbound import Inbound
+from receipt.domain.inbound import Inbound
+from receipt.domain.purchase_order import ExceptionRecord, Item, PurchaseOrder, Receipt
 from shared.uow import UnitOfWork
 
 PURCHASE_ORDERS = "purchase_orders"  # key po_id: lines, ASNs, receipts, held receipts

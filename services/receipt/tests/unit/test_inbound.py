@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from receipt import inbound
+from receipt.domain import inbound
 
 T0 = datetime(2026, 11, 27, tzinfo=UTC)
 MS = timedelta(milliseconds=1)

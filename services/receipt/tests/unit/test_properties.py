@@ -8,11 +8,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from receipt import lifecycle
-from receipt.domain import PurchaseOrder, Receipt, ReceiptLine, ReceiptResult
+from receipt.domain import lifecycle
+from receipt.domain.policy import acceptance_limit
+from receipt.domain.purchase_order import PurchaseOrder, Receipt, ReceiptLine, ReceiptResult
+from receipt.domain.recheck import QuarantineMove
 from receipt.messages import PoLineIn, PurchaseOrderCancelled, PurchaseOrderReleased
-from receipt.policy import acceptance_limit
-from receipt.recheck import QuarantineMove
 
 T0 = datetime(2026, 11, 27, tzinfo=UTC)
 SKUS = ["A", "B", "C", "Z"]  # Z is never on the PO

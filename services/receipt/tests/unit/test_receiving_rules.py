@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from receipt.domain import UnknownUnit
+from receipt.domain.purchase_order import UnknownUnit
 from shared.errors import DeferredRejection
 
 

@@ -7,9 +7,10 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
-from returns import state, store
+from returns import store
+from returns.domain import state
+from returns.domain.state import Flag, HistoryEntry, Rma, RmaLine
 from returns.messages import Status
-from returns.state import Flag, HistoryEntry, Rma, RmaLine
 from shared.http import ERROR_RESPONSES, SegmentRoute, problem
 from shared.service import ApiContext
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from shared.bounds import Id, Qty, Text, Total, UtcDatetime
+from shared.schema import Inbound, Outbound
 
 Disposition = Literal["restock", "refurbish", "scrap", "return_to_vendor"]
 DISPOSITIONS: tuple[Disposition, ...] = ("restock", "refurbish", "scrap", "return_to_vendor")
@@ -21,27 +20,17 @@ Status = Literal[
 ]
 
 
-class _In(BaseModel):
-    """Ingress payloads: publishers may add fields, so unknown ones are ignored."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 # -- consumed ---------------------------------------------------------------------------------
 
 
-class AuthorizedLine(_In):
+class AuthorizedLine(Inbound):
     line_id: Id
     sku: Id
     qty: Qty
     reason: Text
 
 
-class ReturnAuthorized(_In):
+class ReturnAuthorized(Inbound):
     """`return.authorized` (erp, commerce); quantities are base units (lines carry no uom)."""
 
     rma_id: Id
@@ -51,12 +40,12 @@ class ReturnAuthorized(_In):
     expires_at: UtcDatetime | None = None  # without an offset: UTC, as the envelope's `time`
 
 
-class ReceivedLine(_In):
+class ReceivedLine(Inbound):
     sku: Id
     qty: Qty
 
 
-class ReturnReceived(_In):
+class ReturnReceived(Inbound):
     """`return.received` (wms): units physically received against an RMA."""
 
     rma_id: Id
@@ -64,13 +53,13 @@ class ReturnReceived(_In):
     lines: list[ReceivedLine]
 
 
-class InspectedLine(_In):
+class InspectedLine(Inbound):
     sku: Id
     qty: Qty
     disposition: Disposition
 
 
-class ReturnInspected(_In):
+class ReturnInspected(Inbound):
     """`return.inspected` (wms): received units given a disposition."""
 
     rma_id: Id
@@ -81,7 +70,7 @@ class ReturnInspected(_In):
 # -- published on returns.events ---------------------------------------------------------------
 
 
-class ReturnStatusChanged(_Out):
+class ReturnStatusChanged(Outbound):
     """`return.status_changed`: the RMA reached `status`."""
 
     rma_id: Id
@@ -89,7 +78,7 @@ class ReturnStatusChanged(_Out):
     status: Status
 
 
-class ReturnStockReceived(_Out):
+class ReturnStockReceived(Outbound):
     """`return.stock_received`: units on hand, held in quarantine for inspection."""
 
     rma_id: Id
@@ -98,7 +87,7 @@ class ReturnStockReceived(_Out):
     qty: Total
 
 
-class ReturnStockDispositioned(_Out):
+class ReturnStockDispositioned(Outbound):
     """`return.stock_dispositioned`: inspected units and what happens to them."""
 
     rma_id: Id
@@ -108,7 +97,7 @@ class ReturnStockDispositioned(_Out):
     disposition: Disposition
 
 
-class ReturnsPendingChanged(_Out):
+class ReturnsPendingChanged(Outbound):
     """`returns.pending_changed`: absolute authorized-not-yet-received qty over open RMAs."""
 
     sku: Id

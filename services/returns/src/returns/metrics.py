@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from prometheus_client import Counter, Histogram
 
+from returns.domain.state import Emit, Rma
 from returns.messages import ReturnStatusChanged, ReturnStockDispositioned, ReturnStockReceived
-from returns.state import Emit, Rma
 
 STATUS_CHANGES = Counter(
     "distsync_returns_status_changes_total", "RMAs reaching each status", ["status"]

@@ -6,10 +6,18 @@ from pydantic import Field
 
 from shared.settings import ServiceSettings
 
-SWEEP_INTERVAL_S = 60.0
-SWEEP_BATCH = 500
-
 
 class ReturnsSettings(ServiceSettings):
-    returns_expiry_sweep_interval_s: float = Field(default=SWEEP_INTERVAL_S, gt=0)
-    returns_expiry_sweep_batch: int = Field(default=SWEEP_BATCH, gt=0)
+    # the expiry sweep runs at most this often, and lapses at most this many RMAs a run
+    returns_expiry_sweep_interval_s: float = Field(default=60.0, gt=0)
+    returns_expiry_sweep_batch: int = Field(default=500, gt=0)
+
+
+def settings_of(settings: object) -> ReturnsSettings:
+    """The settings the runtime passes down (`uow.settings`, `ctx.settings`), typed; the
+    defaults when none were given (a unit of work built by a test)."""
+    if settings is None:
+        return ReturnsSettings.model_construct()
+    if not isinstance(settings, ReturnsSettings):
+        raise TypeError(f"returns needs ReturnsSettings, not {type(settings).__name__}")
+    return settings

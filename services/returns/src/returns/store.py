@@ -6,8 +6,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from returns.pending import Pending
-from returns.state import Rma
+from returns.domain.pending import Pending
+from returns.domain.state import Rma
 
 RMAS = "rmas"
 PENDING = "returns_pending"

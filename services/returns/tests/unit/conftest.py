@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from returns.domain import Rma
+from returns.domain.state import Rma
 from returns.main import SERVICE
 from returns.settings import ReturnsSettings
 from returns.store import PENDING, RMAS, pending_key, rma_from_doc
-from returns.sweep import ExpirySweep
+from returns.sweep import run_once
 from shared.envelope import CloudEvent, build
 from shared.service import Incoming, TaskContext
 from shared.uow import InMemoryUnitOfWork
@@ -139,7 +139,7 @@ class Harness:
         )
 
     async def sweep(self, now: datetime) -> int:
-        return await ExpirySweep(clock=lambda: now).run_once(self.task_context())
+        return await run_once(self.task_context(), now)
 
     def rma(self, rma_id: str) -> Rma:
         rma = rma_from_doc(self.store.get(RMAS, {}).get(rma_id))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from returns.pending import Pending, set_pending
+from returns.domain.pending import Pending, set_pending
 
 
 async def test_pending_totals_sum_over_two_rmas_and_drop_as_they_close(h, ev):
@@ -104,7 +104,7 @@ def test_pending_equals_the_sum_of_what_each_rma_still_expects(
 def test_two_announcements_in_the_same_millisecond_carry_strictly_increasing_times():
     from datetime import UTC, datetime
 
-    from returns.pending import Pending, set_pending
+    from returns.domain.pending import Pending, set_pending
 
     t = datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=UTC)
     p = Pending(sku="A", location="DC")
