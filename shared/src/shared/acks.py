@@ -1,7 +1,9 @@
-"""Acking a consumer's deliveries in as few frames as possible, never past one still in hand."""
+"""Acking a consumer's deliveries in as few frames as possible, never past one still in hand,
+and knowing when none is left in hand (a stopping consumer waits for that)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
@@ -14,11 +16,13 @@ class Settler:
     Batches in flight commit out of delivery order, so a batch's highest tag cannot simply be
     acked with `multiple`: that would settle another batch's messages before their commit.
     Per channel, this tracks the highest tag below which every delivery is settled, and acks up
-    to it.
-    Messages acked or nacked one by one count as settled too (a `multiple` ack skips them)."""
+    to it. Messages acked or nacked one by one count as settled too (a `multiple` ack skips
+    them). `idle` is set whenever no delivery is left unsettled."""
 
     def __init__(self) -> None:
         self._chan: dict[int, _ChannelAcks] = {}
+        self.idle = asyncio.Event()
+        self.idle.set()
 
     def _state(self, m: AbstractIncomingMessage) -> _ChannelAcks | None:
         try:
@@ -32,6 +36,7 @@ class Settler:
         return st
 
     def received(self, m: AbstractIncomingMessage) -> None:
+        self.idle.clear()
         st = self._state(m)
         if st is not None:
             tag = m.delivery_tag or 0
@@ -40,6 +45,16 @@ class Settler:
 
     def all_settled(self) -> bool:
         return all(not st.outstanding or st.channel.is_closed for st in self._chan.values())
+
+    async def wait_settled(self) -> None:
+        """Return once every delivery is settled or its channel is gone."""
+        while not self.all_settled():
+            self.idle.clear()
+            await self.idle.wait()
+
+    def _note_settled(self) -> None:
+        if self.all_settled():
+            self.idle.set()
 
     def is_settled(self, m: AbstractIncomingMessage) -> bool:
         st = self._state(m)
@@ -54,20 +69,25 @@ class Settler:
                 touched[id(st.channel)] = st
         for st in touched.values():
             await st.flush()
+        self._note_settled()
 
     async def ack_one(self, m: AbstractIncomingMessage) -> None:
+        """Ack one message now (its fate is decided: retried or dead-lettered elsewhere)."""
         with contextlib.suppress(Exception):
             await m.ack()
         st = self._state(m)
         if st is not None:
             st.outstanding.discard(m.delivery_tag or 0)
+        self._note_settled()
 
     async def nack_one(self, m: AbstractIncomingMessage) -> None:
+        """Give one message back to the broker for redelivery."""
         with contextlib.suppress(Exception):
             await m.nack(requeue=True)
         st = self._state(m)
         if st is not None:
             st.outstanding.discard(m.delivery_tag or 0)
+        self._note_settled()
 
 
 class _ChannelAcks:

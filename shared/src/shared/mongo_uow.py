@@ -8,15 +8,17 @@ from typing import Any
 
 from pymongo import InsertOne, ReplaceOne
 
-from shared.outbox import OUTBOX, outbox_doc
+from shared.relay.layout import OUTBOX, outbox_doc
 from shared.uow import BaseUnitOfWork, Contract
 
-# keys per `$in` query: the embedded test server's `$in` costs grow faster than linearly
-# (300 keys in one query: 77 ms; in chunks of 50: 31 ms); mongod is indifferent to it
+# keys per `$in` query: on the embedded test server an `$in` costs more than linearly in its
+# keys, so a long list is read in chunks; mongod is indifferent to it
 PRELOAD_CHUNK = 50
 
 
 class MongoUnitOfWork(BaseUnitOfWork):
+    """A unit of work inside one MongoDB session's open transaction."""
+
     def __init__(
         self,
         service: str,
@@ -55,11 +57,10 @@ class MongoUnitOfWork(BaseUnitOfWork):
 async def flush(uow: BaseUnitOfWork, db: Any, session: Any, at: datetime) -> None:
     """Write every changed aggregate and every emitted event, inside the open transaction.
 
-    A document read and not found is inserted; any other is replaced (upsert, for a handler that
-    writes without reading). An insert is cheaper than an upsert, on mongod a little and on the
-    embedded test server by half. If another replica inserts the same document after this
-    transaction's snapshot, the insert fails with a write conflict (112, transient), the batch
-    is retried and then reads the document."""
+    A document read and not found is inserted, which is cheaper than an upsert; any other is
+    replaced (upsert, for a handler that writes without reading). If another replica inserts
+    the same document after this transaction's snapshot, the insert fails with a write conflict
+    (112, transient), the batch is retried and then reads the document."""
     per_coll: dict[str, list[InsertOne[Any] | ReplaceOne[Any]]] = defaultdict(list)
     for coll, key, doc in uow.dirty_items():
         if uow.known_absent(coll, key):

@@ -32,6 +32,7 @@ log = get_logger("shared.sessions")
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether a process of this host still runs under `pid` (one we may not signal does)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -49,6 +50,8 @@ def _binary(lsid: Any) -> Binary:
 
 
 class SessionRegistry:
+    """This process's entry in `runtime_sessions`, and the reaper of dead processes' sessions."""
+
     def __init__(
         self,
         service: str,

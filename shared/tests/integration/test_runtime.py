@@ -47,25 +47,29 @@ async def test_a_duplicate_delivery_has_one_effect(amqp_url, mongodb_url, mongo,
         await rt.stop()
 
 
-async def test_a_crash_between_commit_and_ack_has_one_effect(amqp_url, mongodb_url, mongo, db_name):
+async def test_a_crash_between_commit_and_ack_has_one_effect(
+    amqp_url, mongodb_url, mongo, db_name, monkeypatch
+):
     svc = counter_service()
     rt = await start(svc, settings_for(amqp_url, mongodb_url, db_name))
     crashed = []
+    settler = rt.consumer._acks
+    ack = settler.ack  # called with a batch's messages once its transaction has committed
 
-    async def crash() -> None:
+    async def crash_then_ack(messages) -> None:
         if not crashed:
             crashed.append(True)
             # the channel dies after the commit, before the ack: the broker redelivers
             await rt.consumer._channel.close()
+        await ack(messages)
 
-    rt.consumer.after_commit_before_ack = crash
+    monkeypatch.setattr(settler, "ack", crash_then_ack)
     try:
         _, body = event_body("crash", 7)
         await publish(amqp_url, "wms.events", "thing.happened", body)
         await eventually(lambda: _eq(total(mongo, db_name, "crash"), 7))
-        rt.consumer.after_commit_before_ack = None
+        monkeypatch.undo()
         await rt.consumer.stop(5)
-        rt.consumer._stopping = False
         await rt.consumer.start()
         await eventually(lambda: _inbox_has(mongo, db_name, 1))
         await eventually(lambda: _depth_zero(amqp_url, svc.queue))
@@ -168,7 +172,7 @@ async def test_a_message_that_keeps_failing_ends_in_the_dlq_after_the_configured
 
 
 async def test_outbox_events_reach_consumers_once_even_if_the_relay_dies_between_publish_and_mark(
-    amqp_url, mongodb_url, mongo, db_name
+    amqp_url, mongodb_url, mongo, db_name, monkeypatch
 ):
     svc = counter_service()
     listener = listener_service(svc)
@@ -177,13 +181,15 @@ async def test_outbox_events_reach_consumers_once_even_if_the_relay_dies_between
     lrt = await start(listener, settings_for(amqp_url, mongodb_url, lst_db))
     rt = await start(svc, settings)
     died = []
+    mark = rt.relay._mark  # records a drain's outcome once its events are published
 
-    async def die() -> None:
+    async def die_then_mark(*args) -> None:
         if not died:
             died.append(True)
             raise ConnectionError("relay process died after publishing, before marking")
+        await mark(*args)
 
-    rt.relay.crash_after_publish = die
+    monkeypatch.setattr(rt.relay, "_mark", die_then_mark)
     try:
         for i in range(5):
             _, b = event_body("once", i + 1)

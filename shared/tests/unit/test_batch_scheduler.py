@@ -42,23 +42,24 @@ def msg(name: str, *keys: str) -> Parsed:
 
 
 async def run(c: Recorder, feed: Any) -> None:
-    task = asyncio.create_task(c._schedule())
+    batches = c._batches
+    task = asyncio.create_task(batches.run())
     try:
         await feed()
         for _ in range(500):
             await asyncio.sleep(0.01)
-            if not c._pending and not c._running:
+            if not batches.pending and not batches.running:
                 break
     finally:
-        c._stopping = True
-        c._wake.set()
+        batches.stopping = True
+        batches.wake.set()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
 
 def offer(c: Recorder, *ps: Parsed) -> None:
-    c._pending.extend(ps)
-    c._wake.set()
+    c._batches.pending.extend(ps)
+    c._batches.wake.set()
 
 
 async def test_under_light_load_one_batch_runs_at_a_time_and_takes_everything_waiting() -> None:
@@ -122,7 +123,7 @@ async def test_a_partial_batch_does_not_start_beside_a_running_one() -> None:
 
 
 class Delivery:
-    """What `_validate` reads of a delivery."""
+    """What admission reads of a delivery."""
 
     def __init__(self, body: bytes) -> None:
         self.body = body
@@ -140,11 +141,11 @@ async def test_a_collection_every_message_reads_does_not_partition_batches() -> 
     for shared, expected in ((frozenset(), 1), (frozenset({"registry"}), 2)):
         svc = dataclasses.replace(base, routes=(route,), shared_reads=shared)
         c = Recorder(batch_size=2, lanes=2, hold_s=0.05)
-        c.svc = svc
+        c._admission.svc = svc
         ps = []
         for i in range(4):
             ev = build("thing.happened", {"key": f"k{i}", "n": 1}, source="wms/test")
-            ps.append(c._validate(Delivery(ev.to_json_bytes())))  # type: ignore[arg-type]
+            ps.append(c._admission.parse(Delivery(ev.to_json_bytes())))  # type: ignore[arg-type]
         assert ps[0].preload == [("counters", "k0"), ("registry", "all")]  # still preloaded
 
         async def feed(ps: list[Parsed] = ps, c: Recorder = c) -> None:

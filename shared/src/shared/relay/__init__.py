@@ -1,0 +1,1 @@
+"""The outbox relay's parts, one job each; `shared.outbox.OutboxRelay` puts them together."""
