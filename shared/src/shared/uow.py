@@ -197,14 +197,6 @@ class BaseUnitOfWork:
         k = (collection, key)
         return k in self._loaded and self._loaded[k] is None
 
-    def savepoint(self) -> tuple[dict[Any, Any], int, int]:
-        return (dict(self._dirty), len(self.events), len(self.after_commit))
-
-    def rollback_to(self, sp: tuple[dict[Any, Any], int, int]) -> None:
-        self._dirty = sp[0]
-        del self.events[sp[1] :]
-        del self.after_commit[sp[2] :]
-
 
 class InMemoryUnitOfWork(BaseUnitOfWork):
     """For unit tests: a dict-backed store with the same semantics; `commit()` applies writes."""

@@ -32,13 +32,3 @@ async def test_emitted_events_copy_correlation_and_set_causation_from_the_curren
     assert ev.correlationid == "ORD-1" and ev.causationid == uow.current.id
     assert ev.source.startswith("availability/")
     assert uow.events[0].exchange == "availability.events"
-
-
-async def test_a_savepoint_rollback_forgets_writes_events_and_commit_hooks():
-    uow = InMemoryUnitOfWork("s")
-    sp = uow.savepoint()
-    uow.put("c", "k", {"n": 1})
-    uow.emit("t", {}, key="k")
-    uow.on_commit(lambda: None)
-    uow.rollback_to(sp)
-    assert uow.dirty_items() == [] and uow.events == [] and uow.after_commit == []
