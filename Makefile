@@ -27,7 +27,7 @@ lint: install
 	$(UV) run lint-imports
 
 typecheck: install
-	$(UV) run mypy shared/src $(foreach s,$(wildcard services/*/src),$(s))
+	$(UV) run mypy shared/src tools/ops/src tools/sim/src $(foreach s,$(wildcard services/*/src),$(s))
 
 check-deploy:
 	bash scripts/check-deploy.sh

@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: real RabbitMQ and a MongoDB-wire server (see shared.testing)."""
+"""Shared pytest fixtures: real RabbitMQ and a MongoDB-wire server (see distsync_sim.testing)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from shared.testing import SecantusServer, amqp_server, isolated_vhost, mongodb_server
+from distsync_sim.testing import SecantusServer, amqp_server, isolated_vhost, mongodb_server
+
+# Imported before any test is collected: pytest's importlib mode names a test file under
+# shared/tests `shared.tests....` and, unless the real `shared` is already loaded, puts an empty
+# stand-in for `shared` in its place.
+from shared.runtime import mongo_client
 
 
 @pytest.fixture(scope="session")
@@ -42,8 +47,6 @@ def db_name() -> str:
 
 @pytest.fixture
 async def mongo(mongodb_url: str) -> AsyncIterator[Any]:
-    from shared.runtime import mongo_client
-
     client = mongo_client(mongodb_url)
     yield client
     await client.close()

@@ -24,9 +24,9 @@ from typing import Any
 
 import aio_pika
 
+from distsync_sim.testing import amqp_server, free_port, isolated_vhost, mongodb_server
 from shared.envelope import build
 from shared.runtime import mongo_client
-from shared.testing import amqp_server, free_port, isolated_vhost, mongodb_server
 from shared.topology import all_services, declare, full_topology
 
 from .common import (

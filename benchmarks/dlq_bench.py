@@ -19,11 +19,11 @@ import uuid
 import aiormq
 from pamqp import commands as spec
 
-from shared import dlq as D
+from distsync_ops import dlq as D
+from distsync_sim.testing import amqp_server, isolated_vhost, mongodb_server
 from shared import failures as F
 from shared.envelope import build
 from shared.errors import Rejected
-from shared.testing import amqp_server, isolated_vhost, mongodb_server
 
 SERVICE = "dlqbench"
 QUEUE = D.queue_of(SERVICE)

@@ -19,8 +19,8 @@ from typing import Any
 
 import aio_pika
 
-from shared.simulate.runner import Options, run
-from shared.testing import amqp_server, isolated_vhost, mongodb_server
+from distsync_sim.simulate.runner import Options, run
+from distsync_sim.testing import amqp_server, isolated_vhost, mongodb_server
 from shared.topology import declare, service_topology
 
 from .bench_service import SERVICE

@@ -1,4 +1,4 @@
-"""How long the embedded SecantusDB stalls, with and without `shared.secantus_launch`'s GC policy.
+"""How long the embedded SecantusDB stalls, with and without `distsync_sim.secantus_launch`'s GC policy.
 
     python -m benchmarks.secantus_gc_probe [--seconds 90] [--intervals 0,5]
 
@@ -21,8 +21,8 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from shared.secantus_launch import ENV
-from shared.testing import SECANTUS_CMD, free_port, wait_port
+from distsync_sim.secantus_launch import ENV
+from distsync_sim.testing import SECANTUS_CMD, free_port, wait_port
 
 
 async def probe(interval: float, seconds: float) -> str:

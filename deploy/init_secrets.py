@@ -31,7 +31,6 @@ from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRETS = ROOT / "deploy/k8s/overlays/dev/secrets"
-SERVICES = ("availability", "order-status", "receipt", "returns", "carrier-tracking")
 MONGO_HOSTS = ",".join(f"mongodb-{i}.mongodb-headless:27017" for i in range(3))
 
 
@@ -42,6 +41,9 @@ def _model() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+SERVICES: tuple[str, ...] = _model().SERVICES  # shared/service.py's SERVICE_TABLE
 
 
 def mongo_env(user: str) -> str:

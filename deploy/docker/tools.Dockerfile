@@ -1,6 +1,9 @@
 # syntax=docker/dockerfile:1.7
-# distsync tools image: every service package and the `distsync` CLI, for the one-shot topology
-# step (`distsync topology apply`) and on-call commands (`distsync dlq ...`). Build from the root:
+# distsync tools image: every service package, the operator tools (distsync-ops) and the
+# `distsync` CLI, for the one-shot topology step (`distsync topology apply`) and on-call commands
+# (`distsync dlq ...`, `distsync trace`). Not the simulator nor its embedded database (distsync-sim,
+# a development dependency): the root project's dependencies, without its dev group. Build from
+# the root:
 #   docker build -f deploy/docker/tools.Dockerfile -t distsync/tools:dev .
 
 # uv pinned to the version that wrote uv.lock.
@@ -21,20 +24,23 @@ COPY services/order-status/pyproject.toml services/order-status/pyproject.toml
 COPY services/receipt/pyproject.toml services/receipt/pyproject.toml
 COPY services/returns/pyproject.toml services/returns/pyproject.toml
 COPY services/carrier-tracking/pyproject.toml services/carrier-tracking/pyproject.toml
+COPY tools/ops/pyproject.toml tools/ops/pyproject.toml
+COPY tools/sim/pyproject.toml tools/sim/pyproject.toml
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-install-workspace --all-packages
+    uv sync --frozen --no-dev --no-install-workspace
 COPY shared/src shared/src
 COPY services/availability/src services/availability/src
 COPY services/order-status/src services/order-status/src
 COPY services/receipt/src services/receipt/src
 COPY services/returns/src services/returns/src
 COPY services/carrier-tracking/src services/carrier-tracking/src
+COPY tools/ops/src tools/ops/src
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-editable --all-packages
+    uv sync --frozen --no-dev --no-editable
 
 FROM python:3.11-slim-bookworm AS runtime
 LABEL org.opencontainers.image.title="distsync-tools" \
-      org.opencontainers.image.description="distsync CLI: topology apply, dlq, simulate"
+      org.opencontainers.image.description="distsync CLI: topology apply, dlq, trace"
 RUN groupadd --system --gid 10001 distsync \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin distsync

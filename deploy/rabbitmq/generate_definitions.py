@@ -11,6 +11,7 @@ git-ignored `.secrets/`. Standard library only, so it runs anywhere (CI, a lapto
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import json
@@ -33,7 +34,22 @@ INGRESS = {  # publishing system (its user name) -> its exchange
     "commerce": "commerce.events",
 }
 
-SERVICES = ("availability", "order-status", "receipt", "returns", "carrier-tracking")
+SERVICE_MODULE = Path(__file__).resolve().parents[2] / "shared/src/shared/service.py"
+
+
+def service_names(module: Path = SERVICE_MODULE) -> tuple[str, ...]:
+    """The services, from `SERVICE_TABLE` in the runtime's shared/service.py (read as a literal,
+    not imported: this script needs nothing but the standard library)."""
+    for node in ast.parse(module.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.AnnAssign | ast.Assign):
+            targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets
+            if any(isinstance(t, ast.Name) and t.id == "SERVICE_TABLE" for t in targets):
+                assert node.value is not None
+                return tuple(str(row[0]) for row in ast.literal_eval(node.value))
+    raise LookupError(f"no SERVICE_TABLE in {module}")
+
+
+SERVICES = service_names()
 
 # Exchanges a service may publish to besides its own <service>.events and <service>.dlx.
 EXTRA_WRITES: dict[str, tuple[str, ...]] = {"carrier-tracking": ("carrier.events",)}
@@ -48,8 +64,9 @@ def _alt(names: list[str]) -> str:
 
 
 def dlq_lock(service: str) -> str:
-    """The exclusive queue the dlq tools hold while they read `<service>.dlq` (shared.dlq.Scan);
-    the service takes it too, to read its DLQ's head for the DLQ-age gauge (shared.dlq_age)."""
+    """The exclusive queue the dlq tools hold while they read `<service>.dlq`
+    (shared.topology.dlq_lock); the service takes it too, to read its DLQ's head for the DLQ-age
+    gauge (shared.dlq_age)."""
     return r"distsync\.dlq-lock\." + _re(service) + r"\.dlq"
 
 

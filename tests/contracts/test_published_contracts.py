@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate as validate_openapi
 
-from shared import asyncapi, openapi
+from distsync_ops import asyncapi, openapi
 from shared.service import INGRESS_EXCHANGES
 from shared.topology import all_services, full_topology
 

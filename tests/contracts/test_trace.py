@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from shared import cli, trace
+from distsync_ops import trace
+from shared import cli
 from shared.runtime import mongo_client
 from tests.contracts.flows import ids, receipt_flow
 from tests.e2e.harness import eventually

@@ -13,14 +13,12 @@ from typing import Any
 
 import yaml
 
-EXPECTED = ["availability", "carrier-tracking", "order-status", "receipt", "returns"]
-PORTS = {
-    "availability": 8001,
-    "order-status": 8002,
-    "receipt": 8003,
-    "returns": 8004,
-    "carrier-tracking": 8005,
-}
+from shared.service import SERVICE_NAMES, SERVICE_PACKAGES
+from shared.settings import DEFAULT_PORTS
+
+# the one list of services (shared/service.py): every deploy file must agree with it
+EXPECTED = sorted(SERVICE_NAMES)
+PORTS = DEFAULT_PORTS
 
 
 def _env(service: str, suffix: str) -> str:
@@ -41,12 +39,13 @@ def _final_stage(dockerfile: str) -> str:
     return dockerfile[dockerfile.rindex("\nFROM ") :]
 
 
-def test_the_services_folder_holds_the_five_known_services(root: Path) -> None:
-    from shared.service import SERVICE_NAMES
-
+def test_the_services_folder_holds_the_services_of_the_table_with_their_packages(
+    root: Path,
+) -> None:
     found = sorted(p.parent.name for p in (root / "services").glob("*/pyproject.toml"))
     assert found == EXPECTED
-    assert sorted(SERVICE_NAMES) == EXPECTED
+    for name, package in SERVICE_PACKAGES.items():
+        assert (root / "services" / name / "src" / package / "__init__.py").is_file(), name
 
 
 def test_service_has_a_multi_stage_non_root_image_built_from_the_lock(

@@ -2,7 +2,9 @@
 
 What the final image gets is the builder's /app/.venv; this checks that venv holds the service,
 distsync-shared and the `distsync` command, no other service, and works without the sources
-(non-editable), using the same lock and commands the image build uses.
+(non-editable), using the same lock and commands the image build uses. The locked install sets
+themselves (`uv export`) show that no image gets the simulator or its embedded database: they
+are a development dependency of the workspace only.
 """
 
 from __future__ import annotations
@@ -17,9 +19,72 @@ from pathlib import Path
 
 import pytest
 
+# what development alone needs: the simulator with `distsync up`, and SecantusDB
+DEV_ONLY = ("distsync-sim", "secantusdb")
+DEV_ONLY_MODULES = ("distsync_sim", "secantus")
+
 
 def package_of(service: str) -> str:
     return service.replace("-", "_")
+
+
+def locked_install_set(root: Path, *args: str, dev: bool = False) -> set[str]:
+    """The distributions `uv sync --frozen --no-dev` (or with `dev`, the development install)
+    puts in place for `args`: names, lower case."""
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is not installed")
+    out = subprocess.run(
+        [
+            uv,
+            "export",
+            "--frozen",
+            "--no-hashes",
+            "--no-header",
+            *([] if dev else ["--no-dev"]),
+            *args,
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    names: set[str] = set()
+    for line in out.splitlines():
+        line = line.strip()
+        if line.startswith("-e "):  # a workspace member: its pyproject.toml names it
+            text = (root / line[3:] / "pyproject.toml").read_text()
+            name = re.search(r'^name = "([^"]+)"', text, re.M)
+            assert name is not None, line
+            names.add(name.group(1).lower())
+        elif line and not line.startswith("#"):
+            names.add(re.split(r"[=<>;\[ ]", line, maxsplit=1)[0].lower())
+    return names
+
+
+def test_a_service_image_installs_neither_the_simulator_nor_the_embedded_database(
+    root: Path, service: str
+) -> None:
+    dockerfile = (root / "services" / service / "Dockerfile").read_text()
+    assert f"--package distsync-{service}" in dockerfile
+    installed = locked_install_set(root, "--package", f"distsync-{service}")
+    assert {f"distsync-{service}", "distsync-shared"} <= installed
+    assert not installed & {*DEV_ONLY, "distsync-ops"}, installed
+    assert not {n for n in installed if n.startswith("distsync-")} - {
+        f"distsync-{service}",
+        "distsync-shared",
+    }
+
+
+def test_the_tools_image_has_the_operator_tools_but_not_the_simulator(root: Path) -> None:
+    dockerfile = (root / "deploy/docker/tools.Dockerfile").read_text()
+    syncs = re.findall(r"uv sync [^\n]*", dockerfile)
+    assert syncs and all("--no-dev" in s and "--all-packages" not in s for s in syncs)
+    installed = locked_install_set(root)
+    assert {"distsync-ops", "distsync-shared", "distsync-receipt"} <= installed
+    assert not installed & set(DEV_ONLY), installed
+    assert set(DEV_ONLY) <= locked_install_set(root, dev=True)  # what the check would catch
 
 
 def builder_stage(dockerfile: str) -> list[str]:
@@ -92,7 +157,7 @@ def test_builder_stage_installs_only_this_service_from_the_lock(
         package_of(p.parent.name)
         for p in (root / "services").glob("*/pyproject.toml")
         if p.parent.name != service
-    ]
+    ] + [*DEV_ONLY_MODULES, "distsync_ops"]
     leaked = subprocess.run(
         [
             str(python),
@@ -107,3 +172,11 @@ def test_builder_stage_installs_only_this_service_from_the_lock(
         check=False,
     )
     assert leaked.stdout.strip() == "[]", leaked.stdout + leaked.stderr
+    tool = subprocess.run(
+        [str(venv / "bin" / "distsync"), "dlq", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert tool.returncode == 2 and "comes with distsync-ops" in tool.stderr, tool.stderr

@@ -309,7 +309,6 @@ async def test_a_service_reads_its_own_dlq_age_with_its_own_user(
     dlq tools' lock, consume and hand back. Another service's lock is refused."""
     from datetime import UTC, datetime, timedelta
 
-    from shared import dlq as D
     from shared import dlq_age
     from shared import failures as F
 
@@ -324,7 +323,7 @@ async def test_a_service_reads_its_own_dlq_age_with_its_own_user(
         )
     finally:
         await conn.close()
-    own = D.DlqSettings(amqp_url=broker.url("availability"), dlq_lock_wait_s=0.0)
+    own = broker.url("availability")
     age = await dlq_age.oldest_age("availability", own)
     assert age is not None and 3600 <= age < 3600 + 60
     assert await dlq_age.oldest_age("availability", own, in_place=True) is not None
@@ -342,7 +341,6 @@ async def test_the_dlq_age_gauge_renews_its_dlq_without_the_default_exchange(
 ) -> None:
     """A DLQ head handed out often enough is renewed (published again, then acked): as the
     service's user, that publish goes through `<service>.dlx`, which routes only to its DLQ."""
-    from shared import dlq as D
     from shared import dlq_age
 
     conn = await aio_pika.connect(broker.admin_url)
@@ -354,8 +352,8 @@ async def test_the_dlq_age_gauge_renews_its_dlq_without_the_default_exchange(
             aio_pika.Message(b"{}", message_id="renew-me", delivery_mode=2),
             routing_key="receipt.dlq",
         )
-        own = D.DlqSettings(amqp_url=broker.url("receipt"), dlq_lock_wait_s=0.0, dlq_renew_at=1)
-        assert await dlq_age.oldest_age("receipt", own, in_place=False) is not None
+        own = broker.url("receipt")
+        assert await dlq_age.oldest_age("receipt", own, in_place=False, renew_at=1) is not None
         got = await dlq.get(no_ack=False, fail=False, timeout=10)
         assert got is not None and got.message_id == "renew-me"
         assert (got.exchange, got.routing_key) == ("receipt.dlx", "receipt.dlq")  # renewed

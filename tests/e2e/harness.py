@@ -14,10 +14,10 @@ from typing import Any
 import aio_pika
 import httpx
 
+from distsync_sim.testing import free_port
 from shared.envelope import build
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
-from shared.testing import free_port
 from shared.topology import all_services, declare, full_topology
 
 

@@ -22,10 +22,10 @@ from fastapi import FastAPI
 from carrier_tracking.api import build_router
 from carrier_tracking.settings import CarrierTrackingSettings
 from carrier_tracking.webhooks import SIGNATURE_HEADER, sign
+from distsync_sim.testing import free_port
 from shared.envelope import CloudEvent
 from shared.http import create_app
 from shared.service import ApiContext
-from shared.testing import free_port
 from tests.e2e.harness import eventually, get_json
 
 pytestmark = pytest.mark.e2e

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from shared.simulate.report import render_text
-from shared.simulate.runner import Options, run
+from distsync_sim.simulate.report import render_text
+from distsync_sim.simulate.runner import Options, run
 
 pytestmark = pytest.mark.e2e
 

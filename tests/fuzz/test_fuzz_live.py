@@ -137,6 +137,7 @@ async def test_hostile_traffic_is_applied_or_dead_lettered_with_a_reason_and_the
     ]
     for name, path in checks:
         await eventually(lambda n=name, p=path: get_json(run[n], p), timeout=60)
+
     async def published() -> list[dict[str, Any]]:
         return [e for e in changed if e["data"]["sku"] == sku]
 

@@ -1,4 +1,11 @@
-"""`distsync`: the one command for operators and scripts (every subcommand takes --json)."""
+"""`distsync`: the one command for operators and scripts (every subcommand takes --json).
+
+This package brings what a container runs: `distsync run SERVICE` and `distsync topology apply`.
+Every other subcommand comes from an installed package, through the entry-point group
+`distsync.commands`: each entry point is named after its command and points at a
+`register(subparsers)` function that adds it. distsync-ops brings `dlq`, `trace`, `asyncapi` and
+`openapi`; distsync-sim brings `simulate` and `up`.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,23 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from shared.service import ServiceDefinition
+
+COMMANDS_GROUP = "distsync.commands"
+CORE_COMMANDS = ("run", "topology")
+# the package that brings each other command, named when it is not installed
+PROVIDED_BY = {
+    "dlq": "distsync-ops",
+    "trace": "distsync-ops",
+    "asyncapi": "distsync-ops",
+    "openapi": "distsync-ops",
+    "simulate": "distsync-sim",
+    "up": "distsync-sim",
+}
 
 
 def _services() -> dict[str, ServiceDefinition]:
@@ -76,14 +96,12 @@ def cmd_topology_apply(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_up(args: argparse.Namespace) -> int:
-    from shared.devrun import run_all
-
-    return run_all(data_dir=args.data_dir, services=args.services or None)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="distsync", description=__doc__)
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv`: the core commands, and the installed command it names (all of
+    them when it names none, for --help)."""
+    p = argparse.ArgumentParser(
+        prog="distsync", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="run one service")
@@ -96,34 +114,53 @@ def build_parser() -> argparse.ArgumentParser:
     ta.add_argument("--json", action="store_true")
     ta.set_defaults(fn=cmd_topology_apply)
 
-    u = sub.add_parser("up", help="run all services locally (what `make run` does)")
-    u.add_argument("--data-dir", default=".data")
-    u.add_argument("services", nargs="*")
-    u.set_defaults(fn=cmd_up)
-
-    for register in _extensions():
-        register(sub)
+    installed = {ep.name: ep for ep in entry_points(group=COMMANDS_GROUP)}
+    wanted = _command_of(argv)
+    order = {n: i for i, n in enumerate(PROVIDED_BY)}
+    for name, ep in sorted(installed.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])):
+        if wanted == name or wanted not in (*CORE_COMMANDS, *installed):
+            _register(sub, ep)
+    for name, package in PROVIDED_BY.items():
+        if name not in installed:
+            why = f"comes with {package}, which is not installed here"
+            _missing(
+                sub,
+                name,
+                why,
+                f"distsync {name} {why}: install {package} (`uv sync` in the workspace)",
+            )
     return p
 
 
-def _extensions() -> list[Callable[[Any], None]]:
-    """Subcommands living in their own modules (dlq, simulate, ...), registered if present."""
-    out: list[Callable[[Any], None]] = []
-    import importlib
+def _command_of(argv: Sequence[str] | None) -> str | None:
+    args = sys.argv[1:] if argv is None else argv
+    return next((a for a in args if not a.startswith("-")), None)
 
-    for mod in ("shared.dlq_cli", "shared.simulate_cli", "shared.asyncapi_cli", "shared.trace_cli"):
-        try:
-            m = importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name == mod:
-                continue
-            raise
-        out.append(m.register)
-    return out
+
+def _register(sub: Any, ep: EntryPoint) -> None:
+    try:
+        register: Callable[[Any], None] = ep.load()
+    except Exception as e:  # a broken tool leaves every other command working
+        why = f"could not be loaded ({type(e).__name__}: {e})"
+        _missing(sub, ep.name, why, f"distsync {ep.name} {why}")
+        return
+    register(sub)
+
+
+def _missing(sub: Any, name: str, why: str, text: str) -> None:
+    """A command that cannot run here: it says why, and exits 2."""
+    c = sub.add_parser(name, help=f"(not available: {why})", add_help=False)
+    c.add_argument("rest", nargs=argparse.REMAINDER)
+
+    def unavailable(args: argparse.Namespace) -> int:
+        print(text, file=sys.stderr)
+        return 2
+
+    c.set_defaults(fn=unavailable)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     fn: Callable[[argparse.Namespace], int] = args.fn
     return fn(args)
 

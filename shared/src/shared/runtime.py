@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
-from shared import inbox, outbox
+from shared import dlq_age, inbox, outbox
 from shared.consumer import Consumer
 from shared.envelope import CloudEvent
 from shared.http import create_app
@@ -22,13 +22,20 @@ from shared.logging import configure, get_logger
 from shared.messaging import Publisher, connect
 from shared.metrics import BROKER_CONNECTED, UP
 from shared.mongo_uow import MongoUnitOfWork, flush
-from shared.service import ApiContext, ServiceDefinition, TaskContext
+from shared.service import ApiContext, PeriodicTask, ServiceDefinition, TaskContext
 from shared.sessions import SessionRegistry
 from shared.settings import DEFAULT_PORTS, ServiceSettings
 from shared.topology import declare, service_topology
 from shared.uow import UnitOfWork, check_outgoing, contract_from
 
 log = get_logger("shared.runtime")
+
+
+def periodic_tasks(svc: ServiceDefinition) -> tuple[PeriodicTask, ...]:
+    """The service's own periodic work, and the DLQ-age gauge every service runs."""
+    if any(t.name == dlq_age.DLQ_AGE_TASK for t in svc.periodic):
+        return svc.periodic
+    return (*svc.periodic, dlq_age.TASK)
 
 
 def mongo_client(url: str) -> AsyncMongoClient[Any]:
@@ -153,7 +160,7 @@ class ServiceRuntime:
             sessions=self.sessions,
         )
         await self.consumer.start()
-        for task in self.svc.periodic:
+        for task in periodic_tasks(self.svc):
             self._tasks.append(
                 asyncio.create_task(self._periodic(task.name, task.interval_s, task.fn))
             )

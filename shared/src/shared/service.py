@@ -21,7 +21,19 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound=BaseModel)
 
 INGRESS_EXCHANGES = ("erp.events", "wms.events", "carrier.events", "commerce.events")
-SERVICE_NAMES = ("availability", "order-status", "receipt", "returns", "carrier-tracking")
+
+# Every service of the system, in the order tools list them: (name, Python package, local HTTP
+# port). The one list: settings, topology, the tools and deploy/rabbitmq/generate_definitions.py
+# (which reads this literal without importing it) derive theirs from it.
+SERVICE_TABLE: tuple[tuple[str, str, int], ...] = (
+    ("availability", "availability", 8001),
+    ("order-status", "order_status", 8002),
+    ("receipt", "receipt", 8003),
+    ("returns", "returns", 8004),
+    ("carrier-tracking", "carrier_tracking", 8005),
+)
+SERVICE_NAMES = tuple(name for name, _, _ in SERVICE_TABLE)
+SERVICE_PACKAGES = {name: package for name, package, _ in SERVICE_TABLE}
 
 
 def service_exchange(service: str) -> str:
@@ -98,17 +110,6 @@ class TaskContext:
     run_in_transaction: Callable[[Callable[[UnitOfWork], Awaitable[None]]], Awaitable[None]]
 
 
-DLQ_AGE_TASK = "dlq_age_gauge"
-DLQ_AGE_INTERVAL_S = 30.0
-
-
-async def refresh_dlq_age(ctx: TaskContext) -> None:
-    """Imported when it first runs, so that declaring a service loads no AMQP client."""
-    from shared.dlq_age import refresh
-
-    await refresh(ctx)
-
-
 @dataclass(frozen=True)
 class ServiceDefinition:
     name: str
@@ -125,12 +126,6 @@ class ServiceDefinition:
     # consumer schedules batches by the other preload keys); a rare concurrent write of one
     # is a write conflict, retried.
     shared_reads: frozenset[str] = frozenset()
-
-    def __post_init__(self) -> None:
-        """Every service reports the age of its own DLQ, without each one declaring it."""
-        if not any(t.name == DLQ_AGE_TASK for t in self.periodic):
-            task = PeriodicTask(DLQ_AGE_TASK, DLQ_AGE_INTERVAL_S, refresh_dlq_age)
-            object.__setattr__(self, "periodic", (*self.periodic, task))
 
     @property
     def exchange(self) -> str:

@@ -8,6 +8,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.bounds import DEFAULT_MAX_AGE, DEFAULT_MAX_AHEAD, EventTimeWindow
+from shared.service import SERVICE_TABLE
 
 
 class ServiceSettings(BaseSettings):
@@ -51,6 +52,8 @@ class ServiceSettings(BaseSettings):
     outbox_correlation_index: bool = False  # index outbox.correlationids (same trade-off)
     dlq_age_gauge: bool = True  # peek at the head of <service>.dlq every 30 s (shared.dlq_age)
     dlq_age_walk: bool = False  # RabbitMQ 3.x: walk the whole DLQ to read its head (shared.dlq_age)
+    # a DLQ message handed out this often is published again, fresh (the gauge and the dlq tools)
+    dlq_renew_at: int = 10
     # how far before and after now an event time may lie (shared.bounds); outside: out_of_range
     event_time_max_age_days: float = Field(
         default=DEFAULT_MAX_AGE / timedelta(days=1), gt=0, le=36500
@@ -70,10 +73,4 @@ class ServiceSettings(BaseSettings):
         return self.mongodb_db or "distsync_" + service.replace("-", "_")
 
 
-DEFAULT_PORTS = {
-    "availability": 8001,
-    "order-status": 8002,
-    "receipt": 8003,
-    "returns": 8004,
-    "carrier-tracking": 8005,
-}
+DEFAULT_PORTS = {name: port for name, _, port in SERVICE_TABLE}

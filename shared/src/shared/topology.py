@@ -9,7 +9,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel
 
-from shared.service import INGRESS_EXCHANGES, ServiceDefinition, service_exchange
+from shared.service import INGRESS_EXCHANGES, SERVICE_NAMES, ServiceDefinition, service_exchange
 
 UNROUTED = "unrouted"
 
@@ -24,6 +24,12 @@ def dlq(service: str) -> str:
 
 def main_queue(service: str) -> str:
     return f"{service}.main"
+
+
+def dlq_lock(queue: str) -> str:
+    """The exclusive queue whose holder may read `queue` (a DLQ): one reader at a time, or two
+    would see and reorder each other's messages. The broker deletes it when its holder dies."""
+    return f"distsync.dlq-lock.{queue}"
 
 
 def retry_queue(service: str, delay_s: int) -> str:
@@ -149,8 +155,8 @@ def all_services() -> list[ServiceDefinition]:
     from importlib.metadata import entry_points
 
     out = [ep.load() for ep in entry_points(group="distsync.services")]
-    order = {n: i for i, n in enumerate(("availability", "order-status", "receipt", "returns"))}
-    return sorted(out, key=lambda s: (order.get(s.name, 99), s.name))
+    order = {n: i for i, n in enumerate(SERVICE_NAMES)}
+    return sorted(out, key=lambda s: (order.get(s.name, len(order)), s.name))
 
 
 __all__ = [
@@ -159,6 +165,7 @@ __all__ = [
     "all_services",
     "declare",
     "dlq",
+    "dlq_lock",
     "dlx",
     "full_topology",
     "main_queue",

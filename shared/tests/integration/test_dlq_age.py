@@ -1,6 +1,6 @@
 """The DLQ-age gauge against the real broker: it reads the head's last failure, leaves every
 message in place and in order, never lets a head be dropped by a delivery limit, and stands
-aside while another dlq command holds the queue."""
+aside while another reader (a dlq command) holds the queue."""
 
 from __future__ import annotations
 
@@ -22,11 +22,11 @@ from runtime_support import (
     settings_for,
     start,
 )
-from shared import dlq as D
 from shared import dlq_age as A
 from shared import failures as F
 from shared.errors import Rejected
-from shared.service import DLQ_AGE_TASK, TaskContext
+from shared.runtime import periodic_tasks
+from shared.service import TaskContext
 from shared.settings import ServiceSettings
 from shared.topology import declare, service_topology
 
@@ -44,10 +44,6 @@ def ctx_for(service: str, settings: ServiceSettings) -> TaskContext:
         raise AssertionError("the DLQ age writes nothing")
 
     return TaskContext(service, None, settings, no_tx)
-
-
-def dlq_settings(amqp_url: str, **kw: Any) -> D.DlqSettings:
-    return D.DlqSettings(amqp_url=amqp_url, dlq_lock_wait_s=0.0, dlq_idle_s=2.0, **kw)
 
 
 async def seed(
@@ -84,6 +80,22 @@ async def seed(
     return service, ids
 
 
+async def peek(url: str, queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """Every message of `queue`, handed back in order (held until all are read)."""
+    conn = await aio_pika.connect(url)
+    try:
+        ch = await conn.channel()
+        q = await ch.declare_queue(queue, passive=True)
+        out = []
+        while (m := await q.get(no_ack=False, fail=False)) is not None:
+            out.append(m)
+        if out:
+            await out[-1].nack(multiple=True, requeue=True)  # all back at once, in order
+        return out
+    finally:
+        await conn.close()
+
+
 async def ids_in(url: str, queue: str) -> list[str | None]:
     return [m.message_id for m in await drain_queue(url, queue)]
 
@@ -113,9 +125,9 @@ async def test_on_a_tail_requeueing_broker_refreshes_keep_the_order_through_rene
     now = datetime.now(UTC)
     minutes = range(100, 0, -10)  # more than a head read's prefetch takes along
     service, ids = await seed(amqp_url, [now - timedelta(minutes=m) for m in minutes])
-    s = dlq_settings(amqp_url, dlq_renew_at=3)
     for _ in range(7):  # renewed twice on the way; reading the head alone would rotate it
-        assert close_to(await A.oldest_age(service, s), 6000.0)
+        age = await A.oldest_age(service, amqp_url, renew_at=3, idle_s=2.0)
+        assert close_to(age, 6000.0)
     assert await ids_in(amqp_url, f"{service}.dlq") == ids
 
 
@@ -124,9 +136,9 @@ async def test_reading_only_the_head_never_lets_the_delivery_limit_drop_it(amqp_
     service, ids = await seed(
         amqp_url, [now - timedelta(minutes=m) for m in range(100, 0, -10)], delivery_limit=4
     )
-    s = dlq_settings(amqp_url, dlq_renew_at=3)
     for _ in range(12):  # unguarded, the head would be dropped at the fifth read
-        assert close_to(await A.oldest_age(service, s, in_place=True), 6000.0)
+        age = await A.oldest_age(service, amqp_url, in_place=True, renew_at=3, idle_s=2.0)
+        assert close_to(age, 6000.0)
     assert await queue_depth(amqp_url, f"{service}.dlq") == 10
     assert await ids_in(amqp_url, f"{service}.dlq") == ids
 
@@ -141,7 +153,7 @@ async def test_a_dlq_another_dlq_command_holds_is_skipped_and_keeps_the_last_val
         ch = await conn.channel()
         lock = f"distsync.dlq-lock.{service}.dlq"  # what `distsync dlq replay` holds meanwhile
         await ch.declare_queue(lock, exclusive=True, auto_delete=True)
-        assert await A.oldest_age(service, A.dlq_settings(ctx.settings)) is None
+        assert await A.oldest_age(service, amqp_url) is None
         before = gauge(service)
         await A.refresh(ctx)
         assert gauge(service) == before
@@ -168,12 +180,12 @@ async def test_a_message_the_runtime_dead_letters_shows_in_its_services_dlq_age(
         eid, body = event_body("reject-1")
         await publish(amqp_url, "wms.events", "thing.happened", body, message_id=eid)
         await eventually(lambda: _depth_is(amqp_url, f"{svc.name}.dlq", 1))
-        [task] = [t for t in svc.periodic if t.name == DLQ_AGE_TASK]
-        async with D.Broker(amqp_url) as b:
-            [m] = await D.peek(b, f"{svc.name}.dlq", dlq_settings(amqp_url))
-        assert m.exception_type == Rejected.__name__ and m.last_failure is not None
+        [task] = [t for t in periodic_tasks(svc) if t.name == A.DLQ_AGE_TASK]
+        [m] = await peek(amqp_url, f"{svc.name}.dlq")
+        assert m.headers[F.H_EXC_TYPE] == Rejected.__name__
+        last_failure = datetime.fromisoformat(str(m.headers[F.H_LAST]).replace("Z", "+00:00"))
         await task.fn(ctx_for(svc.name, settings))
-        age = (datetime.now(UTC) - m.last_failure).total_seconds()
+        age = (datetime.now(UTC) - last_failure).total_seconds()
         assert close_to(gauge(svc.name), age - 5.0, slack=10.0)
         assert await queue_depth(amqp_url, f"{svc.name}.dlq") == 1
     finally:
@@ -191,7 +203,6 @@ async def test_on_a_broker_that_requeues_at_the_tail_the_default_leaves_the_dlq_
     for _ in range(3):
         await A.refresh(ctx_for(service, ServiceSettings(amqp_url=amqp_url)))
     assert gauge(service) is None  # RabbitMQ 3.x here: no walk, no figure
-    async with D.Broker(amqp_url) as b:
-        msgs = await D.peek(b, f"{service}.dlq", dlq_settings(amqp_url))
-    assert [m.returns for m in msgs] == [0, 0, 0]  # never handed out by the gauge
+    msgs = await peek(amqp_url, f"{service}.dlq")
+    assert [m.headers.get("x-delivery-count", 0) for m in msgs] == [0, 0, 0]  # never handed out
     assert await ids_in(amqp_url, f"{service}.dlq") == ids

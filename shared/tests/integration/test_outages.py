@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from distsync_sim.testing import SecantusServer, rabbitmqctl_usable
 from runtime_support import (
     counter_service,
     event_body,
@@ -17,7 +18,6 @@ from runtime_support import (
     settings_for,
     start,
 )
-from shared.testing import SecantusServer, rabbitmqctl_usable
 
 pytestmark = pytest.mark.integration
 

@@ -1,23 +1,25 @@
 """The DLQ-age gauge's pure parts: which failure time it reads, which brokers allow reading the
-head alone, and that every service carries the task without declaring it."""
+head alone, when the head is renewed, and that the runtime runs it for every service once."""
 
 from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
-from shared import dlq as D
+from pamqp import commands as spec
+
 from shared import dlq_age as A
 from shared import failures as F
-from shared.service import DLQ_AGE_TASK, PeriodicTask, ServiceDefinition, refresh_dlq_age
+from shared.dlq_head import Head, _renewal_properties, renewal_due
+from shared.runtime import periodic_tasks
+from shared.service import PeriodicTask, ServiceDefinition
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 
 
-def dead_letter(queue: str = "receipt.dlq", **headers: object) -> D.DeadLetter:
-    return D.DeadLetter(
-        queue=queue, body=b'{"id": "ev-1"}', properties={"message_id": "ev-1"}, headers=headers
-    )
+def dead_letter(queue: str = "receipt.dlq", **headers: object) -> Head:
+    return Head(queue=queue, body=b'{"id": "ev-1"}', headers=dict(headers), message_id="ev-1")
 
 
 def test_the_age_counts_from_the_last_failure_not_the_first():
@@ -35,6 +37,11 @@ def test_a_message_the_broker_dead_lettered_ages_from_its_x_death_time():
     assert A.age_of(m, NOW) == 7200.0
 
 
+def test_a_message_with_no_failure_headers_ages_from_its_own_timestamp():
+    m = dataclasses.replace(dead_letter(), timestamp=NOW - timedelta(minutes=1))
+    assert A.age_of(m, NOW) == 60.0
+
+
 def test_a_failure_time_ahead_of_this_clock_reads_as_zero_not_negative():
     m = dead_letter(**{F.H_LAST: F._iso(NOW + timedelta(seconds=20))})
     assert A.age_of(m, NOW) == 0.0
@@ -44,7 +51,7 @@ def test_a_head_without_any_time_ages_from_when_it_was_first_seen_here():
     m = dead_letter(queue="t-untimed.dlq")
     assert A.age_of(m, NOW) == 0.0
     assert A.age_of(m, NOW + timedelta(minutes=2)) == 120.0
-    other = dataclasses.replace(m, body=b"{}", properties={"message_id": "ev-2"})
+    other = dataclasses.replace(m, body=b"{}", message_id="ev-2")
     assert A.age_of(other, NOW + timedelta(minutes=3)) == 0.0  # a new head starts again
 
 
@@ -58,30 +65,60 @@ def test_only_rabbitmq_4_is_trusted_to_give_a_returned_message_back_at_the_head(
 
 
 def test_the_head_is_renewed_before_its_next_return_reaches_the_threshold():
-    s = D.DlqSettings(dlq_renew_at=3)
-    assert not D.renewal_due(dead_letter(**{"x-delivery-count": 1}), s)
-    assert D.renewal_due(dead_letter(**{"x-delivery-count": 2}), s)
-    assert D.renewal_due(dead_letter(**{"x-acquired-count": 5}), s)
-    assert not D.renewal_due(dead_letter(**{"x-delivery-count": 50}), D.DlqSettings(dlq_renew_at=0))
+    assert not renewal_due(dead_letter(**{"x-delivery-count": 1}), 3)
+    assert renewal_due(dead_letter(**{"x-delivery-count": 2}), 3)
+    assert renewal_due(dead_letter(**{"x-acquired-count": 5}), 3)
+    assert renewal_due(dead_letter(**{"x-delivery-count": b"7"}), 3)
+    assert not renewal_due(dead_letter(**{"x-delivery-count": "garbage"}), 3)
+    assert not renewal_due(dead_letter(**{"x-delivery-count": 50}), 0)
 
 
-def test_every_service_refreshes_its_dlq_age_every_30_seconds_once():
+def test_the_runtime_refreshes_every_services_dlq_age_every_30_seconds_once():
     svc = ServiceDefinition(name="t-svc", routes=())
-    assert [(t.name, t.interval_s, t.fn) for t in svc.periodic] == [
-        (DLQ_AGE_TASK, 30.0, refresh_dlq_age)
+    assert svc.periodic == ()  # a service declares nothing for it
+    assert [(t.name, t.interval_s, t.fn) for t in periodic_tasks(svc)] == [
+        (A.DLQ_AGE_TASK, 30.0, A.refresh)
     ]
 
     async def own(ctx: object) -> None:
         del ctx
 
     with_own = ServiceDefinition(name="t-svc", routes=(), periodic=(PeriodicTask("own", 5, own),))
-    assert [t.name for t in with_own.periodic] == ["own", DLQ_AGE_TASK]
-    assert dataclasses.replace(with_own).periodic == with_own.periodic  # not added twice
+    assert [t.name for t in periodic_tasks(with_own)] == ["own", A.DLQ_AGE_TASK]
+    replaced = dataclasses.replace(with_own, periodic=(PeriodicTask(A.DLQ_AGE_TASK, 60, own),))
+    assert [(t.name, t.interval_s) for t in periodic_tasks(replaced)] == [(A.DLQ_AGE_TASK, 60)]
 
 
-def test_the_gauge_gets_the_dlq_tools_settings_with_no_wait_for_their_lock():
-    from shared.settings import ServiceSettings
+def delivered(exchange: str, routing_key: str, **props: object) -> SimpleNamespace:
+    return SimpleNamespace(
+        body=b"{}",
+        exchange=exchange,
+        routing_key=routing_key,
+        header=SimpleNamespace(properties=spec.Basic.Properties(**props)),
+    )
 
-    s = A.dlq_settings(ServiceSettings(amqp_url="amqp://u:p@rabbit:5672/distsync"))
-    assert s.amqp_url == "amqp://u:p@rabbit:5672/distsync"
-    assert s.dlq_lock_wait_s == 0.0
+
+def test_a_renewed_copy_keeps_where_the_broker_first_took_it_from_and_drops_the_counters():
+    dm = delivered(
+        "receipt.dlx",
+        "po.created",
+        message_id="m-1",
+        user_id="receipt",
+        headers={"x-first-death-exchange": "erp.events", "x-delivery-count": 4},
+    )
+    props = _renewal_properties(dm, Head.of("receipt.dlq", dm))
+    assert props.headers == {
+        "x-first-death-exchange": "erp.events",
+        F.H_ORIG_EXCHANGE: "erp.events",
+        F.H_ORIG_KEY: "po.created",
+    }
+    assert props.message_id == "m-1" and props.user_id is None
+
+
+def test_a_renewed_copy_of_a_copy_or_of_a_runtime_dead_letter_keeps_its_headers_as_they_are():
+    own = {F.H_ORIG_EXCHANGE: "wms.events", F.H_ORIG_KEY: "thing.happened", F.H_ATTEMPTS: 5}
+    dm = delivered("receipt.dlx", "thing.happened", message_id="m-2", headers=own)
+    assert _renewal_properties(dm, Head.of("receipt.dlq", dm)).headers == own
+    again = delivered("receipt.dlx", "receipt.dlq", headers={"x-delivery-count": 9})
+    props = _renewal_properties(again, Head.of("receipt.dlq", again))
+    assert props.headers == {} and props.message_id is None  # no id invented for it

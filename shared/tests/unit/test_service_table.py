@@ -1,0 +1,23 @@
+"""The services of the system are listed once (shared.service.SERVICE_TABLE); everything else
+that lists them derives its list from there."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from shared.service import SERVICE_NAMES, SERVICE_PACKAGES, SERVICE_TABLE
+from shared.settings import DEFAULT_PORTS
+from shared.topology import all_services
+
+
+def test_names_packages_and_ports_come_from_the_one_table():
+    assert SERVICE_NAMES == tuple(row[0] for row in SERVICE_TABLE)
+    assert list(DEFAULT_PORTS) == list(SERVICE_NAMES)
+    assert sorted(DEFAULT_PORTS.values()) == list(range(8001, 8001 + len(SERVICE_TABLE)))
+    assert SERVICE_PACKAGES["order-status"] == "order_status"
+
+
+def test_the_installed_services_are_those_of_the_table_in_its_order():
+    assert tuple(s.name for s in all_services()) == SERVICE_NAMES
+    for ep in entry_points(group="distsync.services"):
+        assert ep.value.split(".", 1)[0] == SERVICE_PACKAGES[ep.name]

@@ -1,0 +1,1 @@
+"""distsync operator tools: DLQ operations and admin API, trace, contract generators."""

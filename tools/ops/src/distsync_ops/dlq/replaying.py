@@ -1,0 +1,212 @@
+"""replay: publish back (confirmed, `mandatory`), and only then ack from the DLQ."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from distsync_ops.dlq.admin import Admin, audited
+from distsync_ops.dlq.broker import PUBLISH_ERRORS, Broker, _reason, amqp_properties
+from distsync_ops.dlq.errors import UsageError
+from distsync_ops.dlq.message import H_PREV_ATTEMPTS, DeadLetter, _dlx_of
+from distsync_ops.dlq.outcome import Outcome, Progress
+from distsync_ops.dlq.scan import Item, scanning
+from distsync_ops.dlq.selector import Selector, queue_of, who
+from distsync_ops.dlq.settings import DlqSettings
+from distsync_ops.dlq.values import _int
+from shared import failures as F
+from shared.topology import UNROUTED, main_queue
+
+
+def replay_headers(m: DeadLetter, user: str, now: datetime) -> dict[str, Any]:
+    """Keep the failure history; count the replay; give the message its retries back."""
+    h = {k: v for k, v in m.headers.items() if not str(k).startswith("x-")}
+    h.setdefault(F.H_ORIG_EXCHANGE, m.original_exchange)
+    h.setdefault(F.H_ORIG_KEY, m.original_routing_key)
+    h[H_PREV_ATTEMPTS] = _int(h.get(H_PREV_ATTEMPTS)) + m.attempts
+    h[F.H_ATTEMPTS] = 0
+    h[F.H_REPLAY_COUNT] = m.replay_count + 1
+    h[F.H_REPLAYED_BY] = user
+    h[F.H_REPLAYED_AT] = F._iso(now)
+    return h
+
+
+class RateLimiter:
+    """At most `rate` starts per second, evenly spaced: no burst after a stall."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self._next: float | None = None
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        start = now if self._next is None else max(self._next, now)
+        if start > now:
+            await asyncio.sleep(start - now)
+        self._next = start + self.interval
+
+
+Hook = Callable[[DeadLetter], Awaitable[None]]
+
+
+@dataclass
+class ReplayOptions:
+    to: str | None = None  # another exchange (routing key unchanged)
+    direct: bool = False  # straight to `<service>.main` (only that service sees it again)
+    rate: float | None = None
+    dry_run: bool = False
+    force: bool = False  # replay flagged messages too
+    after_publish: Hook | None = None  # test hook: a crash between publish and ack
+
+
+def _back_into_dlq(exchange: str, key: str, queue: str) -> bool:
+    """Would this target put the message straight back into the queue it is replayed from?"""
+    dlx = _dlx_of(queue)
+    return bool(dlx and exchange == dlx) or (exchange, key) == ("", queue)
+
+
+def replay_target(m: DeadLetter, opts: ReplayOptions) -> tuple[str, str]:
+    if opts.direct:
+        return "", main_queue(m.service)
+    return (opts.to if opts.to is not None else m.original_exchange), m.original_routing_key
+
+
+async def replay(
+    settings: DlqSettings,
+    target: str,
+    selector: Selector,
+    opts: ReplayOptions,
+    *,
+    user: str | None = None,
+    admin: Admin | None = None,
+    progress: Progress | None = None,
+    outcome: Outcome | None = None,
+) -> Outcome:
+    """Publish the selected messages back (confirmed, mandatory), then ack them from the DLQ."""
+    o = outcome or Outcome("replay", "", {}, "")
+    o.action, o.queue, o.selector, o.user = (
+        "replay",
+        queue_of(target),
+        selector.describe(),
+        who(user),
+    )
+    o.dry_run, o.target = opts.dry_run, "direct" if opts.direct else opts.to
+    o.started = time.monotonic()
+    if opts.direct and o.queue == UNROUTED:
+        raise UsageError("--direct needs a service DLQ: unrouted messages have no service queue")
+    adm = admin or (None if opts.dry_run else Admin(settings))
+    try:
+        async with Broker(settings.amqp_url) as broker:
+            if adm is None:
+                await _replay(broker, settings, selector, opts, o, progress)
+            else:
+                async with audited(adm, o):
+                    await _replay(broker, settings, selector, opts, o, progress)
+    finally:
+        o.elapsed_s = time.monotonic() - o.started
+        if admin is None and adm is not None:
+            await adm.close()
+    return o
+
+
+async def _replay(
+    broker: Broker,
+    settings: DlqSettings,
+    selector: Selector,
+    opts: ReplayOptions,
+    o: Outcome,
+    progress: Progress | None,
+) -> None:
+    limiter = RateLimiter(opts.rate)
+    slots = asyncio.Semaphore(max(1, settings.dlq_inflight))
+    inflight: set[asyncio.Task[None]] = set()
+    crashed: list[BaseException] = []
+    read_limit = selector.limit if selector.is_all else None
+
+    async with scanning(broker, o.queue, settings, limit=read_limit) as scan:
+        o.depth = scan.depth
+
+        async def one(item: Item, exchange: str, key: str) -> None:
+            m = item.message
+            try:
+                try:
+                    props = amqp_properties(m, replay_headers(m, o.user, datetime.now(UTC)))
+                    await broker.publish(exchange, key, m.body, props)
+                except (*PUBLISH_ERRORS, ValueError, TypeError) as e:
+                    o.error(f"{m.event_id}: {_reason(e)}")
+                    await scan.keep(item)
+                    return
+                if opts.after_publish is not None:
+                    try:
+                        await opts.after_publish(m)
+                    except BaseException as e:  # a simulated crash: no ack, stop everything
+                        crashed.append(e)
+                        return
+                try:
+                    await scan.ack(item)
+                except PUBLISH_ERRORS as e:
+                    o.error(f"{m.event_id}: replayed, but still in the DLQ too: {_reason(e)}")
+                    return
+                o.done += 1
+            finally:
+                slots.release()
+
+        try:
+            async for item in scan:
+                o.scanned = scan.seen
+                m = item.message
+                if crashed:
+                    break
+                if not selector.matches(m):
+                    await scan.keep(item)
+                    continue
+                if m.flagged(settings.dlq_flag_replays) and not opts.force:
+                    o.skipped_flagged += 1
+                    await scan.keep(item)
+                    continue
+                o.matched += 1
+                exchange, key = replay_target(m, opts)
+                o.plan[f"{exchange or '(default exchange)'} -> {key}"] += 1
+                if opts.dry_run:
+                    await scan.keep(item)
+                elif _back_into_dlq(exchange, key, o.queue):
+                    o.error(
+                        f"{m.event_id}: where it was first published is unknown (it would go "
+                        "straight back into the DLQ): use --direct or --to, or archive it"
+                    )
+                    await scan.keep(item)
+                elif not await broker.exchange_exists(exchange):
+                    o.error(f"{m.event_id}: exchange {exchange!r} does not exist")
+                    await scan.keep(item)
+                else:
+                    await limiter.wait()
+                    await slots.acquire()
+                    if crashed:
+                        slots.release()
+                        await scan.keep(item)
+                        break
+                    t = asyncio.create_task(one(item, exchange, key))
+                    inflight.add(t)
+                    t.add_done_callback(inflight.discard)
+                if progress is not None:
+                    progress(o)
+                if selector.limit is not None and o.matched >= selector.limit:
+                    break
+        finally:
+            if inflight:  # confirmed publishes get acked; unconfirmed ones stay in the DLQ
+                await asyncio.shield(asyncio.wait(set(inflight), timeout=60))
+            o.scanned, o.renewed = scan.seen, scan.renewed
+            if scan.broken is not None:
+                o.error(f"stopped early, the DLQ channel closed: {_reason(scan.broken)}")
+            if progress is not None:
+                progress(o)
+            if crashed:
+                await scan.close(requeue=False)
+    if crashed:
+        raise crashed[0]

@@ -1,0 +1,1 @@
+"""distsync development harness: simulator, `distsync up`, embedded database, test servers."""
