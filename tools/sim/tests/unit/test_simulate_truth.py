@@ -296,4 +296,6 @@ def test_carrier_replay_ignores_late_scans_and_clears_exceptions_on_the_next_sca
         "delivered",
     ]
     stuck, _ = carriers.replay(scans[:3])
-    assert (stuck.milestone, stuck.reason) == ("exception", "Exception: severe weather")
+    assert (stuck.milestone, stuck.reason) == ("exception", None)  # UPS says why only in text
+    bad_address, _ = carriers.replay([(1, "dhl", "PU"), (2, "dhl", "BA")])
+    assert (bad_address.milestone, bad_address.reason) == ("exception", "address_problem")

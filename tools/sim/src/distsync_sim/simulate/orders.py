@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distsync_sim.simulate import purchasing, returns_flow, supply
-from distsync_sim.simulate.carriers import CARRIER_WEIGHTS, PROFILES
+from distsync_sim.simulate.carriers import CARRIER_WEIGHTS, PROFILES, description
 from distsync_sim.simulate.events import CARRIER, COMMERCE, ERP, WMS
 from distsync_sim.simulate.model import BRANCHES, DCS, ERP_SOURCE, World, wms_source
 
@@ -344,8 +344,8 @@ def _scan_chain(w: World, o: Order, sh: Shipment, plan: list[str], i: int, sent:
         data = {
             "carrier": sh.carrier,
             "tracking_number": sh.tracking,
-            "native_code": code.code,
-            "description": code.description,
+            "native_code": code,
+            "description": description(sh.carrier, code),
         }
         ev = w.emit(CARRIER, "tracking.reported", f"carrier/{sh.carrier}", data)
         sent.append(ev.id)

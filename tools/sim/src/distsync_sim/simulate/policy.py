@@ -1,6 +1,8 @@
 """Business rules the simulator's world follows, written from the contract and the services'
 documented rules (receipt: README "Receipt rules"; returns: README "Workflow"), not from their
 code. Used by the generator to know its own stock and by `truth` to replay what was published.
+The statuses they give are the services' vocabularies (`receipt.messages.PoStatus`,
+`returns.messages.Status`).
 
 Quantities are exact: Fractions of the base unit.
 """
@@ -9,6 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+
+from receipt.messages import PoStatus
+from returns.messages import Status
 
 Q = Fraction
 
@@ -45,7 +50,7 @@ class Po:
     receipt_ids: set[str] = field(default_factory=set)
 
     @property
-    def status(self) -> str:
+    def status(self) -> PoStatus:
         if self.cancelled_at is not None:
             return "cancelled"
         if all(ln.received >= ln.ordered for ln in self.lines.values()):
@@ -152,7 +157,7 @@ class Rma:
             return {}
         return {(s, self.location): a - r for s, (a, r) in self.sku_totals().items() if a > r}
 
-    def status(self) -> str | None:
+    def status(self) -> Status | None:
         if self.authorized_at is None:
             return None
         if sum(self.received.values(), Q(0)) == 0:
@@ -163,12 +168,3 @@ class Rma:
             return "inspected" if self.expecting() else "completed"
         short = any(a > r for a, r in self.sku_totals().values())
         return "partially_received" if short else "received"
-
-
-# disposition -> (on_hand sign, quarantined sign), contract section 5
-DISPOSITIONS: dict[str, tuple[int, int]] = {
-    "restock": (0, -1),
-    "refurbish": (0, 0),
-    "scrap": (-1, -1),
-    "return_to_vendor": (-1, -1),
-}

@@ -1,19 +1,30 @@
 """Customer returns after delivery: authorized by the ERP or the portal, received (in full,
-short, over, with an unexpected SKU), inspected with mixed dispositions."""
+short, over, with an unexpected SKU), inspected with mixed dispositions.
+
+The dispositions are the returns service's (`returns.messages.Disposition`); what each does to
+the stock is availability's table (`availability.domain.rules.DISPOSITIONS`)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from availability.domain.rules import DISPOSITIONS
 from distsync_sim.simulate import supply
 from distsync_sim.simulate.events import COMMERCE, ERP, WMS
 from distsync_sim.simulate.model import ERP_SOURCE, World, wms_source
+from returns.messages import Disposition
 
 if TYPE_CHECKING:
     from distsync_sim.simulate.orders import Order
 
 RETURN_REASONS = ("damaged in transit", "wrong item", "not needed", "defective")
-DISPOSITION_WEIGHTS = {"restock": 0.6, "refurbish": 0.1, "scrap": 0.2, "return_to_vendor": 0.1}
+# how often an inspector picks each disposition
+DISPOSITION_WEIGHTS: dict[Disposition, float] = {
+    "restock": 0.6,
+    "refurbish": 0.1,
+    "scrap": 0.2,
+    "return_to_vendor": 0.1,
+}
 
 
 def start_return(w: World, o: Order) -> None:
@@ -98,13 +109,11 @@ def _inspect(w: World, o: Order, rma_id: str, qtys: dict[str, int]) -> None:
         )
         for d, n in parts:
             lines.append({"sku": sku, "qty": n, "disposition": d})
+            on_hand, quarantined = DISPOSITIONS[d]
             s = w.st(sku, o.location)
-            if d in ("restock",):
-                s.quarantined -= n
-            elif d in ("scrap", "return_to_vendor"):
-                s.on_hand -= n
-                s.quarantined -= n
-            elif r.random() < 0.5:
+            s.on_hand += on_hand * n
+            s.quarantined += quarantined * n
+            if d == "refurbish" and r.random() < 0.5:
                 _refurbished(w, sku, o.location, n)
     if not lines:
         return

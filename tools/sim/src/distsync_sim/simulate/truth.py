@@ -1,6 +1,8 @@
 """Ground truth: what every position, purchase order and RMA must be, replayed from the events
 the simulator published (duplicates and bad messages excluded) through the contract's formulas
-(section 5) and the receipt and returns rules (`policy`). Independent of the services' code.
+(section 5) and the receipt and returns rules (`policy`), restated without the services' code.
+The vocabularies are the services' own: the position's numbers (`AvailabilityNumbers`) and what
+each disposition does to on_hand and quarantined (`availability.domain.rules.DISPOSITIONS`).
 
 Events are replayed in event-time order, never arrival order: a count sets on_hand as of its
 time (a purchase receipt's goods enter at the receipt's own time, which `receipt.confirmed`
@@ -16,21 +18,14 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
+from availability.domain.rules import DISPOSITIONS
+from availability.messages import AvailabilityNumbers
 from distsync_sim.simulate import policy
 from distsync_sim.simulate.events import SimEvent
 
 Q = Fraction
-BUCKETS = (
-    "on_hand",
-    "allocated",
-    "quarantined",
-    "in_transit",
-    "inbound",
-    "returns_pending",
-    "safety_stock",
-    "available_to_sell",
-    "available_to_promise",
-)
+# every number of a position, as availability reports it
+BUCKETS: tuple[str, ...] = tuple(AvailabilityNumbers.model_fields)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -230,7 +225,7 @@ def replay(events: Iterable[SimEvent]) -> Truth:
                     n = q(ln["qty"])
                     key = (ln["sku"], d["location"])
                     rma.inspected[key] = rma.inspected.get(key, Q(0)) + n
-                    oh, qu = policy.DISPOSITIONS[ln["disposition"]]
+                    oh, qu = DISPOSITIONS[ln["disposition"]]
                     p = t.position(*key)
                     if oh:
                         p.movements.append((at, oh * n))

@@ -4,11 +4,15 @@ roll-up, ranks, exceptions and terminal statuses) and for shipment milestones.
 The order's facts are folded in event-time order. Carrier scans reach an order as the
 milestone changes the carrier's scans make (`carriers.replay`), and returns as the RMA status
 changes `truth` derived; both carry the event times the services give them.
+
+The rules are restated here; the vocabularies are order-status's own: the statuses and their
+ranks (`order_status.domain.ranks`), the tables that map a source's native status, a carrier
+milestone or an RMA status to an enterprise status (`order_status.domain.mappings`), and the
+event types it applies (`order_status.domain.fold.APPLY`).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,55 +20,19 @@ from typing import Any
 from distsync_sim.simulate import carriers
 from distsync_sim.simulate.events import SimEvent
 from distsync_sim.simulate.truth import Truth, ms, q
+from order_status.domain.fold import APPLY
+from order_status.domain.mappings import DEFAULTS
+from order_status.domain.ranks import ALLOCATION_TIER, RANK, EnterpriseStatus
 
-RANK = {
-    "received": 0,
-    "credit_approved": 1,
-    "partially_allocated": 2,
-    "backordered": 2,
-    "allocated": 2,
-    "picked": 3,
-    "packed": 4,
-    "partially_shipped": 5,
-    "shipped": 6,
-    "delivered": 7,
-}
-ALLOCATION_TIER = 2
-# native statuses the simulated systems send -> enterprise status (None: known, no change)
-NATIVE: dict[tuple[str, str], str | None] = {
-    ("erp", "credit_hold"): "exception",
-    ("erp", "credit_released"): "credit_approved",
-    ("commerce", "payment_authorized"): "credit_approved",
-    ("edi", "accepted"): "received",
-    ("wms", "waved"): "allocated",
-}
-CARRIER_TO_ORDER = {
-    "label_created": "packed",
-    "picked_up": "shipped",
-    "in_transit": "shipped",
-    "out_for_delivery": "shipped",
-    "delivery_attempted": "shipped",
-    "available_for_pickup": "shipped",
-    "delivered": "delivered",
-    "exception": "exception",
-    "returned_to_sender": "exception",
-}
-RMA_TO_ORDER = {"received": "returned", "inspected": "returned", "completed": "returned"}
-ORDER_TYPES = (
-    "order.created",
-    "order.allocated",
-    "order.deallocated",
-    "order.backordered",
-    "order.cancelled",
-    "order.status_reported",
-    "pick.completed",
-    "pack.completed",
-    "shipment.shipped",
-)
+# the event types order-status applies; the simulator publishes the source systems' ones
+# (tracking updates and RMA statuses reach the fold as `tracking` and `return` facts)
+ORDER_TYPES = frozenset(APPLY)
 
 
-def normalize(code: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", code.strip().lower()).strip("_")
+def mapped(source: str, code: str) -> str | None:
+    """The enterprise status `code` maps to in order-status's table for `source` (None: no
+    change, or a code the table does not know)."""
+    return DEFAULTS.lookup(source, code).status
 
 
 @dataclass(order=True)
@@ -138,8 +106,7 @@ class OrderFold:
         elif f.kind == "order.cancelled":
             self._terminal("cancelled")
         elif f.kind == "order.status_reported":
-            key = (f.system, normalize(d["native_status"]))
-            st = NATIVE.get(key)
+            st = mapped(f.system, d["native_status"])
             if st == "exception":
                 self.exceptions["order"] = d.get("reason") or d["native_status"]
             elif st is not None:
@@ -167,8 +134,8 @@ class OrderFold:
         elif f.kind == "tracking":
             sid = self.by_tracking.get(d["tracking_number"], "tracking:" + d["tracking_number"])
             s = self.shipments.setdefault(sid, _Shipment())
-            st = CARRIER_TO_ORDER[d["milestone"]]
-            if not (s.delivered and st not in ("exception", "delivered")):
+            st = mapped("carrier", d["milestone"])
+            if st is not None and not (s.delivered and st not in ("exception", "delivered")):
                 scope = "shipment:" + sid
                 if st == "exception":
                     self.exceptions[scope] = d.get("reason") or d["milestone"]
@@ -180,7 +147,7 @@ class OrderFold:
                         for lid, n in s.lines:
                             self.line(lid).delivered += n
         elif f.kind == "return":
-            st = RMA_TO_ORDER.get(d["status"])
+            st = mapped("returns", d["status"])
             if st is not None:
                 self._terminal(st)
         if milestone:
@@ -201,7 +168,7 @@ class OrderFold:
     def _covered(self, ln: _Line) -> Any:
         return max(ln.allocated, ln.picked, ln.shipped)
 
-    def rollup(self) -> str:
+    def rollup(self) -> EnterpriseStatus:
         targets = [ln for ln in self.lines.values() if ln.ordered > 0]
         if not targets:
             return "received"
@@ -224,7 +191,7 @@ class OrderFold:
         return "received"
 
     def _advance(self) -> None:
-        best = self.rollup()
+        best: str = self.rollup()
         targets = [ln for ln in self.lines.values() if ln.ordered > 0]
         delivered = bool(targets) and all(ln.delivered >= ln.ordered for ln in targets)
         for c in (self.claim, "delivered" if delivered else None):
