@@ -75,15 +75,16 @@ class Settler:
         """Ack one message now (its fate is decided: retried or dead-lettered elsewhere)."""
         with contextlib.suppress(Exception):
             await m.ack()
-        st = self._state(m)
-        if st is not None:
-            st.outstanding.discard(m.delivery_tag or 0)
-        self._note_settled()
+        self._settled_alone(m)
 
     async def nack_one(self, m: AbstractIncomingMessage) -> None:
         """Give one message back to the broker for redelivery."""
         with contextlib.suppress(Exception):
             await m.nack(requeue=True)
+        self._settled_alone(m)
+
+    def _settled_alone(self, m: AbstractIncomingMessage) -> None:
+        """`m` went out in a frame of its own: a later `multiple` ack passes over it."""
         st = self._state(m)
         if st is not None:
             st.outstanding.discard(m.delivery_tag or 0)

@@ -1,9 +1,9 @@
 """Many confirmed, `mandatory` publishes in one socket write, on an aiormq channel.
 
-Publishing one by one costs a write and several frame objects per message; for the outbox
-relay and the DLQ replay that was the largest cost. This does what `Channel.basic_publish`
-does (delivery tag, confirmation future, return matching by message_id) for a whole batch,
-with one write. It relies on aiormq internals (checked by `batchable`; the version is pinned),
+Publishing one by one costs a write and several frame objects per message, and the outbox
+relay and the DLQ replay publish many at once. This does what `Channel.basic_publish` does
+(delivery tag, confirmation future, return matching by message_id) for a whole batch, with one
+write. It relies on aiormq internals (checked by `batchable`; the version is pinned),
 and callers fall back to one-by-one publishing when they are missing.
 
 Each message is encoded on its own before it takes a delivery tag: one the broker cannot take

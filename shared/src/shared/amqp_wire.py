@@ -4,10 +4,10 @@ pamqp raises on a content header it cannot decode: a timestamp past the year 999
 sending microseconds), a short string that is not UTF-8 (`message_id`, a header name), header
 tables nested deeper than Python's recursion limit, an unknown field type. aiormq then closes the
 whole connection, the message goes back to its queue and the next read fails the same way, so
-nothing could consume, show or remove it. `tolerate_undecodable_properties` (called by every
-connection of the runtime and of the DLQ tools) makes such
-a header decode leniently instead: every property pamqp can read, out-of-range timestamps as None,
-strings with replacement characters, tables deeper than `MAX_TABLE_DEPTH` as a placeholder text.
+nothing can consume, show or remove it. `tolerate_undecodable_properties` (called by every
+connection of the runtime and of the DLQ tools) makes such a header decode leniently instead:
+every property pamqp can read, out-of-range timestamps as None, strings with replacement
+characters, tables deeper than `MAX_TABLE_DEPTH` as a placeholder text.
 The result is a `RawProperties` that keeps the exact bytes received: republishing it (renewal,
 restore) sends them unchanged. It is process-wide (pamqp has no per-connection decoder) and
 changes nothing for a header pamqp decodes.

@@ -2,25 +2,19 @@
 
 Every service refreshes the figure for its own `<service>.dlq` (a periodic task the runtime
 starts for each service, see `shared.runtime`), with its own RabbitMQ user. An empty DLQ
-costs one passive declare. Otherwise the head message is read in place under the DLQ's lock,
-as the dlq tools read it (`shared.dlq_head`); when it has been handed out too often, the whole
-queue is renewed in order, published through `<service>.dlx` (a service's user may not write to
-the default exchange).
+costs one passive declare; otherwise the head is read in place under the DLQ's lock, as the dlq
+tools read it (`shared.dlq_head`).
 
-The age is now minus the head's `last-failure-time`: when it was dead-lettered, i.e. how long
-it has waited in the DLQ. Messages enter at the tail in that order, so the head has waited
-longest. `first-failure-time` would not do: a replayed message that fails again keeps the
-first failure of its original run, so a message back in the DLQ for a minute would read as days
-old, and the head would not be the oldest by it. Messages dead-lettered by the broker (delivery
-limit) carry no failure headers; their `x-death` time is used.
+The age is now minus the head's `last-failure-time`: how long it has waited in the DLQ, and
+messages enter at the tail, so the head has waited longest. `first-failure-time` would not do:
+a replayed message that fails again keeps the first failure of its original run. Messages
+dead-lettered by the broker (delivery limit) carry no failure headers; their `x-death` time is
+used.
 
-On RabbitMQ 3.x a returned message goes back at the tail, so the head can only be read by
-walking the whole queue and handing it back in order; every walk raises each message's delivery
-count, and the queue is republished every `DISTSYNC_DLQ_RENEW_AT` walks (10). A 100,000-event
-chaos run with that walk every 30 s ended with 7 dead letters present twice in one DLQ (the
-service logged each once; the renewal, which republishes and then acks, is the suspected cause,
-not proven), so on 3.x the gauge is left unset unless `DISTSYNC_DLQ_AGE_WALK=true` (compose and
-Kubernetes run RabbitMQ 4.x, where only the head is read).
+On RabbitMQ 3.x the head can only be read by walking the whole queue, which hands every message
+out and back and now and then republishes them all, so there the gauge stays unset unless
+`DISTSYNC_DLQ_AGE_WALK=true` (docs/benchmarks.md says why). Compose and Kubernetes run RabbitMQ
+4.x, where only the head is read.
 """
 
 from __future__ import annotations
@@ -32,7 +26,8 @@ from typing import Any
 import aiormq
 
 from shared.amqp_wire import tolerate_undecodable_properties
-from shared.dlq_head import IDLE_S, RENEW_AT, Head, depth, locked, read_head
+from shared.dlq_head import RENEW_AT, depth, locked, read_head
+from shared.dlq_message import Head
 from shared.logging import get_logger
 from shared.metrics import DLQ_OLDEST_AGE
 from shared.service import PeriodicTask, TaskContext
@@ -83,7 +78,6 @@ async def oldest_age(
     in_place: bool | None = None,
     walk: bool = True,
     renew_at: int = RENEW_AT,
-    idle_s: float = IDLE_S,
 ) -> float | None:
     """The age of the head of `<service>.dlq` (0 when it is empty); None when another reader
     holds the queue, or when reading the head would take walking the whole queue and `walk` is
@@ -107,25 +101,19 @@ async def oldest_age(
             if not held:
                 log.info("dlq_age_skipped_queue_busy", queue=queue)
                 return None
-            m = await read_head(conn, queue, in_place=at_head, renew_at=renew_at, idle_s=idle_s)
+            m = await read_head(conn, queue, in_place=at_head, renew_at=renew_at)
     finally:
         with contextlib.suppress(Exception):
             await conn.close()
     return 0.0 if m is None else age_of(m, datetime.now(UTC))
 
 
-async def refresh(ctx: TaskContext, *, in_place: bool | None = None) -> None:
+async def refresh(ctx: TaskContext) -> None:
     """Set the gauge for the context's service; a busy queue keeps the last value."""
-    if not ctx.settings.dlq_age_gauge:
+    s = ctx.settings
+    if not s.dlq_age_gauge:
         return
-    walk = bool(getattr(ctx.settings, "dlq_age_walk", False))
-    age = await oldest_age(
-        ctx.service,
-        ctx.settings.amqp_url,
-        in_place=in_place,
-        walk=walk,
-        renew_at=ctx.settings.dlq_renew_at,
-    )
+    age = await oldest_age(ctx.service, s.amqp_url, walk=s.dlq_age_walk, renew_at=s.dlq_renew_at)
     if age is not None:
         DLQ_OLDEST_AGE.labels(ctx.service).set(age)
 

@@ -1,15 +1,15 @@
-"""CloudEvents 1.0 structured-JSON envelope: parse, validate, build, mirror onto AMQP."""
+"""Parsing a message body into a CloudEvent within the bounds of `shared.bounds`: any bytes give
+an event or an `EnvelopeError` with its failure kind. The model itself is `shared.cloudevent`."""
 
 from __future__ import annotations
 
 import json
 import math
 import re
-import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
+from pydantic import ValidationError
 
 from shared.bounds import (
     MAX_BODY_BYTES,
@@ -17,18 +17,24 @@ from shared.bounds import (
     MAX_EXTENSION_VALUE_CHARS,
     MAX_EXTENSIONS,
     MAX_ID_BYTES,
-    MAX_ID_CHARS,
     MAX_JSON_DEPTH,
-    MAX_TEXT_CHARS,
     EventTimeWindow,
-    IdChars,
-    UtcDatetime,
     fits_short_string,
 )
+from shared.cloudevent import (
+    CONTENT_TYPE,
+    CloudEvent,
+    amqp_properties,
+    build,
+    encode,
+    format_time,
+    new_id,
+    now,
+)
 
-CONTENT_TYPE = "application/cloudevents+json"
-KNOWN_SYSTEMS = ("erp", "wms", "tms", "carrier", "commerce", "edi", "portal")
 DEFAULT_WINDOW = EventTimeWindow()
+ATTRIBUTES = frozenset(CloudEvent.model_fields)
+"""The envelope attributes distsync knows; any other top-level member is an extension."""
 
 
 class EnvelopeError(ValueError):
@@ -45,71 +51,11 @@ class EnvelopeError(ValueError):
         self.reason = reason
 
 
-_ShortChars = Annotated[str, StringConstraints(max_length=MAX_ID_CHARS)]
 _SHORT_STRINGS = ("id", "source", "type", "datacontenttype", "correlationid", "causationid")
 """Attributes that become AMQP short strings (message_id, type, correlation_id...): the parser
 also holds them to MAX_ID_BYTES of UTF-8, which only a non-ASCII body can exceed."""
 
-
-class CloudEvent(BaseModel):
-    """A CloudEvents 1.0 envelope with distsync's `correlationid`/`causationid` extensions."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    specversion: str
-    id: IdChars
-    source: IdChars
-    type: IdChars
-    time: UtcDatetime
-    datacontenttype: _ShortChars | None = "application/json"
-    subject: Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)] | None = None
-    correlationid: _ShortChars | None = None
-    causationid: _ShortChars | None = None
-    data: Any = None
-
-    @field_validator("specversion")
-    @classmethod
-    def _spec(cls, v: str) -> str:
-        if v != "1.0":
-            raise ValueError("specversion must be '1.0'")
-        return v
-
-    @property
-    def system(self) -> str:
-        """The `<system>` part of `source`; it selects per-source mapping tables."""
-        return self.source.split("/", 1)[0].lower()
-
-    def to_json_bytes(self) -> bytes:
-        return encode(self.to_dict())
-
-    def to_dict(self) -> dict[str, Any]:
-        d = self.model_dump(mode="json", exclude_none=True)
-        d["time"] = format_time(self.time)
-        return d
-
-
-def format_time(t: datetime) -> str:
-    """RFC 3339 with milliseconds and a Z suffix."""
-    t = t.astimezone(UTC) if t.tzinfo else t.replace(tzinfo=UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
-
-
-def encode(obj: Any) -> bytes:
-    """Compact JSON; NaN and infinities raise ValueError, as they are not JSON."""
-    return json.dumps(obj, separators=(",", ":"), default=_default, allow_nan=False).encode()
-
-
-def _default(o: Any) -> Any:
-    if isinstance(o, datetime):
-        return format_time(o)
-    if isinstance(o, BaseModel):
-        return o.model_dump(mode="json", exclude_none=True)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-ATTRIBUTES = frozenset(CloudEvent.model_fields)
-"""The envelope attributes distsync knows; any other top-level member is an extension."""
-
+_ERRORS_SHOWN = 5  # validation errors a summary names; the rest are counted
 _BOM = b"\xef\xbb\xbf"
 _STRING = re.compile(rb'"[^"]*"')
 _NOT_BRACKET_OR_QUOTE = bytes(b for b in range(256) if b not in b'[]{}"')
@@ -275,66 +221,28 @@ def _time_out_of_range(e: ValidationError) -> bool:
     return all(err["type"] == "out_of_range" and err["loc"] == ("time",) for err in e.errors())
 
 
-def short_errors(e: ValidationError, limit: int = 5) -> str:
+def short_errors(e: ValidationError) -> str:
     """A compact, readable summary of pydantic errors: `field.path: message; ...`."""
     parts = []
-    for err in e.errors()[:limit]:
+    for err in e.errors()[:_ERRORS_SHOWN]:
         loc = ".".join(str(x) for x in err["loc"]) or "(root)"
         parts.append(f"{loc}: {err['msg']}")
-    more = len(e.errors()) - limit
+    more = len(e.errors()) - _ERRORS_SHOWN
     if more > 0:
         parts.append(f"... and {more} more")
     return "; ".join(parts)
 
 
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def build(
-    type: str,
-    data: Any,
-    *,
-    source: str,
-    id: str | None = None,
-    time: datetime | None = None,
-    correlationid: str | None = None,
-    causationid: str | None = None,
-    subject: str | None = None,
-) -> CloudEvent:
-    """Build an outgoing CloudEvent; `data` may be a pydantic model or a plain dict."""
-    if isinstance(data, BaseModel):
-        data = data.model_dump(mode="json", exclude_none=True)
-    return CloudEvent(
-        specversion="1.0",
-        id=id or new_id(),
-        source=source,
-        type=type,
-        time=_to_ms(time or now()),
-        datacontenttype="application/json",
-        correlationid=correlationid,
-        causationid=causationid,
-        subject=subject,
-        data=data,
-    )
-
-
-def _to_ms(t: datetime) -> datetime:
-    """Millisecond precision, so an event equals what its JSON says."""
-    return t.replace(microsecond=t.microsecond // 1000 * 1000)
-
-
-def amqp_properties(ev: CloudEvent) -> dict[str, Any]:
-    """AMQP properties that mirror the envelope, as the contract requires."""
-    return {
-        "message_id": ev.id,
-        "type": ev.type,
-        "correlation_id": ev.correlationid,
-        "timestamp": ev.time,
-        "content_type": CONTENT_TYPE,
-        "delivery_mode": 2,
-    }
+__all__ = [
+    "CONTENT_TYPE",
+    "CloudEvent",
+    "EnvelopeError",
+    "amqp_properties",
+    "build",
+    "encode",
+    "format_time",
+    "new_id",
+    "now",
+    "parse",
+    "short_errors",
+]

@@ -30,10 +30,6 @@ class ContractViolation(PermanentError):
     kind = "contract_violation"
 
 
-class TransientError(Exception):
-    """Worth retrying later: a dependency is down or busy."""
-
-
 class RetryableError(Exception):
     """Fails now but may succeed once another message has landed, so it is not permanent: the
     runtime retries it through the delayed retry queues and its message stays the reason in the

@@ -21,6 +21,7 @@ H_TYPE = "event-type"
 H_REPLAY_COUNT = "replay-count"
 H_REPLAYED_BY = "replayed-by"
 H_REPLAYED_AT = "replayed-at"
+STACK_CHARS = 2000  # how much of a traceback's end the stack-trace header keeps
 
 FAILURE_HEADERS = (
     H_KIND,
@@ -51,9 +52,10 @@ def attempts_of(headers: dict[str, Any]) -> int:
         return 0
 
 
-def stack_excerpt(exc: BaseException, limit: int = 2000) -> str:
+def stack_excerpt(exc: BaseException) -> str:
+    """The end of the traceback, where the failure is, within the header's size."""
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=8))
-    return text[-limit:]
+    return text[-STACK_CHARS:]
 
 
 def failure_headers(

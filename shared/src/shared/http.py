@@ -18,8 +18,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.envelope import short_errors
-
 ReadyCheck = Callable[[], Awaitable[dict[str, str]]]
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -285,6 +283,5 @@ __all__ = [
     "create_app",
     "problem",
     "read_body",
-    "short_errors",
     "utc_time",
 ]

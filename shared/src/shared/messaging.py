@@ -16,7 +16,7 @@ from pamqp.commands import Basic
 
 from shared.amqp_batch import Pending, batchable, encode_head, publish_batch, representable
 from shared.amqp_wire import tolerate_undecodable_properties
-from shared.envelope import CloudEvent, amqp_properties
+from shared.cloudevent import CloudEvent, amqp_properties
 from shared.errors import PublishNacked, Unpublishable, UnroutableError
 from shared.metrics import PUBLISHED
 
@@ -95,7 +95,6 @@ class Publisher:
         *,
         headers: dict[str, Any] | None = None,
         type_label: str | None = None,
-        mandatory: bool = True,
     ) -> None:
         """Publish and wait for the broker's confirm; raise on return or nack, and Unpublishable
         (nothing sent) when AMQP cannot encode the message. Mirrored envelope values AMQP cannot
@@ -111,7 +110,7 @@ class Publisher:
             raise Unpublishable(f"the broker cannot take this message: {e!r}") from e
         ex = await self._exchange(exchange)
         try:
-            confirm = await ex.publish(msg, routing_key=routing_key, mandatory=mandatory)
+            confirm = await ex.publish(msg, routing_key=routing_key, mandatory=True)
         except DeliveryError as e:
             if isinstance(e.frame, Basic.Return):
                 PUBLISHED.labels(self._service, label, "unroutable").inc()

@@ -11,8 +11,7 @@ from pymongo import InsertOne, ReplaceOne
 from shared.relay.layout import OUTBOX, outbox_doc
 from shared.uow import BaseUnitOfWork, Contract
 
-# keys per `$in` query: on the embedded test server an `$in` costs more than linearly in its
-# keys, so a long list is read in chunks; mongod is indifferent to it
+# keys per `$in` query: the embedded test server answers a long list faster in chunks
 PRELOAD_CHUNK = 50
 
 

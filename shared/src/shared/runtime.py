@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
 from shared import dlq_age, inbox, outbox
+from shared.cloudevent import CloudEvent
 from shared.consumer import Consumer
-from shared.envelope import CloudEvent
 from shared.http import create_app
 from shared.logging import configure, get_logger
 from shared.messaging import Publisher, connect
@@ -67,7 +67,6 @@ class ServiceRuntime:
         self._server: uvicorn.Server | None = None
         self._server_task: asyncio.Task[None] | None = None
         self.app: FastAPI = self._build_app()
-        self.stopped = asyncio.Event()
 
     @property
     def port(self) -> int:
@@ -244,7 +243,6 @@ class ServiceRuntime:
         with contextlib.suppress(Exception):
             await self.client.close()
         UP.labels(self.svc.name).set(0)
-        self.stopped.set()
         log.info("service_stopped", service=self.svc.name)
 
 
@@ -275,9 +273,8 @@ async def serve_forever(svc: ServiceDefinition, settings: ServiceSettings | None
                 return
             except TimeoutError:
                 delay = min(delay * 2, 15.0)
-    # Everything built so far (modules, models, the app: ~90,000 objects) lives as long as the
-    # process. Frozen, the cyclic collector stops walking it on every full collection (~40 ms
-    # each, a pause of the whole event loop); reference counting still frees what dies.
+    # what is built so far lives as long as the process: frozen, full collections stop walking
+    # it (each walk pauses the event loop); reference counting still frees what dies
     gc.freeze()
     await stop.wait()
     await rt.stop()

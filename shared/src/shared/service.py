@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from shared.envelope import CloudEvent
+from shared.cloudevent import CloudEvent
 
 if TYPE_CHECKING:
     from fastapi import APIRouter

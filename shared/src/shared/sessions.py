@@ -7,7 +7,7 @@ only a few) in `runtime_sessions`, with a heartbeat. A process whose entry is st
 process is gone from this host, or that is this process's previous incarnation (a container
 restarted in place keeps host name and pid), has its sessions killed by any live replica; a
 restarted process does that before it consumes anything. Killing a live process's session by
-mistake (a loop stalled longer than `stale_s`) only aborts its open transaction, which then
+mistake (a loop stalled longer than `STALE_S`) only aborts its open transaction, which then
 retries: never a wrong result.
 """
 
@@ -28,6 +28,8 @@ from shared.logging import get_logger
 from shared.metrics import SESSIONS_KILLED
 
 COLLECTION = "runtime_sessions"
+HEARTBEAT_S = 2.0  # how often a process renews its entry and reaps dead ones
+STALE_S = 15.0  # an entry not renewed for this long is a dead process's
 log = get_logger("shared.sessions")
 
 
@@ -52,20 +54,10 @@ def _binary(lsid: Any) -> Binary:
 class SessionRegistry:
     """This process's entry in `runtime_sessions`, and the reaper of dead processes' sessions."""
 
-    def __init__(
-        self,
-        service: str,
-        client: Any,
-        db: Any,
-        *,
-        heartbeat_s: float = 2.0,
-        stale_s: float = 15.0,
-    ) -> None:
+    def __init__(self, service: str, client: Any, db: Any) -> None:
         self.service = service
         self.client = client
         self.coll = db[COLLECTION]
-        self.heartbeat_s = heartbeat_s
-        self.stale_s = stale_s
         self.token = uuid.uuid4().hex
         self.host = socket.gethostname()
         self.pid = os.getpid()
@@ -118,7 +110,7 @@ class SessionRegistry:
         if doc["_id"] == self.token:
             return False
         beat = doc.get("heartbeat_at")
-        if beat is None or beat < now - timedelta(seconds=self.stale_s):
+        if beat is None or beat < now - timedelta(seconds=STALE_S):
             return True
         if doc.get("host") == self.host:
             pid = int(doc.get("pid") or 0)
@@ -153,7 +145,7 @@ class SessionRegistry:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self.heartbeat_s)
+            await asyncio.sleep(HEARTBEAT_S)
             try:
                 await self._beat()
                 await self.reap()

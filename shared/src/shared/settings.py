@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TypeVar
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,7 +34,7 @@ class ServiceSettings(BaseSettings):
     batch_size: int = 100
     batch_wait_ms: float = 5.0
     # batches in flight at most; a second one starts only when a full batch waits (a backlog),
-    # and no two in flight share a document that Route.preload names (shared.consumer)
+    # and no two in flight share a document that Route.preload names (shared.consume.scheduling)
     lanes: int = 2
     retry_delays_s: list[int] = [1, 10, 60]
     max_attempts: int = 5  # deliveries before a repeatedly failing message is dead-lettered
@@ -74,3 +75,15 @@ class ServiceSettings(BaseSettings):
 
 
 DEFAULT_PORTS = {name: port for name, _, port in SERVICE_TABLE}
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def settings_as(settings: object, cls: type[S]) -> S:
+    """The settings the runtime passes down (`uow.settings`, `ctx.settings`) as a service's own
+    class; its defaults, not the environment, when none were given (a unit of work in a test)."""
+    if settings is None:
+        settings = cls.model_construct()
+    if not isinstance(settings, cls):
+        raise TypeError(f"{cls.__name__} needed, not {type(settings).__name__}")
+    return settings

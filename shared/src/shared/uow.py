@@ -19,7 +19,8 @@ from typing import Any, Protocol
 from bson import Decimal128, ObjectId
 from pydantic import BaseModel, ValidationError
 
-from shared.envelope import CloudEvent, build, now, short_errors
+from shared.cloudevent import CloudEvent, build, now
+from shared.envelope import short_errors
 from shared.errors import OutgoingEventInvalid
 
 # `source` is `<system>/<instance>`; for distsync's own events the system is the service name

@@ -23,6 +23,7 @@ from runtime_support import (
     start,
 )
 from shared import dlq_age as A
+from shared import dlq_head
 from shared import failures as F
 from shared.errors import Rejected
 from shared.runtime import periodic_tasks
@@ -121,23 +122,27 @@ async def test_the_gauge_is_the_age_of_the_head_by_its_last_failure_and_moves_no
     assert await ids_in(amqp_url, f"{service}.dlq") == ids
 
 
-async def test_on_a_tail_requeueing_broker_refreshes_keep_the_order_through_renewals(amqp_url):
+async def test_on_a_tail_requeueing_broker_refreshes_keep_the_order_through_renewals(
+    amqp_url, monkeypatch
+):
+    monkeypatch.setattr(dlq_head, "IDLE_S", 2.0)
     now = datetime.now(UTC)
     minutes = range(100, 0, -10)  # more than a head read's prefetch takes along
     service, ids = await seed(amqp_url, [now - timedelta(minutes=m) for m in minutes])
     for _ in range(7):  # renewed twice on the way; reading the head alone would rotate it
-        age = await A.oldest_age(service, amqp_url, renew_at=3, idle_s=2.0)
+        age = await A.oldest_age(service, amqp_url, renew_at=3)
         assert close_to(age, 6000.0)
     assert await ids_in(amqp_url, f"{service}.dlq") == ids
 
 
-async def test_reading_only_the_head_never_lets_the_delivery_limit_drop_it(amqp_url):
+async def test_reading_only_the_head_never_lets_the_delivery_limit_drop_it(amqp_url, monkeypatch):
+    monkeypatch.setattr(dlq_head, "IDLE_S", 2.0)
     now = datetime.now(UTC)
     service, ids = await seed(
         amqp_url, [now - timedelta(minutes=m) for m in range(100, 0, -10)], delivery_limit=4
     )
     for _ in range(12):  # unguarded, the head would be dropped at the fifth read
-        age = await A.oldest_age(service, amqp_url, in_place=True, renew_at=3, idle_s=2.0)
+        age = await A.oldest_age(service, amqp_url, in_place=True, renew_at=3)
         assert close_to(age, 6000.0)
     assert await queue_depth(amqp_url, f"{service}.dlq") == 10
     assert await ids_in(amqp_url, f"{service}.dlq") == ids

@@ -11,7 +11,7 @@ from pamqp import commands as spec
 
 from shared import dlq_age as A
 from shared import failures as F
-from shared.dlq_head import Head, _renewal_properties, renewal_due
+from shared.dlq_message import Head, renewal_due, renewal_properties
 from shared.runtime import periodic_tasks
 from shared.service import PeriodicTask, ServiceDefinition
 
@@ -106,7 +106,7 @@ def test_a_renewed_copy_keeps_where_the_broker_first_took_it_from_and_drops_the_
         user_id="receipt",
         headers={"x-first-death-exchange": "erp.events", "x-delivery-count": 4},
     )
-    props = _renewal_properties(dm, Head.of("receipt.dlq", dm))
+    props = renewal_properties(dm, Head.of("receipt.dlq", dm))
     assert props.headers == {
         "x-first-death-exchange": "erp.events",
         F.H_ORIG_EXCHANGE: "erp.events",
@@ -118,7 +118,7 @@ def test_a_renewed_copy_keeps_where_the_broker_first_took_it_from_and_drops_the_
 def test_a_renewed_copy_of_a_copy_or_of_a_runtime_dead_letter_keeps_its_headers_as_they_are():
     own = {F.H_ORIG_EXCHANGE: "wms.events", F.H_ORIG_KEY: "thing.happened", F.H_ATTEMPTS: 5}
     dm = delivered("receipt.dlx", "thing.happened", message_id="m-2", headers=own)
-    assert _renewal_properties(dm, Head.of("receipt.dlq", dm)).headers == own
+    assert renewal_properties(dm, Head.of("receipt.dlq", dm)).headers == own
     again = delivered("receipt.dlx", "receipt.dlq", headers={"x-delivery-count": 9})
-    props = _renewal_properties(again, Head.of("receipt.dlq", again))
+    props = renewal_properties(again, Head.of("receipt.dlq", again))
     assert props.headers == {} and props.message_id is None  # no id invented for it

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pydantic import Field
 
 from availability.domain.position import DEFAULT_LOG_MAX, DEFAULT_LOG_WINDOW, MovementLog
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, settings_as
 
 
 class AvailabilitySettings(ServiceSettings):
@@ -31,10 +31,5 @@ class AvailabilitySettings(ServiceSettings):
 
 
 def settings_of(settings: object) -> AvailabilitySettings:
-    """The settings the runtime passes down (`uow.settings`, `ctx.settings`), typed; the
-    defaults when none were given (a unit of work built by a test)."""
-    if settings is None:
-        return AvailabilitySettings.model_construct()
-    if not isinstance(settings, AvailabilitySettings):
-        raise TypeError(f"availability needs AvailabilitySettings, not {type(settings).__name__}")
-    return settings
+    """The settings the runtime passes down, typed; the defaults when none were given."""
+    return settings_as(settings, AvailabilitySettings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from carrier_tracking.domain.carriers import normalise_carrier
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, settings_as
 
 
 class CarrierTrackingSettings(ServiceSettings):
@@ -21,12 +21,5 @@ class CarrierTrackingSettings(ServiceSettings):
 
 
 def settings_of(settings: object) -> CarrierTrackingSettings:
-    """The settings the runtime passes down (`uow.settings`, `ctx.settings`), typed; the
-    defaults (no webhook secrets) when none were given."""
-    if settings is None:
-        return CarrierTrackingSettings.model_construct()
-    if not isinstance(settings, CarrierTrackingSettings):
-        raise TypeError(
-            f"carrier-tracking needs CarrierTrackingSettings, not {type(settings).__name__}"
-        )
-    return settings
+    """The settings the runtime passes down, typed; the defaults when none were given."""
+    return settings_as(settings, CarrierTrackingSettings)

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from order_status.domain.mappings import DEFAULTS, Tables, merge
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, settings_as
 
 
 class OrderStatusSettings(ServiceSettings):
@@ -32,10 +32,5 @@ def load_tables(path: str | None) -> Tables:
 
 
 def settings_of(settings: object) -> OrderStatusSettings:
-    """The settings the runtime passes down (`uow.settings`, `ctx.settings`), typed; the
-    defaults when none were given (a unit of work built by a test)."""
-    if settings is None:
-        return OrderStatusSettings.model_construct()
-    if not isinstance(settings, OrderStatusSettings):
-        raise TypeError(f"order-status needs OrderStatusSettings, not {type(settings).__name__}")
-    return settings
+    """The settings the runtime passes down, typed; the defaults when none were given."""
+    return settings_as(settings, OrderStatusSettings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from receipt.domain.policy import DEFAULT_TOLERANCE_PCT
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, settings_as
 
 
 class ReceiptSettings(ServiceSettings):
@@ -14,10 +14,5 @@ class ReceiptSettings(ServiceSettings):
 
 
 def settings_of(settings: object) -> ReceiptSettings:
-    """The settings the runtime passes down (`uow.settings`, `ctx.settings`), typed; the
-    defaults when none were given (a unit of work built by a test)."""
-    if settings is None:
-        return ReceiptSettings.model_construct()
-    if not isinstance(settings, ReceiptSettings):
-        raise TypeError(f"receipt needs ReceiptSettings, not {type(settings).__name__}")
-    return settings
+    """The settings the runtime passes down, typed; the defaults when none were given."""
+    return settings_as(settings, ReceiptSettings)

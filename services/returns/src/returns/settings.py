@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, settings_as
 
 
 class ReturnsSettings(ServiceSettings):
@@ -14,10 +14,5 @@ class ReturnsSettings(ServiceSettings):
 
 
 def settings_of(settings: object) -> ReturnsSettings:
-    """The settings the runtime passes down (`uow.settings`, `ctx.settings`), typed; the
-    defaults when none were given (a unit of work built by a test)."""
-    if settings is None:
-        return ReturnsSettings.model_construct()
-    if not isinstance(settings, ReturnsSettings):
-        raise TypeError(f"returns needs ReturnsSettings, not {type(settings).__name__}")
-    return settings
+    """The settings the runtime passes down, typed; the defaults when none were given."""
+    return settings_as(settings, ReturnsSettings)
