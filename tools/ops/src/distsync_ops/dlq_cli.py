@@ -8,23 +8,29 @@ operator declined or cancelled (Ctrl-C) -- whatever was done before that is repo
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-import time
-from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from distsync_ops import console
 from distsync_ops import dlq as D
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOTHING = 0, 1, 2, 3
-EXIT_INTERRUPTED = -1  # internal: reported as EXIT_NOTHING after saying what was done
-T = TypeVar("T")
-
-
-# --- arguments --------------------------------------------------------------------------------
+from distsync_ops.dlq_render import render_audit, render_list, render_show
+from distsync_ops.dlq_run import (
+    EXIT_FAILED,
+    EXIT_NOTHING,
+    EXIT_OK,
+    EXIT_USAGE,
+    confirm,
+    declined,
+    emit,
+    emit_outcome,
+    exit_code,
+    fail,
+    run,
+    run_outcome,
+    settings,
+)
 
 
 def register(sub: Any) -> None:
@@ -178,206 +184,42 @@ def selector_of(args: argparse.Namespace) -> D.Selector:
     )
 
 
-# --- running ----------------------------------------------------------------------------------
-
-
-def _settings(args: argparse.Namespace) -> D.DlqSettings:
-    """From the environment, else the stack `distsync up` runs, else the defaults."""
-    found: dict[str, Any] = dict(console.resolved(args, "distsync dlq").values)
-    return D.DlqSettings(**found)
-
-
-def run(args: argparse.Namespace, make: Callable[[], Awaitable[T]]) -> tuple[int, T | None]:
-    """Run one operation; map failures to exit codes (an interrupted run reports what it did).
-    Log lines (the audit line among them) go to stderr, warnings only unless --verbose."""
-    console.configure_logging(console.verbose(args))
-    try:
-        return EXIT_OK, asyncio.run(_run(make))
-    except KeyboardInterrupt:
-        print("distsync dlq: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED, None
-    except D.NothingToDo as e:
-        _fail(args, str(e), EXIT_NOTHING)
-        return EXIT_NOTHING, None
-    except D.UsageError as e:
-        _fail(args, str(e), EXIT_USAGE)
-        return EXIT_USAGE, None
-    except Exception as e:
-        _fail(args, f"{type(e).__name__}: {e}", EXIT_FAILED)
-        return EXIT_FAILED, None
-
-
-async def _run(make: Callable[[], Awaitable[T]]) -> T:
-    return await make()
-
-
-def _code(code: int) -> int:
-    return EXIT_NOTHING if code == EXIT_INTERRUPTED else code
-
-
-def _fail(args: argparse.Namespace, text: str, code: int) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps({"ok": False, "error": text, "exit_code": code}))
-    print(f"distsync dlq: {text}", file=sys.stderr)
+def cmd_list(args: argparse.Namespace) -> int:
+    s = settings(args)
+    code, res = run(args, lambda: D.list_queues(s, _targets(args.service)))
+    if res is None:
+        return exit_code(code)
+    if args.service and res[0].error:
+        fail(args, res[0].error, EXIT_USAGE)
+        return EXIT_USAGE
+    emit(args, [q.as_dict() for q in res], lambda: render_list(res, s.dlq_flag_replays))
+    return EXIT_FAILED if any(q.error for q in res) else EXIT_OK
 
 
 def _targets(service: str | None) -> list[str]:
     return [service] if service else D.known_targets()
 
 
-def confirm(args: argparse.Namespace, question: str) -> bool:
-    if getattr(args, "yes", False):
-        return True
-    if not sys.stdin.isatty():
-        print(f"distsync dlq: {question} -- not a terminal: add --yes to go ahead", file=sys.stderr)
-        return False
-    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
-    try:
-        return input().strip().lower() in ("y", "yes")
-    except EOFError:
-        return False
-
-
-class ProgressBar:
-    """`[#####-----] 120/400 scanned  100 done  312/s` on stderr, only on a terminal."""
-
-    def __init__(self, label: str, enabled: bool) -> None:
-        self.label = label
-        self.enabled = enabled and sys.stderr.isatty()
-        self._last = 0.0
-        self._drawn = False
-
-    def __call__(self, o: D.Outcome) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self._last < 0.1:
-            return
-        self._last = now
-        total = max(o.depth, o.scanned, 1)
-        filled = int(30 * min(o.scanned, total) / total)
-        rate = o.done / max(now - o.started, 1e-6)
-        sys.stderr.write(
-            f"\r{self.label} [{'#' * filled}{'-' * (30 - filled)}] {o.scanned}/{total} scanned"
-            f"  {o.done} done  {o.failed} failed  {rate:,.0f}/s "
-        )
-        sys.stderr.flush()
-        self._drawn = True
-
-    def end(self) -> None:
-        if self._drawn:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
-# --- commands ---------------------------------------------------------------------------------
-
-
-def cmd_list(args: argparse.Namespace) -> int:
-    s = _settings(args)
-    code, res = run(args, lambda: D.list_queues(s, _targets(args.service)))
-    if res is None:
-        return _code(code)
-    if args.service and res[0].error:
-        _fail(args, res[0].error, EXIT_USAGE)
-        return EXIT_USAGE
-    if args.json:
-        print(json.dumps([q.as_dict() for q in res], default=str))
-    else:
-        print(render_list(res, s.dlq_flag_replays))
-    return EXIT_FAILED if any(q.error for q in res) else EXIT_OK
-
-
-def render_list(res: Sequence[D.QueueSummary], flag: int) -> str:
-    rows = [
-        [q.target, q.queue, q.depth, _t(q.oldest), _t(q.newest), q.flagged or "", q.error or ""]
-        for q in res
-    ]
-    out = [table(["SERVICE", "QUEUE", "DEPTH", "OLDEST", "NEWEST", "FLAGGED", ""], rows)]
-    groups = [(q, g) for q in res for g in q.groups]
-    if groups:
-        out.append("")
-        out.append(
-            table(
-                ["GROUP", "SERVICE", "COUNT", "EXCEPTION", "TYPE", "OLDEST", "NEWEST", "EXAMPLE"],
-                [
-                    [
-                        g.id,
-                        q.target,
-                        g.count,
-                        g.exception_type,
-                        g.event_type,
-                        _t(g.oldest),
-                        _t(g.newest),
-                        _short(g.example or "", 60)
-                        + (f" [{g.flagged} flagged]" if g.flagged else ""),
-                    ]
-                    for q, g in groups
-                ],
-            )
-        )
-    partial = [q for q in res if q.scanned < q.depth]
-    for q in partial:
-        out.append(f"({q.queue}: groups from the first {q.scanned} of {q.depth} messages)")
-    if any(q.flagged for q in res):
-        out.append(f"flagged: replayed {flag} times or more; replay needs --force")
-    return "\n".join(out)
-
-
 def cmd_show(args: argparse.Namespace) -> int:
-    s = _settings(args)
+    s = settings(args)
     sel = selector_of(args)
     code, msgs = run(args, lambda: D.show(s, args.service, limit=args.limit, selector=sel))
     if msgs is None:
-        return _code(code)
+        return exit_code(code)
     flag = s.dlq_flag_replays
-    if args.json:
-        print(json.dumps([m.summary(flag) for m in msgs], default=str))
-    else:
-        print(render_show(msgs, flag, full=args.full) or "(no messages)")
+    emit(
+        args,
+        [m.summary(flag) for m in msgs],
+        lambda: render_show(msgs, flag, full=args.full) or "(no messages)",
+    )
     return EXIT_OK
 
 
-def render_show(msgs: Sequence[D.DeadLetter], flag: int, *, full: bool = False) -> str:
-    blocks = []
-    for m in msgs:
-        d = m.summary(flag)
-        head = f"#{d['position']}  id={d['id']}  type={d['type']}  group={d['group']}"
-        if d["flagged"]:
-            head += f"  ** FLAGGED: replayed {d['replay_count']} times **"
-        h = m.headers
-        lines = [
-            head,
-            f"  failure   {d['exception_type']} ({D._text(h.get('failure-kind')) or '-'}): "
-            + _short(d["exception_message"] or "", None if full else 300),
-            f"  attempts  {d['attempts']}   first {_t(m.first_failure)}   last "
-            f"{_t(m.last_failure)}   replays {d['replay_count']}"
-            + (f" (last by {D._text(h.get('replayed-by'))})" if d["replay_count"] else ""),
-            f"  from      {d['original_exchange'] or '(default)'} / {d['original_routing_key']}"
-            f"   service {m.service}   queue {D._text(h.get('queue')) or '-'}",
-        ]
-        if full and h.get("stack-trace"):
-            lines.append(
-                "  stack     " + str(D._text(h["stack-trace"])).replace("\n", "\n            ")
-            )
-        if d["undecodable_properties"]:
-            lines.append(f"  props     not decodable as sent: {d['undecodable_properties']}")
-        if d["event"] is not None:
-            lines.append("  event     " + _short(json.dumps(d["event"]), None if full else 400))
-        else:
-            why = d["body_problem"] or "too big to show whole"
-            lines.append(f"  body      {d['body_bytes']:,} bytes, {why}; it begins:")
-            text = d["body"] if full else m.excerpt(400)
-            lines.append("            " + _short(text, None if full else 400))
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)
-
-
 def cmd_replay(args: argparse.Namespace) -> int:
-    s = _settings(args)
+    s = settings(args)
     sel = selector_of(args)
     if args.to is not None and args.direct:
-        _fail(args, "--to and --direct contradict each other", EXIT_USAGE)
+        fail(args, "--to and --direct contradict each other", EXIT_USAGE)
         return EXIT_USAGE
     opts = D.ReplayOptions(
         to=args.to, direct=args.direct, rate=args.rate, dry_run=args.dry_run, force=args.force
@@ -385,8 +227,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if not args.dry_run and sel.is_all and sel.limit is None:
         where = "their own queue" if args.direct else (args.to or "where they came from")
         if not confirm(args, f"Replay ALL messages of {D.queue_of(args.service)} to {where}?"):
-            return _declined(args)
-    return _outcome_cmd(
+            return declined(args)
+    return run_outcome(
         args,
         "replay",
         lambda o, bar: D.replay(
@@ -396,14 +238,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_archive(args: argparse.Namespace) -> int:
-    s = _settings(args)
+    s = settings(args)
     sel = selector_of(args)
     if args.purge:
         what = "ALL messages" if sel.is_all else "the selected messages"
         question = f"Archive, then REMOVE {what} of {D.queue_of(args.service)}?"
         if not confirm(args, question):
-            return _declined(args)
-    return _outcome_cmd(
+            return declined(args)
+    return run_outcome(
         args,
         "purge" if args.purge else "archive",
         lambda o, bar: D.archive(
@@ -421,8 +263,8 @@ def cmd_archive(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    s = _settings(args)
-    return _outcome_cmd(
+    s = settings(args)
+    return run_outcome(
         args,
         "restore",
         lambda o, bar: D.restore(
@@ -432,7 +274,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    s = _settings(args)
+    s = settings(args)
     sel = selector_of(args)
 
     async def go() -> D.Outcome:
@@ -443,37 +285,18 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     code, o = run(args, go)
     if o is None:
-        return _code(code)
+        return exit_code(code)
     if args.file:
         emit_outcome(args, o)
     return EXIT_OK if o.matched else EXIT_NOTHING
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    s = _settings(args)
+    s = settings(args)
     code, entries = run(args, lambda: D.audit_log(s, args.limit, args.service))
     if entries is None:
-        return _code(code)
-    if args.json:
-        print(json.dumps(entries, default=str))
-        return EXIT_OK
-    rows = [
-        [
-            _t(e.get("started_at")),
-            e.get("user"),
-            e.get("action"),
-            e.get("queue"),
-            json.dumps(e.get("selector"), default=str),
-            e.get("status"),
-            e.get("matched", ""),
-            e.get("done", ""),
-            e.get("failed", ""),
-            e.get("archive_id") or "",
-        ]
-        for e in entries
-    ]
-    heads = ["WHEN", "WHO", "ACTION", "QUEUE", "WHAT", "STATUS", "MATCHED", "DONE", "FAILED"]
-    print(table([*heads, "ARCHIVE"], rows))
+        return exit_code(code)
+    emit(args, entries, lambda: render_audit(entries))
     return EXIT_OK
 
 
@@ -486,11 +309,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         update["dlq_api_insecure_local"] = True
     if args.allowed_host:
         update["dlq_api_allowed_hosts"] = args.allowed_host
-    s = _settings(args).model_copy(update=update)
+    s = settings(args).model_copy(update=update)
     try:
         check_start(s, args.host)
     except InsecureStart as e:
-        _fail(args, str(e), EXIT_USAGE)
+        fail(args, str(e), EXIT_USAGE)
         return EXIT_USAGE
     url = f"http://{args.host}:{args.port}"
     if args.json:
@@ -499,102 +322,3 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"dlq admin API on {url} (OpenAPI: {url}/docs)", flush=True)
     serve(args.host, args.port, s)
     return EXIT_OK
-
-
-def _declined(args: argparse.Namespace) -> int:
-    if args.json:
-        print(json.dumps({"ok": False, "error": "not confirmed", "exit_code": EXIT_NOTHING}))
-    print("nothing done", file=sys.stderr)
-    return EXIT_NOTHING
-
-
-def _outcome_cmd(
-    args: argparse.Namespace,
-    label: str,
-    make: Callable[[D.Outcome, ProgressBar], Awaitable[D.Outcome]],
-) -> int:
-    o = D.Outcome(label, "", {}, "")
-    bar = ProgressBar(label, enabled=not args.json)
-    code, _ = run(args, lambda: make(o, bar))
-    bar.end()
-    if code == EXIT_INTERRUPTED:  # Ctrl-C: say what was done before it
-        o.cancelled = True
-        emit_outcome(args, o)
-        return EXIT_NOTHING
-    if code != EXIT_OK:
-        return _code(code)
-    emit_outcome(args, o)
-    if o.failed:
-        return EXIT_FAILED
-    return EXIT_OK if o.matched else EXIT_NOTHING
-
-
-def emit_outcome(args: argparse.Namespace, o: D.Outcome) -> None:
-    if args.json:
-        print(json.dumps({"ok": not o.failed and not o.cancelled, **o.as_dict()}, default=str))
-        return
-    print(render_outcome(o))
-
-
-def render_outcome(o: D.Outcome) -> str:
-    verb = {"replay": "replayed", "purge": "purged", "archive": "archived", "restore": "restored"}
-    verb |= {"export": "exported"}
-    lines = []
-    if o.cancelled:
-        lines.append("CANCELLED: stopped before the end; nothing was lost (see below)")
-    if o.dry_run:
-        lines.append(f"dry run: would replay {o.matched} of {o.scanned} messages in {o.queue}")
-        lines.append(table(["TO (EXCHANGE -> ROUTING KEY)", "MESSAGES"], sorted(o.plan.items())))
-    else:
-        lines.append(
-            f"{verb.get(o.action, o.action)} {o.done} of {o.matched} matching messages "
-            f"({o.scanned} scanned) {'into' if o.action == 'restore' else 'from'} {o.queue} "
-            f"in {o.elapsed_s:.1f}s ({o.rate:,.0f}/s)"
-        )
-    if o.archive_id:
-        lines.append(f"archive id: {o.archive_id}" + (f"  file: {o.file}" if o.file else ""))
-    if o.skipped_flagged:
-        lines.append(
-            f"skipped {o.skipped_flagged} flagged messages (replayed too often): --force to include"
-        )
-    if o.renewed:
-        lines.append(f"{o.renewed} messages moved to the DLQ tail (renewed: see the runbook)")
-    if o.failed:
-        lines.append(f"FAILED: {o.failed} (left where they were):")
-        lines.extend(f"  {e}" for e in o.errors)
-    if not o.matched and not o.cancelled:
-        lines.append("nothing matched")
-    return "\n".join(lines)
-
-
-# --- text tables ------------------------------------------------------------------------------
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [[str(c) if c is not None else "" for c in r] for r in rows]
-    widths = [len(h) for h in headers]
-    for r in cells:
-        for i, c in enumerate(r):
-            widths[i] = max(widths[i], len(c))
-    numeric = [
-        bool(rows) and all(isinstance(r[i], int) or r[i] == "" for r in rows)
-        for i in range(len(headers))
-    ]
-
-    def line(r: Sequence[str]) -> str:
-        return "  ".join(
-            c.rjust(widths[i]) if numeric[i] else c.ljust(widths[i]) for i, c in enumerate(r)
-        ).rstrip()
-
-    return "\n".join([line(list(headers)), *(line(r) for r in cells)])
-
-
-def _t(t: Any) -> str:
-    if isinstance(t, datetime):
-        return t.strftime("%Y-%m-%d %H:%M:%SZ")
-    return "-" if t is None else str(t)
-
-
-def _short(text: str, n: int | None) -> str:
-    text = " ".join(text.split()) if n is not None else text
-    return text if n is None or len(text) <= n else text[: n - 1] + "…"

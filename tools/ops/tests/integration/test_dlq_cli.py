@@ -3,94 +3,48 @@ and the same operations over the HTTP admin API."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
-import sys
-import uuid
 from typing import Any
 
-import aio_pika
 import httpx
 import pytest
 
 from distsync_ops import dlq as D
 from distsync_ops.dlq_api import create_dlq_app
 from distsync_ops.stack import write_stack
-from runtime_support import counter_service, drain_queue, eventually, queue_depth
-from shared import failures as F
-from shared.envelope import build
-from shared.errors import Rejected
-from shared.topology import declare, service_topology
+from runtime_support import drain_queue, eventually, queue_depth
+from tools.ops.tests.dlq_support import (
+    DLQ_COMMAND,
+    dlq_env,
+    dlq_settings,
+    finish,
+    run_dlq,
+    sink,
+    start,
+)
+from tools.ops.tests.dlq_support import seed as seed_failed
 
 pytestmark = pytest.mark.integration
 
 
 async def seed(url: str, n: int) -> tuple[str, list[str]]:
     """n failed events in a fresh service's DLQ, plus an exchange+queue to replay them into."""
-    svc = counter_service(f"cli-{uuid.uuid4().hex[:8]}")
-    conn = await aio_pika.connect(url)
-    ids = []
-    try:
-        ch = await conn.channel(publisher_confirms=True)
-        await declare(ch, service_topology(svc))
-        ex = await ch.declare_exchange(f"{svc.name}.replays", aio_pika.ExchangeType.TOPIC)
-        q = await ch.declare_queue(
-            f"{svc.name}.sink", durable=True, arguments={"x-queue-type": "quorum"}
-        )
-        await q.bind(ex, routing_key="#")
-        for i in range(n):
-            ev = build("thing.happened", {"key": f"k{i}", "n": i}, source="wms/t")
-            ids.append(ev.id)
-            headers = F.failure_headers(
-                previous={},
-                exc=Rejected("no conversion for unit CS"),
-                kind="rejected",
-                service=svc.name,
-                queue=svc.queue,
-                exchange="wms.events",
-                routing_key="thing.happened",
-                event_type="thing.happened",
-            )
-            await ch.default_exchange.publish(
-                aio_pika.Message(ev.to_json_bytes(), headers=headers, message_id=ev.id),
-                routing_key=f"{svc.name}.dlq",
-            )
-    finally:
-        await conn.close()
-    return svc.name, ids
+    service, ids = await seed_failed(url, n, prefix="cli")
+    await sink(url, f"{service}.sink", exchange=f"{service}.replays")
+    return service, ids
 
 
 class Cli:
-    def __init__(self, amqp_url: str, mongodb_url: str, admin_db: str) -> None:
-        self.env = dict(
-            os.environ,
-            AMQP_URL=amqp_url,
-            MONGODB_URL=mongodb_url,
-            DISTSYNC_ADMIN_DB=admin_db,
-            DISTSYNC_DLQ_IDLE_S="2",
-            USER="oncall",
-        )
+    def __init__(self, amqp_url: str, mongodb_url: str, db_name: str) -> None:
+        self.env = dlq_env(amqp_url, mongodb_url, db_name, USER="oncall")
 
-    async def start(self, *args: str) -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "shared.cli",
-            "dlq",
-            *args,
-            env=self.env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+    async def start(self, *args: str) -> Any:
+        return await start(*DLQ_COMMAND, *args, env=self.env)
 
     async def __call__(self, *args: str) -> tuple[int, str, str]:
-        p = await self.start(*args)
-        out, err = await asyncio.wait_for(p.communicate(), 120)
-        assert p.returncode is not None
-        return p.returncode, out.decode(), err.decode()
+        return await run_dlq(*args, env=self.env)
 
     async def json(self, *args: str) -> tuple[int, Any]:
         code, out, err = await self(*args, "--json")
@@ -100,7 +54,7 @@ class Cli:
 
 @pytest.fixture
 def cli(amqp_url, mongodb_url, db_name) -> Cli:
-    return Cli(amqp_url, mongodb_url, db_name + "_admin")
+    return Cli(amqp_url, mongodb_url, db_name)
 
 
 async def test_list_show_and_export_report_without_touching_and_exit_zero(cli, amqp_url, tmp_path):
@@ -166,9 +120,9 @@ async def test_ctrl_c_stops_a_replay_and_loses_nothing(cli, amqp_url):
     p = await cli.start("replay", service, "--yes", "--rate", "10", "--to", f"{service}.replays")
     await eventually(lambda: _at_least(amqp_url, f"{service}.sink", 5), timeout=30)
     p.send_signal(signal.SIGINT)
-    out, err = await asyncio.wait_for(p.communicate(), 60)
-    assert p.returncode == 3, err.decode()
-    assert "CANCELLED" in out.decode()
+    code, out, err = await finish(p, 60)
+    assert code == 3, err
+    assert "CANCELLED" in out
     replayed = [m.message_id for m in await drain_queue(amqp_url, f"{service}.sink")]
     left = [m.message_id for m in await drain_queue(amqp_url, f"{service}.dlq")]
     assert 5 <= len(replayed) < 40
@@ -184,13 +138,7 @@ async def _at_least(url: str, queue: str, n: int) -> bool:
 
 @pytest.fixture
 def api_settings(amqp_url, mongodb_url, db_name) -> D.DlqSettings:
-    return D.DlqSettings(
-        amqp_url=amqp_url,
-        mongodb_url=mongodb_url,
-        admin_db=db_name + "_admin",
-        dlq_idle_s=2.0,
-        dlq_api_token=TOKEN,
-    )
+    return dlq_settings(amqp_url, mongodb_url, db_name, dlq_api_token=TOKEN)
 
 
 TOKEN = "s3cret-token-for-the-api-tests"
@@ -282,21 +230,7 @@ async def test_beside_distsync_up_the_commands_find_its_stack_and_keep_logs_off_
     env.update(DISTSYNC_ADMIN_DB=db_name + "_admin", DISTSYNC_DLQ_IDLE_S="2", USER="oncall")
 
     async def run(*args: str) -> tuple[int, str, str]:
-        p = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "shared.cli",
-            "dlq",
-            *args,
-            cwd=below,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(p.communicate(), 120)
-        assert p.returncode is not None
-        return p.returncode, out.decode(), err.decode()
+        return await run_dlq(*args, env=env, cwd=below)
 
     code, out, err = await run("list", service)
     assert code == 0 and "Rejected" in out, out + err

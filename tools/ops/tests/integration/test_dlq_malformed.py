@@ -9,12 +9,9 @@ crashed its consumer."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
-import os
 import struct
-import sys
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -25,27 +22,17 @@ import pytest
 from pamqp import commands as spec
 
 from distsync_ops import dlq as D
-from distsync_ops import dlq_cli as C
 from distsync_ops.dlq_api import create_dlq_app
+from distsync_ops.dlq_render import render_show
 from runtime_support import counter_service, queue_depth
 from shared import failures as F
 from shared.amqp_wire import RawProperties
 from shared.topology import declare, service_topology
+from tools.ops.tests.dlq_support import deep_headers, dlq_env, dlq_settings, run_dlq
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "token-for-the-malformed-tests-0123"
-
-
-def _table(entries: bytes) -> bytes:
-    return struct.pack(">I", len(entries)) + entries
-
-
-def _deep_headers(levels: int) -> bytes:
-    table = _table(b"")
-    for _ in range(levels):
-        table = _table(b"\x01aF" + table)
-    return table
 
 
 def _props(**kw: Any) -> spec.Basic.Properties:
@@ -78,7 +65,7 @@ MALFORMED: dict[str, tuple[bytes, Any]] = {
     # delivery mode 2, then a timestamp of 2**62 (taken as ms: some 146 million years ahead)
     "stamp": (b"timestamp past 9999", struct.pack(">HBQ", 4096 | 64, 2, 2**62)),
     "bad-id": (b"message_id not UTF-8", struct.pack(">H", 128) + b"\x03\xff\xfe\xfd"),
-    "deep-headers": (b"headers 10,000 deep", struct.pack(">H", 8192) + _deep_headers(10_000)),
+    "deep-headers": (b"headers 10,000 deep", struct.pack(">H", 8192) + deep_headers(10_000)),
 }
 RAW = {"stamp", "bad-id", "deep-headers"}
 
@@ -109,13 +96,7 @@ def own_headers(m: D.DeadLetter) -> dict[str, Any]:
 
 
 def settings(amqp_url: str, mongodb_url: str, db_name: str) -> D.DlqSettings:
-    return D.DlqSettings(
-        amqp_url=amqp_url,
-        mongodb_url=mongodb_url,
-        admin_db=db_name + "_admin",
-        dlq_idle_s=2.0,
-        dlq_api_token=TOKEN,
-    )
+    return dlq_settings(amqp_url, mongodb_url, db_name, dlq_api_token=TOKEN)
 
 
 async def read_all(s: D.DlqSettings, service: str) -> dict[str, D.DeadLetter]:
@@ -150,7 +131,7 @@ async def test_list_show_and_export_read_every_malformed_message_and_leave_it_in
         assert shown[name].raw_properties is not None
     assert summary["bad-id"]["id"] == "\ufffd\ufffd\ufffd"
     assert shown["stamp"].properties == {"delivery_mode": 2}  # the timestamp could not be read
-    text = C.render_show(list(shown.values()), 3)
+    text = render_show(list(shown.values()), 3)
     assert "[[[[" in text and "\\xff\\xfe" in text and "not decodable as sent" in text
 
     out = io.StringIO()
@@ -254,25 +235,10 @@ async def test_the_command_line_reads_and_removes_malformed_messages(
     amqp_url, mongodb_url, db_name, tmp_path
 ):
     service = await seed(amqp_url)
-    env = dict(
-        os.environ,
-        AMQP_URL=amqp_url,
-        MONGODB_URL=mongodb_url,
-        DISTSYNC_ADMIN_DB=db_name + "_admin",
-        DISTSYNC_DLQ_IDLE_S="2",
-    )
+    env = dlq_env(amqp_url, mongodb_url, db_name)
 
     async def cli(*args: str) -> tuple[int, str, str]:
-        p = await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "shared.cli", "dlq", *args),
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(p.communicate(), 180)
-        assert p.returncode is not None
-        return p.returncode, out.decode(), err.decode()
+        return await run_dlq(*args, env=env, timeout=180)
 
     code, out, err = await cli("list", service)
     assert code == 0, err

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,84 +14,11 @@ import aio_pika
 import pytest
 
 from distsync_ops import dlq as D
-from runtime_support import counter_service, drain_queue, queue_depth
+from runtime_support import drain_queue, queue_depth
 from shared import failures as F
-from shared.envelope import build
-from shared.errors import Rejected
-from shared.topology import declare, service_topology
+from tools.ops.tests.dlq_support import dlq_settings, failed_headers, ids_in, seed, sink
 
 pytestmark = pytest.mark.integration
-
-
-def dlq_settings(amqp_url: str, mongodb_url: str, db_name: str, **kw: Any) -> D.DlqSettings:
-    base: dict[str, Any] = dict(
-        amqp_url=amqp_url, mongodb_url=mongodb_url, admin_db=db_name + "_admin", dlq_idle_s=2.0
-    )
-    base.update(kw)
-    return D.DlqSettings(**base)
-
-
-def failed_headers(
-    service: str, *, exc: BaseException | None = None, kind: str = "rejected", **extra: Any
-) -> dict[str, Any]:
-    h = F.failure_headers(
-        previous={},
-        exc=exc or Rejected("no conversion for unit CS"),
-        kind=kind,
-        service=service,
-        queue=f"{service}.main",
-        exchange="wms.events",
-        routing_key="thing.happened",
-        event_type="thing.happened",
-    )
-    h.update(extra)
-    return h
-
-
-async def seed(url: str, n: int, **header_extra: Any) -> tuple[str, list[str]]:
-    """A service topology with n failed events in its DLQ; returns (service, event ids)."""
-    svc = counter_service(f"ops-{uuid.uuid4().hex[:8]}")
-    conn = await aio_pika.connect(url)
-    ids = []
-    try:
-        ch = await conn.channel(publisher_confirms=True)
-        await declare(ch, service_topology(svc))
-        for i in range(n):
-            ev = build("thing.happened", {"key": f"k{i}", "n": i}, source="wms/t")
-            ids.append(ev.id)
-            headers = failed_headers(svc.name, **header_extra)
-            await ch.default_exchange.publish(
-                aio_pika.Message(
-                    ev.to_json_bytes(),
-                    headers=headers,
-                    message_id=ev.id,
-                    type=ev.type,
-                    content_type="application/cloudevents+json",
-                    delivery_mode=2,
-                ),
-                routing_key=D.queue_of(svc.name),
-            )
-    finally:
-        await conn.close()
-    return svc.name, ids
-
-
-async def ids_in(url: str, queue: str) -> list[str | None]:
-    return [m.message_id for m in await drain_queue(url, queue)]
-
-
-async def sink(url: str, name: str, exchange: str = "wms.events", key: str = "#") -> None:
-    conn = await aio_pika.connect(url)
-    try:
-        ch = await conn.channel()
-        if exchange == "wms.events":  # declared by the topology, with its alternate exchange
-            ex = await ch.get_exchange(exchange)
-        else:
-            ex = await ch.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
-        q = await ch.declare_queue(name, durable=True, arguments={"x-queue-type": "quorum"})
-        await q.bind(ex, routing_key=key)
-    finally:
-        await conn.close()
 
 
 async def test_show_and_list_leave_every_message_in_place_and_in_order(
@@ -225,18 +150,17 @@ async def test_archive_without_purge_leaves_the_messages_and_export_writes_jsonl
 async def test_the_rate_limit_holds(amqp_url, mongodb_url, db_name):
     n, rate = 12, 8.0
     service, _ = await seed(amqp_url, n)
-    await sink(amqp_url, f"{service}.sink", key="thing.happened")
+    await sink(amqp_url, f"{service}.sink", exchange=f"{service}.replays")
     s = dlq_settings(amqp_url, mongodb_url, db_name)
-    stamps: list[float] = []
-
-    async def stamp(_: D.DeadLetter) -> None:
-        stamps.append(time.monotonic())
-
-    o = await D.replay(s, service, D.Selector(), D.ReplayOptions(rate=rate, after_publish=stamp))
+    o = await D.replay(
+        s, service, D.Selector(), D.ReplayOptions(to=f"{service}.replays", rate=rate)
+    )
     assert o.done == n
-    assert stamps[-1] - stamps[0] >= (n - 1) / rate * 0.9
     assert o.elapsed_s >= (n - 1) / rate * 0.9
-    await drain_queue(amqp_url, f"{service}.sink")
+    replayed = await drain_queue(amqp_url, f"{service}.sink")
+    stamps = sorted(D.parse_time(str(m.headers[F.H_REPLAYED_AT])) for m in replayed)
+    assert len(stamps) == n
+    assert (stamps[-1] - stamps[0]).total_seconds() >= (n - 1) / rate * 0.9
 
 
 async def test_a_replayed_message_is_marked_gets_its_retries_back_and_too_many_replays_flag_it(

@@ -14,9 +14,12 @@ import pytest
 
 from distsync_ops import dlq as D
 from distsync_ops import dlq_cli as C
+from distsync_ops.dlq.archiving import _archive_doc
+from distsync_ops.dlq_render import render_outcome, table
+from distsync_ops.dlq_run import confirm
 from shared import failures as F
 from shared.envelope import build
-from shared.errors import Rejected
+from tools.ops.tests.dlq_support import failed_headers
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 
@@ -25,17 +28,7 @@ def failed(
     body: bytes | None = None, *, queue: str = "availability.dlq", **headers: object
 ) -> D.DeadLetter:
     ev = build("inventory.adjusted", {"sku": "S1"}, source="wms/dc-east", id="ev-1")
-    h = F.failure_headers(
-        previous={},
-        exc=Rejected("no conversion for unit CS"),
-        kind="rejected",
-        service="availability",
-        queue="availability.main",
-        exchange="wms.events",
-        routing_key="inventory.adjusted",
-        event_type="inventory.adjusted",
-    )
-    h.update(headers)
+    h = failed_headers("availability", event_type="inventory.adjusted", **headers)
     return D.DeadLetter(
         queue=queue,
         body=ev.to_json_bytes() if body is None else body,
@@ -167,7 +160,7 @@ def test_the_archive_record_round_trips_in_both_its_forms():
     m = failed(b"\x00binary\xff", **{"when": NOW, "raw": bytearray(b"\x01")})
     rec = m.record(archive_id="a-1", seq=0)
     line = json.loads(json.dumps(rec, default=str))
-    for form in (line, D._archive_doc(line)):
+    for form in (line, _archive_doc(line)):
         back = D.DeadLetter.from_record(form)
         assert (back.body, back.properties, back.headers) == (m.body, m.properties, m.headers)
         assert back.queue == "availability.dlq"
@@ -245,28 +238,24 @@ def test_the_command_line_follows_the_contract():
 
 def test_confirmation_is_refused_without_a_terminal_unless_yes(monkeypatch):
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
-    assert not C.confirm(argparse.Namespace(yes=False), "Replay ALL?")
-    assert C.confirm(argparse.Namespace(yes=True), "Replay ALL?")
+    assert not confirm(argparse.Namespace(yes=False), "Replay ALL?")
+    assert confirm(argparse.Namespace(yes=True), "Replay ALL?")
 
 
 def test_tables_and_outcomes_read_well():
-    t = C.table(["NAME", "N"], [["a", 1], ["bbb", 22]])
+    t = table(["NAME", "N"], [["a", 1], ["bbb", 22]])
     assert t.splitlines() == ["NAME   N", "a      1", "bbb   22"]
     o = D.Outcome("replay", "availability.dlq", {"all": True}, "amy", dry_run=True, matched=2)
     o.plan["wms.events -> inventory.adjusted"] = 2
-    text = C.render_outcome(o)
+    text = render_outcome(o)
     assert "would replay 2" in text and "wms.events -> inventory.adjusted" in text
     o = D.Outcome("replay", "availability.dlq", {}, "amy", matched=5, done=3, cancelled=True)
     o.error("ev-9: unroutable")
-    text = C.render_outcome(o)
+    text = render_outcome(o)
     assert "CANCELLED" in text and "replayed 3 of 5" in text and "ev-9: unroutable" in text
 
 
 def test_a_time_off_the_calendar_or_an_absurd_age_is_a_usage_error_not_a_crash():
-    import pytest
-
-    from distsync_ops.dlq.values import parse_time
-
     for value in ("9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+01:00", "99999999999d"):
         with pytest.raises(ValueError, match="not a time"):
-            parse_time(value)
+            D.parse_time(value)

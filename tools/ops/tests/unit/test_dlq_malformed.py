@@ -22,8 +22,12 @@ from pamqp import commands as spec
 from distsync_ops import dlq as D
 from distsync_ops import dlq_api as A
 from distsync_ops import dlq_cli as C
+from distsync_ops.dlq.archiving import _archive_doc
+from distsync_ops.dlq_render import render_show
+from distsync_ops.dlq_run import EXIT_USAGE
 from shared import amqp_wire as wire
 from shared import failures as F
+from tools.ops.tests.dlq_support import amqp_table, deep_headers
 
 DEEP_JSON = b"[" * 10_000 + b"]" * 10_000
 TOKEN = "t0ken-for-the-tests-0123456789"
@@ -46,8 +50,8 @@ def readable(m: D.DeadLetter) -> dict[str, Any]:
     summary = m.summary(3)
     json.dumps(summary, default=str)
     jsonable_encoder(summary)  # what FastAPI does with a response
-    C.render_show([m], 3)
-    C.render_show([m], 3, full=True)
+    render_show([m], 3)
+    render_show([m], 3, full=True)
     json.dumps(m.record(archive_id="a", seq=0), default=str)
     D.summarize("returns", "returns.dlq", 1, [m], 3).as_dict()
     assert isinstance(m.group, str) and isinstance(m.event_type, str)
@@ -137,22 +141,11 @@ def test_replay_never_sends_a_message_whose_origin_is_unknown_straight_back_into
 # --- properties pamqp cannot decode ------------------------------------------------------------
 
 
-def _table(entries: bytes) -> bytes:
-    return struct.pack(">I", len(entries)) + entries
-
-
-def deep_headers(levels: int) -> bytes:
-    table = _table(b"")
-    for _ in range(levels):
-        table = _table(b"\x01aF" + table)
-    return table
-
-
 UNDECODABLE = {
     "timestamp past the year 9999": struct.pack(">H", 64) + struct.pack(">Q", 2**62),
     "message_id not UTF-8": struct.pack(">H", 128) + b"\x03\xff\xfe\xfd",
     "headers nested 10,000 deep": struct.pack(">H", 8192) + deep_headers(10_000),
-    "unknown field type": struct.pack(">H", 8192 | 128) + _table(b"\x01aZ") + b"\x02id",
+    "unknown field type": struct.pack(">H", 8192 | 128) + amqp_table(b"\x01aZ") + b"\x02id",
 }
 
 
@@ -183,7 +176,7 @@ def test_properties_pamqp_cannot_decode_are_read_leniently_and_kept_byte_for_byt
     assert m.exception_type == "UndecodableProperties" and s["undecodable_properties"]
     assert D.amqp_properties(m, D.same_headers(m), keep_missing_id=True).marshal() == raw
     rec = json.loads(json.dumps(m.record(archive_id="a", seq=0), default=str))
-    for form in (rec, D._archive_doc(rec)):
+    for form in (rec, _archive_doc(rec)):
         assert D.DeadLetter.from_record(form).raw_properties == raw
 
 
@@ -227,7 +220,7 @@ def test_the_admin_api_refuses_to_start_without_a_token(no_api_env, capsys):
     p = argparse.ArgumentParser(prog="distsync")
     C.register(p.add_subparsers(dest="command"))
     args = p.parse_args(["dlq", "serve", "--port", "0"])
-    assert C.cmd_serve(args) == C.EXIT_USAGE
+    assert C.cmd_serve(args) == EXIT_USAGE
     assert "DISTSYNC_DLQ_API_TOKEN" in capsys.readouterr().err
 
 

@@ -27,23 +27,21 @@ MONGO_HINT = "MONGODB_URL, database distsync_admin"
 class Admin:
     """The `distsync_admin` database: archive and audit log."""
 
-    def __init__(self, settings: DlqSettings, client: Any = None) -> None:
+    def __init__(self, settings: DlqSettings) -> None:
         from pymongo import AsyncMongoClient  # as shared.runtime does, without its web stack
 
-        self.client = client or AsyncMongoClient(
+        self.client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
             settings.mongodb_url,
             tz_aware=True,
             serverSelectionTimeoutMS=5000,
             connectTimeoutMS=5000,
             uuidRepresentation="standard",
         )
-        self._owns = client is None
         self._indexed = False
         self.db = self.client[settings.admin_db]
 
     async def close(self) -> None:
-        if self._owns:
-            await self.client.close()
+        await self.client.close()
 
     async def audit_start(self, o: Outcome) -> str:
         audit_id = uuid.uuid4().hex

@@ -39,7 +39,6 @@ async def archive(
     file: str | None = None,
     use_db: bool = True,
     user: str | None = None,
-    admin: Admin | None = None,
     progress: Progress | None = None,
     outcome: Outcome | None = None,
 ) -> Outcome:
@@ -51,7 +50,7 @@ async def archive(
     o.action, o.queue, o.user = ("purge" if purge else "archive"), queue_of(target), who(user)
     o.selector, o.archive_id, o.file = selector.describe(), new_archive_id(o.queue), file
     o.started = time.monotonic()
-    adm = admin or Admin(settings)
+    adm = Admin(settings)
     fh = _open_append(file) if file else None
     read_limit = selector.limit if selector.is_all else None
     try:
@@ -104,8 +103,7 @@ async def archive(
     finally:
         if fh is not None:
             fh.close()
-        if admin is None:
-            await adm.close()
+        await adm.close()
     return o
 
 
@@ -151,7 +149,6 @@ async def restore(
     *,
     force: bool = False,
     user: str | None = None,
-    admin: Admin | None = None,
     progress: Progress | None = None,
     outcome: Outcome | None = None,
 ) -> Outcome:
@@ -159,7 +156,7 @@ async def restore(
 
     `ref` is an archive id (MongoDB) or a JSONL file written by archive, purge or export.
     Messages already restored from MongoDB are skipped, so an interrupted restore resumes."""
-    adm = admin or Admin(settings)
+    adm = Admin(settings)
     o = outcome or Outcome("", "", {}, "")
     o.started = time.monotonic()
     try:
@@ -190,8 +187,7 @@ async def restore(
         return o
     finally:
         o.elapsed_s = time.monotonic() - o.started
-        if admin is None:
-            await adm.close()
+        await adm.close()
 
 
 async def _restore(

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from typing import Any, cast
-from urllib.parse import unquote, urlsplit
 
 import aiormq
 from aiormq.abc import AbstractChannel, AbstractConnection
 from pamqp import commands as spec
 
 from distsync_ops.dlq.errors import DlqError, UsageError
-from distsync_ops.dlq.message import BROKER_COUNTERS, DeadLetter
+from distsync_ops.dlq.message import DeadLetter
 from distsync_ops.dlq.values import amqp_safe
 from shared import failures as F
 from shared.amqp_batch import (
@@ -24,6 +23,9 @@ from shared.amqp_batch import (
     publish_batch,
 )
 from shared.amqp_wire import RawProperties, tolerate_undecodable_properties
+from shared.dlq_message import BROKER_COUNTERS
+
+CONNECTION_NAME = "distsync-dlq"  # what the management UI shows
 
 
 def same_headers(m: DeadLetter) -> dict[str, Any]:
@@ -55,9 +57,8 @@ def amqp_properties(
 class Broker:
     """One AMQP connection for an operation, with the publisher channel it needs."""
 
-    def __init__(self, url: str, name: str = "distsync-dlq") -> None:
+    def __init__(self, url: str) -> None:
         self.url = url
-        self.name = name  # the connection name the management UI shows
         self.conn: AbstractConnection | None = None
         self._pub: aiormq.Channel | None = None
         self._exists: dict[str, bool] = {}
@@ -67,7 +68,9 @@ class Broker:
 
     async def __aenter__(self) -> Broker:
         tolerate_undecodable_properties()  # a DLQ must be readable whatever it holds
-        self.conn = await aiormq.connect(self.url, client_properties={"connection_name": self.name})
+        self.conn = await aiormq.connect(
+            self.url, client_properties={"connection_name": CONNECTION_NAME}
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -151,10 +154,6 @@ class Broker:
                         fut.set_exception(e)
                 if isinstance(e, asyncio.CancelledError):
                     raise
-
-    @property
-    def username(self) -> str:
-        return unquote(urlsplit(self.url).username or "guest")
 
 
 PUBLISH_ERRORS = (

@@ -13,8 +13,10 @@ from typing import Any
 from aiormq.abc import DeliveredMessage
 
 from distsync_ops.dlq.values import _header_time, _int, _text, from_jsonable, iso, to_jsonable
+from shared import dlq_message
 from shared import failures as F
 from shared.amqp_wire import RawProperties
+from shared.dlq_message import BROKER_COUNTERS, dlx_of
 from shared.topology import UNROUTED
 
 H_PREV_ATTEMPTS = "previous-attempts"
@@ -22,21 +24,9 @@ MAX_JSON_DEPTH = 64  # a body nested deeper is shown as text: JSON encoders recu
 INLINE_EVENT_MAX = 256 * 1024  # a bigger body is summarized as an excerpt, never inlined
 EXCERPT_CHARS = 2000
 MAX_NAME_CHARS = 300  # ids, types and exception names read from a message, for display
-BROKER_COUNTERS = ("x-delivery-count", "x-acquired-count")  # set by the queue, never restored
-PROPERTY_NAMES = (
-    "content_type",
-    "content_encoding",
-    "delivery_mode",
-    "priority",
-    "correlation_id",
-    "reply_to",
-    "expiration",
-    "message_id",
-    "timestamp",
-    "message_type",
-    "user_id",
-    "app_id",
-)
+# the properties a reader keeps: those the runtime's renewal copies, and `user_id`, which is
+# archived but never published again (RabbitMQ accepts only the publishing user's own)
+PROPERTY_NAMES = (*dlq_message.PROPERTY_NAMES, "user_id")
 
 
 @dataclass
@@ -78,7 +68,7 @@ class DeadLetter:
     @property
     def reentered(self) -> bool:
         """Put into its queue directly (by hand, a restore or a renewal), not dead-lettered."""
-        return self.routing_key == self.queue and self.exchange in ("", _dlx_of(self.queue))
+        return self.routing_key == self.queue and self.exchange in ("", dlx_of(self.queue))
 
     @classmethod
     def from_delivery(cls, queue: str, position: int, dm: DeliveredMessage) -> DeadLetter:
@@ -115,6 +105,10 @@ class DeadLetter:
         if not t and self.event is not None and isinstance(self.event.get("type"), str):
             t = str(self.event["type"])
         return _clip(t or _text(self.properties.get("message_type"))) or "unknown"
+
+    def header_text(self, name: str) -> str | None:
+        """A header as text, whatever its type (bytes decoded); None when absent."""
+        return _text(self.headers.get(name))
 
     def _death(self) -> dict[str, Any]:
         deaths = self.headers.get("x-death")
@@ -307,7 +301,3 @@ def _shown(v: Any) -> Any:
 
 def _clip(text: str | None, n: int = MAX_NAME_CHARS) -> str | None:
     return text if text is None or len(text) <= n else text[: n - 1] + "…"
-
-
-def _dlx_of(queue: str) -> str:
-    return queue[: -len(".dlq")] + ".dlx" if queue.endswith(".dlq") else ""

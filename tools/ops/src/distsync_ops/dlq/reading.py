@@ -13,7 +13,7 @@ from distsync_ops.dlq.broker import Broker
 from distsync_ops.dlq.errors import DlqError
 from distsync_ops.dlq.message import DeadLetter
 from distsync_ops.dlq.outcome import Outcome
-from distsync_ops.dlq.scan import renewal_due, scanning
+from distsync_ops.dlq.scan import scanning
 from distsync_ops.dlq.selector import Selector, queue_of, who
 from distsync_ops.dlq.settings import DlqSettings
 from distsync_ops.dlq.values import _text, iso
@@ -104,29 +104,6 @@ async def peek(
             if selector is None or selector.matches(item.message):
                 out.append(item.message)
     return out
-
-
-async def head(
-    broker: Broker, queue: str, settings: DlqSettings, *, in_place: bool
-) -> DeadLetter | None:
-    """The queue's first message, left in place and in order; None if the queue is empty.
-
-    `in_place`: the broker gives a returned message back at the head (RabbitMQ 4.x quorum
-    queues, or any quorum queue with a delivery limit), so reading the head alone keeps the
-    order. Otherwise (3.x quorum queues without a delivery limit requeue at the tail), and when
-    the head is due for renewal (renewing it alone would move it behind the others), the whole
-    queue is walked as `peek` does, which renews every message in order. The head has been
-    handed out at least as often as any message behind it, so its count is the one to watch."""
-    if in_place:
-        async with scanning(broker, queue, settings, limit=1, keep_all=True) as scan:
-            async for item in scan:
-                if not renewal_due(item.message, settings):
-                    return item.message  # not kept: handed back, never renewed, at close
-                break
-            else:
-                return None
-    msgs = await peek(broker, queue, settings, limit=1)
-    return msgs[0] if msgs else None
 
 
 async def list_queues(settings: DlqSettings, targets: Iterable[str]) -> list[QueueSummary]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,13 +11,14 @@ from typing import Any
 from distsync_ops.dlq.admin import Admin, audited
 from distsync_ops.dlq.broker import PUBLISH_ERRORS, Broker, _reason, amqp_properties
 from distsync_ops.dlq.errors import UsageError
-from distsync_ops.dlq.message import H_PREV_ATTEMPTS, DeadLetter, _dlx_of
+from distsync_ops.dlq.message import H_PREV_ATTEMPTS, DeadLetter
 from distsync_ops.dlq.outcome import Outcome, Progress
 from distsync_ops.dlq.scan import Item, scanning
 from distsync_ops.dlq.selector import Selector, queue_of, who
 from distsync_ops.dlq.settings import DlqSettings
 from distsync_ops.dlq.values import _int
 from shared import failures as F
+from shared.dlq_message import dlx_of
 from shared.topology import UNROUTED, main_queue
 
 
@@ -52,9 +52,6 @@ class RateLimiter:
         self._next = start + self.interval
 
 
-Hook = Callable[[DeadLetter], Awaitable[None]]
-
-
 @dataclass
 class ReplayOptions:
     to: str | None = None  # another exchange (routing key unchanged)
@@ -62,12 +59,11 @@ class ReplayOptions:
     rate: float | None = None
     dry_run: bool = False
     force: bool = False  # replay flagged messages too
-    after_publish: Hook | None = None  # test hook: a crash between publish and ack
 
 
 def _back_into_dlq(exchange: str, key: str, queue: str) -> bool:
     """Would this target put the message straight back into the queue it is replayed from?"""
-    dlx = _dlx_of(queue)
+    dlx = dlx_of(queue)
     return bool(dlx and exchange == dlx) or (exchange, key) == ("", queue)
 
 
@@ -84,7 +80,6 @@ async def replay(
     opts: ReplayOptions,
     *,
     user: str | None = None,
-    admin: Admin | None = None,
     progress: Progress | None = None,
     outcome: Outcome | None = None,
 ) -> Outcome:
@@ -100,7 +95,7 @@ async def replay(
     o.started = time.monotonic()
     if opts.direct and o.queue == UNROUTED:
         raise UsageError("--direct needs a service DLQ: unrouted messages have no service queue")
-    adm = admin or (None if opts.dry_run else Admin(settings))
+    adm = None if opts.dry_run else Admin(settings)
     try:
         async with Broker(settings.amqp_url) as broker:
             if adm is None:
@@ -110,7 +105,7 @@ async def replay(
                     await _replay(broker, settings, selector, opts, o, progress)
     finally:
         o.elapsed_s = time.monotonic() - o.started
-        if admin is None and adm is not None:
+        if adm is not None:
             await adm.close()
     return o
 
@@ -126,7 +121,6 @@ async def _replay(
     limiter = RateLimiter(opts.rate)
     slots = asyncio.Semaphore(max(1, settings.dlq_inflight))
     inflight: set[asyncio.Task[None]] = set()
-    crashed: list[BaseException] = []
     read_limit = selector.limit if selector.is_all else None
 
     async with scanning(broker, o.queue, settings, limit=read_limit) as scan:
@@ -142,12 +136,6 @@ async def _replay(
                     o.error(f"{m.event_id}: {_reason(e)}")
                     await scan.keep(item)
                     return
-                if opts.after_publish is not None:
-                    try:
-                        await opts.after_publish(m)
-                    except BaseException as e:  # a simulated crash: no ack, stop everything
-                        crashed.append(e)
-                        return
                 try:
                     await scan.ack(item)
                 except PUBLISH_ERRORS as e:
@@ -161,8 +149,6 @@ async def _replay(
             async for item in scan:
                 o.scanned = scan.seen
                 m = item.message
-                if crashed:
-                    break
                 if not selector.matches(m):
                     await scan.keep(item)
                     continue
@@ -187,10 +173,6 @@ async def _replay(
                 else:
                     await limiter.wait()
                     await slots.acquire()
-                    if crashed:
-                        slots.release()
-                        await scan.keep(item)
-                        break
                     t = asyncio.create_task(one(item, exchange, key))
                     inflight.add(t)
                     t.add_done_callback(inflight.discard)
@@ -206,7 +188,3 @@ async def _replay(
                 o.error(f"stopped early, the DLQ channel closed: {_reason(scan.broken)}")
             if progress is not None:
                 progress(o)
-            if crashed:
-                await scan.close(requeue=False)
-    if crashed:
-        raise crashed[0]

@@ -14,8 +14,9 @@ from aiormq.abc import AbstractChannel, DeliveredMessage
 
 from distsync_ops.dlq.broker import PUBLISH_ERRORS, Broker, _reason, amqp_properties, same_headers
 from distsync_ops.dlq.errors import DlqError, QueueBusy
-from distsync_ops.dlq.message import DeadLetter, _dlx_of
+from distsync_ops.dlq.message import DeadLetter
 from distsync_ops.dlq.settings import DlqSettings
+from shared.dlq_message import dlx_of
 from shared.logging import get_logger
 from shared.topology import dlq_lock
 
@@ -75,11 +76,11 @@ class Scan:
 
     async def open(self) -> Scan:
         await self.broker.depth(self.queue)  # exists?
-        dlx = _dlx_of(self.queue)
+        dlx = dlx_of(self.queue)
         with contextlib.suppress(aiormq.exceptions.AMQPError):
             if dlx and await self.broker.exchange_exists(dlx):
-                # a service DLQ is renewed through its own dead-letter exchange: a service's
-                # user (the DLQ-age gauge) may not publish to the default exchange
+                # a service DLQ is renewed through its dead-letter exchange, which routes only
+                # to it, as the runtime's DLQ-age gauge renews it
                 self._entry = (dlx, self.queue)
         await self._take_lock()
         self.depth = self.total = await self.broker.depth(self.queue)
@@ -213,14 +214,14 @@ class Scan:
         else:
             done.set_result(None)
 
-    async def close(self, *, requeue: bool = True) -> None:
+    async def close(self) -> None:
         """Stop reading and give back every message not acked, in order."""
         try:
-            await self._give_back(requeue)
+            await self._give_back()
         finally:
             await self._release_lock()
 
-    async def _give_back(self, requeue: bool) -> None:
+    async def _give_back(self) -> None:
         if self._ch is None:
             return
         ch = self._ch
@@ -235,9 +236,9 @@ class Scan:
             while not self._buffer.empty():
                 self._unsettled.add(self._buffer.get_nowait().delivery_tag or 0)
             held = [x for x in self._held if x.tag in self._unsettled]
-            if requeue and any(renewal_due(x.message, self.settings) for x in held):
+            if any(renewal_due(x.message, self.settings) for x in held):
                 await self.renew(held)
-            if self._unsettled and requeue and not ch.is_closed:
+            if self._unsettled and not ch.is_closed:
                 await ch.basic_nack(max(self._unsettled), multiple=True, requeue=True)
         except Exception as e:  # closing the channel below requeues them just the same
             log.warning("dlq_scan_close_failed", queue=self.queue, error=repr(e)[:200])
