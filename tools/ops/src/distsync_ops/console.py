@@ -13,6 +13,7 @@ import sys
 import structlog
 
 from distsync_ops import stack
+from shared.logging import CurrentStream
 
 
 def add_verbose(p: argparse.ArgumentParser) -> None:
@@ -54,7 +55,7 @@ def configure_logging(verbose: bool = False) -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.JSONRenderer(),
         ],
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=CurrentStream("stderr")),  # type: ignore[arg-type]
         wrapper_class=structlog.make_filtering_bound_logger(level),
         cache_logger_on_first_use=False,
     )
