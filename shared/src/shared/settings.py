@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from typing import TypeVar
 
@@ -79,11 +80,17 @@ DEFAULT_PORTS = {name: port for name, _, port in SERVICE_TABLE}
 S = TypeVar("S", bound=ServiceSettings)
 
 
+@functools.cache
+def _defaults(cls: type[ServiceSettings]) -> ServiceSettings:
+    """One defaults instance per settings class (settings are never changed after start)."""
+    return cls.model_construct()
+
+
 def settings_as(settings: object, cls: type[S]) -> S:
     """The settings the runtime passes down (`uow.settings`, `ctx.settings`) as a service's own
     class; its defaults, not the environment, when none were given (a unit of work in a test)."""
     if settings is None:
-        settings = cls.model_construct()
+        settings = _defaults(cls)
     if not isinstance(settings, cls):
         raise TypeError(f"{cls.__name__} needed, not {type(settings).__name__}")
     return settings
