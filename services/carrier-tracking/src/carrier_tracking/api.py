@@ -118,7 +118,9 @@ def build_router(ctx: ApiContext) -> APIRouter:
     @body_limit(limit)
     async def carrier_webhook(carrier: str, request: Request) -> WebhookAccepted:
         """A carrier's signed push; published to carrier.events before 202 is answered."""
-        secrets = settings_of(ctx.settings).carrier_tracking_webhook_secrets
+        settings = settings_of(ctx.settings)
+        secrets = settings.carrier_tracking_webhook_secrets
+        window = settings.event_time_window()
         name = webhooks.carrier_name(carrier)
         if name is None or (name not in webhooks.WEBHOOK_CARRIERS and name not in secrets):
             raise HTTPException(404, detail=f"unknown carrier {carrier!r}: no webhook for it")
@@ -138,7 +140,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
                 401, detail=f"{webhooks.SIGNATURE_HEADER} {refused}: expected sha256=<hex HMAC>"
             )
         try:
-            events = webhooks.events_from_push(name, body)
+            events = webhooks.events_from_push(name, body, window)
         except webhooks.WebhookPayloadError as e:
             raise HTTPException(422, detail=str(e)) from e
         for ev in events:

@@ -20,7 +20,15 @@ from carrier_tracking.domain.carriers import normalise_carrier
 from carrier_tracking.domain.carriers.table import normalise_code
 from carrier_tracking.messages import TRACKING_REPORTED, TrackingReported
 from carrier_tracking.webhook_formats import FORMATS, MAX_EVENTS, Report, format_for
-from shared.envelope import CloudEvent, build, format_time, parse, short_errors
+from shared.bounds import EventTimeWindow
+from shared.envelope import (
+    DEFAULT_WINDOW,
+    CloudEvent,
+    build,
+    format_time,
+    parse,
+    short_errors,
+)
 
 SIGNATURE_HEADER = "X-Distsync-Signature"
 EXCHANGE = "carrier.events"
@@ -89,9 +97,12 @@ def event_id(carrier: str, tracking_number: str, native_code: str, time: datetim
     return str(uuid.uuid5(_EVENT_ID_NAMESPACE, key))
 
 
-def to_events(carrier: str, reports: list[Report]) -> list[CloudEvent]:
+def to_events(
+    carrier: str, reports: list[Report], window: EventTimeWindow | None = DEFAULT_WINDOW
+) -> list[CloudEvent]:
     """One `tracking.reported` per scan, repeats within the push collapsed. Each one is read
-    back as the consumer will read it, so that nothing but the broker can fail after this."""
+    back as the consumer will read it (within the same event-time `window`), so that nothing
+    but the broker can fail after this."""
     events: dict[str, CloudEvent] = {}
     for r in reports:
         try:
@@ -112,7 +123,7 @@ def to_events(carrier: str, reports: list[Report]) -> list[CloudEvent]:
                 time=r.time,
                 subject=data.tracking_number,
             )
-            parse(ev.to_json_bytes())  # what the consumer would refuse is refused here
+            parse(ev.to_json_bytes(), window=window)  # what the consumer would refuse
         except ValidationError as e:
             raise WebhookPayloadError(f"invalid tracking event: {short_errors(e)}") from e
         except (ValueError, OverflowError) as e:
@@ -121,8 +132,10 @@ def to_events(carrier: str, reports: list[Report]) -> list[CloudEvent]:
     return list(events.values())
 
 
-def events_from_push(carrier: str, body: bytes) -> list[CloudEvent]:
-    return to_events(carrier, parse_push(carrier, body))
+def events_from_push(
+    carrier: str, body: bytes, window: EventTimeWindow | None = DEFAULT_WINDOW
+) -> list[CloudEvent]:
+    return to_events(carrier, parse_push(carrier, body), window)
 
 
 def push_schema() -> dict[str, Any]:

@@ -185,6 +185,26 @@ def test_a_permanent_payload_problem_is_422_never_503(
     assert publisher.sent == []
 
 
+def test_a_scan_ahead_of_the_configured_window_is_422_and_accepted_once_the_window_allows_it(
+    api_ctx: ApiContext, publisher: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    ahead = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    body = json.dumps(
+        {"tracking_number": "ONT-9", "events": [{"code": "delivered", "time": ahead}]}
+    ).encode()
+    api_ctx.settings = CarrierTrackingSettings(carrier_tracking_webhook_secrets=SECRET)
+    r = push(TestClient(app_for(api_ctx)), "generic", body)
+    assert r.status_code == 422 and "ahead" in r.json()["detail"], r.text
+    assert publisher.sent == []
+    api_ctx.settings = CarrierTrackingSettings(
+        carrier_tracking_webhook_secrets=SECRET, event_time_max_ahead_s=6 * 3600
+    )
+    r = push(TestClient(app_for(api_ctx)), "generic", body)
+    assert r.status_code == 202, r.text
+
+
 def test_unknown_tracking_number_is_404(client: TestClient) -> None:
     r = client.get("/v1/shipments/1ZNOPE")
     assert r.status_code == 404 and "1ZNOPE" in r.json()["detail"]
