@@ -115,11 +115,18 @@ def _to_ms(t: datetime) -> datetime:
 
 def amqp_properties(ev: CloudEvent) -> dict[str, Any]:
     """AMQP properties that mirror the envelope, as the contract requires."""
+    return mirrored_properties(ev.id, ev.type, ev.correlationid, ev.time)
+
+
+def mirrored_properties(
+    id: str, type: str, correlationid: str | None, time: datetime | None
+) -> dict[str, Any]:
+    """The AMQP properties of an event with these envelope values (contract §1)."""
     return {
-        "message_id": ev.id,
-        "type": ev.type,
-        "correlation_id": ev.correlationid,
-        "timestamp": ev.time,
+        "message_id": id,
+        "type": type,
+        "correlation_id": correlationid,
+        "timestamp": time,
         "content_type": CONTENT_TYPE,
         "delivery_mode": 2,
     }

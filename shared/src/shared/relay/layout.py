@@ -12,7 +12,7 @@ import bson
 from bson import Binary, CodecOptions
 from pymongo import ASCENDING
 
-from shared.envelope import CONTENT_TYPE
+from shared.cloudevent import mirrored_properties
 from shared.messaging import Outgoing
 from shared.uow import PendingEvent
 
@@ -83,14 +83,7 @@ def outgoing(e: dict[str, Any]) -> Outgoing:
         e["exchange"],
         e["routing_key"],
         bytes(e["body"]),
-        {
-            "message_id": e["id"],
-            "type": e["type"],
-            "correlation_id": e.get("correlationid"),
-            "timestamp": e.get("event_time"),
-            "content_type": CONTENT_TYPE,
-            "delivery_mode": 2,
-        },
+        mirrored_properties(e["id"], e["type"], e.get("correlationid"), e.get("event_time")),
         e["type"],
     )
 
