@@ -21,8 +21,8 @@ from typing import Any, cast
 
 from pamqp import commands as spec
 from pamqp import frame as amqp_frame
-from pamqp.header import ContentHeader
 
+from shared.amqp_encode import content_header_frame
 from shared.errors import Unpublishable
 
 SHORTSTR_BYTES = 255
@@ -100,8 +100,8 @@ def encode_head(channel: int, exchange: str, key: str, body_size: int, props: An
     of a type AMQP has no field for)."""
     try:
         publish = spec.Basic.Publish(exchange=exchange, routing_key=key, mandatory=True)
-        return amqp_frame.marshal(publish, channel) + amqp_frame.marshal(
-            ContentHeader(properties=props, body_size=body_size), channel
+        return amqp_frame.marshal(publish, channel) + content_header_frame(
+            channel, body_size, props
         )
     except Exception as e:
         raise Unpublishable(

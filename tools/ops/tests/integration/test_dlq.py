@@ -201,17 +201,22 @@ import os, sys
 from distsync_ops.dlq.broker import Broker
 from shared.cli import main
 
-confirmed_publish = Broker.publish
+confirmed_publish_many = Broker.publish_many
 confirmed = []
 
-async def publish(self, exchange, routing_key, body, props):
-    await confirmed_publish(self, exchange, routing_key, body, props)
-    confirmed.append(props.message_id)
-    print(props.message_id, flush=True)
-    if len(confirmed) == 5:
-        os._exit(70)
+async def publish_many(self, items):
+    answers = []
+    for item in items:
+        [refused] = await confirmed_publish_many(self, [item])
+        answers.append(refused)
+        if refused is None:
+            confirmed.append(item[3].message_id)
+            print(item[3].message_id, flush=True)
+            if len(confirmed) == 5:
+                os._exit(70)
+    return answers
 
-Broker.publish = publish
+Broker.publish_many = publish_many
 sys.exit(main(["dlq", "replay", sys.argv[1], "--yes"]))
 """
 

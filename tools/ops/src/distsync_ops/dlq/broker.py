@@ -120,6 +120,23 @@ class Broker:
         if not isinstance(res, spec.Basic.Ack):
             raise DlqError(f"broker refused the publish to {exchange!r}/{routing_key!r}")
 
+    async def publish_many(
+        self, items: list[tuple[str, str, bytes, Any]]
+    ) -> list[BaseException | None]:
+        """`publish` for many messages (exchange, routing key, body, properties) at once: for
+        each, None once the broker confirmed it, or why it was not published."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Any]] = []
+        for exchange, key, body, props in items:
+            done: asyncio.Future[Any] = loop.create_future()
+            self._batch.append((exchange, key, body, props, done))
+            futures.append(done)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        if futures:
+            await asyncio.wait(futures)
+        return [_refusal(f, item[0], item[1]) for f, item in zip(futures, items, strict=True)]
+
     async def _channel_for_publishing(self) -> aiormq.Channel:
         if self._pub is None or self._pub.is_closed:
             self._pub = cast(aiormq.Channel, await self.channel(confirms=True))
@@ -154,6 +171,17 @@ class Broker:
                         fut.set_exception(e)
                 if isinstance(e, asyncio.CancelledError):
                     raise
+
+
+def _refusal(done: asyncio.Future[Any], exchange: str, key: str) -> BaseException | None:
+    if done.cancelled():
+        return PublishCancelled("the publish was cancelled before its confirm arrived")
+    e = done.exception()
+    if e is not None:
+        return e
+    if isinstance(done.result(), spec.Basic.Ack):
+        return None
+    return DlqError(f"broker refused the publish to {exchange!r}/{key!r}")
 
 
 PUBLISH_ERRORS = (

@@ -110,6 +110,9 @@ async def replay(
     return o
 
 
+CHUNK = 250  # messages published and acked together
+
+
 async def _replay(
     broker: Broker,
     settings: DlqSettings,
@@ -119,31 +122,65 @@ async def _replay(
     progress: Progress | None,
 ) -> None:
     limiter = RateLimiter(opts.rate)
-    slots = asyncio.Semaphore(max(1, settings.dlq_inflight))
+    chunk_size = max(1, min(CHUNK, settings.dlq_inflight))
+    if opts.rate:  # a paced replay sends each message as its turn comes
+        chunk_size = 1
+    slots = asyncio.Semaphore(max(1, settings.dlq_inflight // chunk_size))
     inflight: set[asyncio.Task[None]] = set()
     read_limit = selector.limit if selector.is_all else None
 
     async with scanning(broker, o.queue, settings, limit=read_limit) as scan:
         o.depth = scan.depth
 
-        async def one(item: Item, exchange: str, key: str) -> None:
-            m = item.message
+        async def send(chunk: list[tuple[Item, str, str]]) -> None:
+            """Publish a chunk (confirmed), then ack from the DLQ what the broker confirmed."""
             try:
+                now = datetime.now(UTC)
+                ready: list[tuple[Item, str, str]] = []
+                outgoing: list[tuple[str, str, bytes, Any]] = []
+                for item, exchange, key in chunk:
+                    m = item.message
+                    try:
+                        props = amqp_properties(m, replay_headers(m, o.user, now))
+                    except (ValueError, TypeError) as e:
+                        o.error(f"{m.event_id}: {_reason(e)}")
+                        await scan.keep(item)
+                        continue
+                    ready.append((item, exchange, key))
+                    outgoing.append((exchange, key, m.body, props))
+                confirmed: list[Item] = []
+                for (item, _, _), refused in zip(
+                    ready, await broker.publish_many(outgoing), strict=True
+                ):
+                    if refused is None:
+                        confirmed.append(item)
+                    else:
+                        o.error(f"{item.message.event_id}: {_reason(refused)}")
+                        await scan.keep(item)
                 try:
-                    props = amqp_properties(m, replay_headers(m, o.user, datetime.now(UTC)))
-                    await broker.publish(exchange, key, m.body, props)
-                except (*PUBLISH_ERRORS, ValueError, TypeError) as e:
-                    o.error(f"{m.event_id}: {_reason(e)}")
-                    await scan.keep(item)
-                    return
-                try:
-                    await scan.ack(item)
+                    await scan.ack_many(confirmed)
                 except PUBLISH_ERRORS as e:
-                    o.error(f"{m.event_id}: replayed, but still in the DLQ too: {_reason(e)}")
+                    for item in confirmed:
+                        o.error(
+                            f"{item.message.event_id}: replayed, but still in the DLQ too: "
+                            f"{_reason(e)}"
+                        )
                     return
-                o.done += 1
+                o.done += len(confirmed)
             finally:
                 slots.release()
+
+        chunk: list[tuple[Item, str, str]] = []
+
+        async def flush() -> None:
+            nonlocal chunk
+            if not chunk:
+                return
+            await slots.acquire()
+            t = asyncio.create_task(send(chunk))
+            chunk = []
+            inflight.add(t)
+            t.add_done_callback(inflight.discard)
 
         try:
             async for item in scan:
@@ -172,14 +209,14 @@ async def _replay(
                     await scan.keep(item)
                 else:
                     await limiter.wait()
-                    await slots.acquire()
-                    t = asyncio.create_task(one(item, exchange, key))
-                    inflight.add(t)
-                    t.add_done_callback(inflight.discard)
+                    chunk.append((item, exchange, key))
+                    if len(chunk) >= chunk_size or scan.idle():
+                        await flush()
                 if progress is not None:
                     progress(o)
                 if selector.limit is not None and o.matched >= selector.limit:
                     break
+            await flush()
         finally:
             if inflight:  # confirmed publishes get acked; unconfirmed ones stay in the DLQ
                 await asyncio.shield(asyncio.wait(set(inflight), timeout=60))

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
 import aiormq
@@ -144,6 +144,10 @@ class Scan:
             self.seen += 1
             yield Item(DeadLetter.from_delivery(self.queue, self.seen, dm), tag)
 
+    def idle(self) -> bool:
+        """Nothing more has arrived yet: a caller collecting a chunk should send it now."""
+        return self._buffer.empty()
+
     async def keep(self, item: Item) -> None:
         """Leave the message in the queue, in its place (given back when the scan closes)."""
         if len(self._held) >= self._hold_cap:
@@ -177,9 +181,13 @@ class Scan:
 
         Acks are coalesced: everything acked in the same loop tick goes out together, a run of
         consecutive deliveries as one `basic.ack(multiple)`."""
+        await self.ack_many((item,))
+
+    async def ack_many(self, items: Iterable[Item]) -> None:
+        """`ack` for several messages at once."""
         if self._ch is None or self.broken is not None:
             raise DlqError("the scan is closed")
-        self._ready.add(item.tag)
+        self._ready.update(item.tag for item in items)
         if self._flushed is None:
             self._flushed = asyncio.get_running_loop().create_future()
             self._flusher = asyncio.create_task(self._flush())
