@@ -6,6 +6,7 @@ import random
 
 from distsync_sim.simulate.events import WMS, SimEvent
 from distsync_sim.simulate.faults import BadFactory, Delivery, chaos_plan
+from distsync_sim.simulate.model import SimConfig, World
 from shared.envelope import EnvelopeError, parse
 from shared.topology import all_services
 
@@ -80,3 +81,13 @@ def test_chaos_actions_are_spread_over_the_run():
     assert [a.action for a in plan] == ["kill", "broker", "database"]
     assert all(0 < a.at < 1 for a in plan)
     assert chaos_plan(random.Random(5), ("kill:returns",), ("a",))[0].target == "returns"
+
+
+def test_bad_message_ids_repeat_with_the_seed_but_never_across_runs():
+    def ids(tag: str) -> list[str]:
+        world = World(SimConfig(seed=11, skus=50, tag=tag))
+        f = BadFactory(random.Random(5), ["SKU-1"], world.ns)
+        return [f.make().message_id for _ in range(50)]
+
+    assert ids("SAAAAA-") == ids("SAAAAA-")  # a seed reproduces its run
+    assert not set(ids("SAAAAA-")) & set(ids("SBBBBB-"))  # another run: other ids

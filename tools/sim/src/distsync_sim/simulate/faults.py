@@ -101,13 +101,16 @@ class BadMessage:
 class BadFactory:
     rng: random.Random
     skus: list[str]
+    # the run's id namespace: a later run with the same seed on the same broker gives its bad
+    # messages other ids, so their dead letters are never mistaken for this run's
+    namespace: uuid.UUID = uuid.NAMESPACE_OID
     made: dict[str, int] = field(default_factory=dict)
 
     def make(self) -> BadMessage:
         kinds = ("malformed", "not_cloudevent", "unknown_type", "schema_invalid", "rejected")
         kind = self.rng.choices(kinds, (0.2, 0.2, 0.2, 0.3, 0.1))[0]
         self.made[kind] = self.made.get(kind, 0) + 1
-        mid = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        mid = str(uuid.uuid5(self.namespace, f"bad/{self.rng.getrandbits(128)}"))
         made: BadMessage = getattr(self, "_" + kind)(mid)
         return made
 

@@ -44,7 +44,7 @@ class Stream:
         self.delivery = Delivery(self.rng, window, dup_rate)
         self.bad_rate = bad_rate
         self.bad_factory = BadFactory(
-            random.Random(seed * 104729 + 3), [i.sku for i in world.items]
+            random.Random(seed * 104729 + 3), [i.sku for i in world.items], world.ns
         )
         self.bad: list[BadMessage] = []
         self.log: dict[str, SimEvent] = {}
