@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import subprocess
@@ -32,7 +31,6 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import aio_pika
 import httpx
@@ -224,9 +222,7 @@ async def run_peer(
     ch = await conn.channel()
     q = await ch.declare_queue(queue, durable=True, arguments={"x-queue-type": "quorum"})
     await q.bind("wms.events", "inventory.adjusted")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", module, amqp, mongo, db_name, queue], env=_env()
-    )
+    proc = subprocess.Popen([sys.executable, "-m", module, amqp, mongo, db_name, queue], env=_env())
     client = mongo_client(mongo)
     db = client[db_name]
     try:
@@ -243,7 +239,9 @@ async def run_peer(
         cpu.stop()
         got = {d["_id"]: d["on_hand"] async for d in db.positions.find({})}
         right = sum(
-            1 for (sku, loc), qty in expected.items() if abs(got.get(f"{sku}|{loc}", 0) - qty) < 1e-9
+            1
+            for (sku, loc), qty in expected.items()
+            if abs(got.get(f"{sku}|{loc}", 0) - qty) < 1e-9
         )
         check = f"{right}/{len(expected)} positions right (read from its database)"
         return Result(name, len(items) / (t1 - t0), cpu.per_event_ms(len(items)), check)
@@ -279,42 +277,41 @@ async def main() -> None:
         peers = [p for p in peers if p[0] not in skip]
         for r in range(args.rounds):
             items, expected = events(args.events, args.skus, seed=r)
-            results: list[Result] = []
-
-            async def distsync() -> None:
-                results.append(await run_distsync(amqp, mongo, items, expected, db_pid))
-
-            def peer(name: str, module: str) -> Callable[[], Awaitable[None]]:
-                async def go() -> None:
-                    results.append(
-                        await run_peer(name, module, amqp, mongo, items, expected, db_pid)
-                    )
-
-                return go
-
-            order = [distsync, *(peer(*p) for p in peers)]
+            names = ["distsync", *(name for name, _ in peers)]
             if r % 2:
-                order.reverse()
-            for phase in order:
-                await phase()
+                names.reverse()
+            results: list[Result] = []
+            for name in names:
+                if name == "distsync":
+                    res = await run_distsync(amqp, mongo, items, expected, db_pid)
+                else:
+                    module = dict(peers)[name]
+                    res = await run_peer(name, module, amqp, mongo, items, expected, db_pid)
+                results.append(res)
+                print(
+                    f"round {r + 1}: {res.name:10} {res.rate:8.0f} events/s; CPU ms/event: "
+                    f"{res.cpu}; {res.check}",
+                    flush=True,
+                )
             rounds.append(results)
-            for res in results:
-                print(f"round {r + 1}: {res.name:10} {res.rate:8.0f} events/s; CPU ms/event: "
-                      f"{res.cpu}; {res.check}", flush=True)
     best: dict[str, Result] = {}
     for results in rounds:
         for res in results:
             if res.name not in best or res.rate > best[res.name].rate:
                 best[res.name] = res
-    print(f"\ndistsync stack benchmark: {args.events:,} inventory.adjusted events live through "
-          f"wms.events, {args.skus:,} SKUs x {len(LOCATIONS)} locations; CPU probe {probe:.0f} ms")
+    print(
+        f"\ndistsync stack benchmark: {args.events:,} inventory.adjusted events live through "
+        f"wms.events, {args.skus:,} SKUs x {len(LOCATIONS)} locations; CPU probe {probe:.0f} ms"
+    )
     for res in best.values():
         print(f"  {res.name:10} {res.rate:8.0f} events/s (best of {len(rounds)})")
     ds = best.get("distsync")
     if ds and "bare" in best:
         print(f"  distsync / bare pipeline: {ds.rate / best['bare'].rate:6.0%}   target >= 80 %")
     if ds and "faststream" in best:
-        print(f"  distsync / FastStream   : {ds.rate / best['faststream'].rate:6.1f}x   target >= 5x")
+        print(
+            f"  distsync / FastStream   : {ds.rate / best['faststream'].rate:6.1f}x   target >= 5x"
+        )
 
 
 if __name__ == "__main__":

@@ -61,7 +61,10 @@ async def apply(client: AsyncMongoClient, db, batch: list[AbstractIncomingMessag
             if fresh:
                 await db.inbox.insert_many(fresh, session=s)
                 await db.positions.bulk_write(
-                    [UpdateOne({"_id": k}, {"$inc": {"on_hand": v}}, upsert=True) for k, v in deltas.items()],
+                    [
+                        UpdateOne({"_id": k}, {"$inc": {"on_hand": v}}, upsert=True)
+                        for k, v in deltas.items()
+                    ],
                     session=s,
                 )
 
