@@ -53,6 +53,7 @@ from .common import (
 
 LOCATIONS = ("DC-EAST", "DC-WEST", "BR-NORTH")
 Items = list[tuple[str, bytes]]
+STALL_S = 60.0  # a contender that applies nothing for this long has failed
 
 
 def events(n: int, skus: int, seed: int) -> tuple[Items, dict[tuple[str, str], float]]:
@@ -96,19 +97,22 @@ async def wait_count(count: Callable[[], Awaitable[int]], n: int, timeout: float
     """When `count()` reached n, interpolated between one-second readings."""
     t0 = time.perf_counter()
     prev_t, prev_c = t0, await count()
+    moved = t0
     while prev_c < n:
-        if time.perf_counter() - t0 > timeout:
-            raise TimeoutError(f"{prev_c} of {n} applied after {timeout:.0f} s")
+        if time.perf_counter() - t0 > timeout or time.perf_counter() - moved > STALL_S:
+            raise TimeoutError(f"{prev_c} of {n} applied after {time.perf_counter() - t0:.0f} s")
         await asyncio.sleep(1.0)
         c, t = await count(), time.perf_counter()
         if c >= n:
             return prev_t + (t - prev_t) * (n - prev_c) / max(c - prev_c, 1)
+        if c > prev_c:
+            moved = t
         prev_t, prev_c = t, c
     return prev_t
 
 
 def _env(**extra: str) -> dict[str, str]:
-    return dict(os.environ, DISTSYNC_LOG_LEVEL="WARNING", **extra)
+    return dict(os.environ, DISTSYNC_LOG_LEVEL="WARNING", DISTSYNC_AUTH_MODE="open", **extra)
 
 
 class Result:
@@ -282,11 +286,15 @@ async def main() -> None:
                 names.reverse()
             results: list[Result] = []
             for name in names:
-                if name == "distsync":
-                    res = await run_distsync(amqp, mongo, items, expected, db_pid)
-                else:
-                    module = dict(peers)[name]
-                    res = await run_peer(name, module, amqp, mongo, items, expected, db_pid)
+                try:
+                    if name == "distsync":
+                        res = await run_distsync(amqp, mongo, items, expected, db_pid)
+                    else:
+                        module = dict(peers)[name]
+                        res = await run_peer(name, module, amqp, mongo, items, expected, db_pid)
+                except (TimeoutError, RuntimeError) as e:
+                    print(f"round {r + 1}: {name:10} FAILED: {e}", flush=True)
+                    continue
                 results.append(res)
                 print(
                     f"round {r + 1}: {res.name:10} {res.rate:8.0f} events/s; CPU ms/event: "
