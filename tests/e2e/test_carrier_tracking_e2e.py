@@ -68,10 +68,12 @@ async def start(cluster):
     return running["carrier-tracking"], running["order-status"]
 
 
-async def ship_order(cluster, t0: datetime, carrier: str) -> tuple[str, str, str]:
+async def ship_order(
+    cluster, t0: datetime, carrier: str, tracking: str | None = None
+) -> tuple[str, str, str]:
     """An order of 2 units created, allocated, picked, packed and shipped in one shipment."""
     order_id, shipment_id = uid("ORD"), uid("SH")
-    tracking = uuid.uuid4().hex[:14].upper()
+    tracking = tracking or uuid.uuid4().hex[:14].upper()
     s = uid("SKU")
     events = [
         (

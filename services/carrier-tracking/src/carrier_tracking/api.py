@@ -9,11 +9,12 @@ import structlog
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 
-from carrier_tracking import metrics, store, webhooks
+from carrier_tracking import metrics, store, webhook_auth, webhooks
 from carrier_tracking.domain.carriers import ExceptionReason, Milestone
 from carrier_tracking.domain.tracking import HistoryEntry, current_status, history
 from carrier_tracking.messages import MAX_TRACKING_NUMBER, normalise_tracking_number
 from carrier_tracking.settings import settings_of
+from shared.auth import own_authentication
 from shared.http import ERROR_RESPONSES, SegmentRoute, body_limit, problem, read_body
 from shared.service import ApiContext
 
@@ -22,8 +23,11 @@ log = structlog.get_logger(__name__)
 SIGNATURE_PARAMETER = {
     "name": webhooks.SIGNATURE_HEADER,
     "in": "header",
-    "required": True,
-    "description": "`sha256=<hex HMAC-SHA256 of the raw body under the carrier's secret>`",
+    "required": False,
+    "description": "`sha256=<hex HMAC-SHA256 of the raw body under the carrier's secret>`: "
+    "required unless the carrier is configured for another scheme "
+    "(DISTSYNC_CARRIER_TRACKING_WEBHOOK_AUTH, docs/carriers.md), such as FedEx's "
+    "`fdx-signature` or a credential header chosen at subscription",
     "schema": {"type": "string"},
 }
 
@@ -43,10 +47,48 @@ class ShipmentView(BaseModel):
     history: list[HistoryEntry]
 
 
+class AcceptedScan(BaseModel):
+    scan: str  # where in the body, e.g. `trackingEvents[2]`
+    tracking_number: str
+    native_code: str
+    time: datetime
+    event_id: str
+
+
+class SkippedScan(BaseModel):
+    scan: str
+    tracking_number: str | None
+    reason: str
+
+
 class WebhookAccepted(BaseModel):
     carrier: str
     accepted: int
     event_ids: list[str]
+    scans: list[AcceptedScan] = []
+    skipped: list[SkippedScan] = []
+
+
+def _answer(name: str, push: webhooks.Push) -> WebhookAccepted:
+    return WebhookAccepted(
+        carrier=name,
+        accepted=len(push.events),
+        event_ids=[e.id for e in push.events],
+        scans=[
+            AcceptedScan(
+                scan=a.where,
+                tracking_number=a.report.tracking_number,
+                native_code=a.report.native_code,
+                time=a.report.time,
+                event_id=a.event_id,
+            )
+            for a in push.accepted
+        ],
+        skipped=[
+            SkippedScan(scan=s.where, tracking_number=s.tracking_number, reason=s.reason)
+            for s in push.skipped
+        ],
+    )
 
 
 def _tracking_number(raw: str) -> str:
@@ -61,9 +103,14 @@ def _tracking_number(raw: str) -> str:
 
 
 WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: problem("The signature is missing, malformed or wrong, or no secret is configured"),
+    401: problem(
+        "The signature or credential is missing, malformed or wrong, or none is configured"
+    ),
     404: problem("No webhook for this carrier"),
-    422: problem("Signed, but not a push in the carrier's shape: do not send it again"),
+    422: problem(
+        "Authenticated, but no scan in it can be read (the reasons are listed): "
+        "do not send it again"
+    ),
     503: problem("The broker did not take the push: send it again"),
 }
 
@@ -116,10 +163,13 @@ def build_router(ctx: ApiContext) -> APIRouter:
         },
     )
     @body_limit(limit)
+    @own_authentication  # the carrier's signature, not a token: reachable without one
     async def carrier_webhook(carrier: str, request: Request) -> WebhookAccepted:
-        """A carrier's signed push; published to carrier.events before 202 is answered."""
+        """A carrier's authenticated push; its readable scans are published to carrier.events
+        before 202 is answered, and the answer lists them and the skipped ones."""
         settings = settings_of(ctx.settings)
         secrets = settings.carrier_tracking_webhook_secrets
+        auths = settings.carrier_tracking_webhook_auth
         window = settings.event_time_window()
         name = webhooks.carrier_name(carrier)
         if name is None or (name not in webhooks.WEBHOOK_CARRIERS and name not in secrets):
@@ -130,19 +180,19 @@ def build_router(ctx: ApiContext) -> APIRouter:
             metrics.WEBHOOK_SIGNATURE_FAILURES.labels(label, "not_configured").inc()
             raise HTTPException(401, detail=f"no webhook secret is configured for {name}")
         body = await read_body(request, limit)
-        refused = webhooks.check_signature(
-            secret, body, request.headers.get(webhooks.SIGNATURE_HEADER)
-        )
+        auth = auths.get(name, webhook_auth.DEFAULT_AUTH)
+        refused = webhook_auth.check(auth, secret, body, request.headers)
         if refused is not None:
             metrics.WEBHOOK_SIGNATURE_FAILURES.labels(label, refused).inc()
             log.warning("webhook_signature_refused", carrier=name, reason=refused)
             raise HTTPException(
-                401, detail=f"{webhooks.SIGNATURE_HEADER} {refused}: expected sha256=<hex HMAC>"
+                401, detail=f"{auth.header_name} {refused}: expected {auth.expected()}"
             )
         try:
-            events = webhooks.events_from_push(name, body, window)
+            push = webhooks.read_push(name, body, window)
         except webhooks.WebhookPayloadError as e:
             raise HTTPException(422, detail=str(e)) from e
+        events = push.events
         for ev in events:
             try:
                 await ctx.publish(webhooks.EXCHANGE, ev)
@@ -150,7 +200,14 @@ def build_router(ctx: ApiContext) -> APIRouter:
                 log.error("webhook_publish_failed", carrier=name, error=str(e))
                 raise HTTPException(503, detail="could not publish the push; send it again") from e
         metrics.WEBHOOK_EVENTS.labels(label).inc(len(events))
+        if push.skipped:  # counted once the push is taken, not on every retry
+            metrics.WEBHOOK_SKIPPED_SCANS.labels(label).inc(len(push.skipped))
+            log.warning(
+                "webhook_scans_skipped",
+                carrier=name,
+                skipped=[f"{s.where}: {s.reason}" for s in push.skipped[:10]],
+            )
         log.info("webhook_accepted", carrier=name, events=len(events))
-        return WebhookAccepted(carrier=name, accepted=len(events), event_ids=[e.id for e in events])
+        return _answer(name, push)
 
     return router

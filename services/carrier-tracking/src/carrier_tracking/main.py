@@ -19,6 +19,7 @@ from shared.service import Publication, Route, ServiceDefinition
 SERVICE = ServiceDefinition(
     extra={"sends": [("carrier.events", "tracking.reported")]},
     name="carrier-tracking",
+    read_scope="shipments:read",
     description=__doc__ or "",
     routes=(
         # The WMS ships; TMS adapters publish on carrier.events (contract section 2).

@@ -32,6 +32,11 @@ WEBHOOK_SIGNATURE_FAILURES = Counter(
     "Webhook pushes refused: signature missing, invalid, or no secret configured",
     ["carrier", "reason"],
 )
+WEBHOOK_SKIPPED_SCANS = Counter(
+    "distsync_carrier_tracking_webhook_skipped_scans_total",
+    "Scans left out of accepted webhook pushes because they could not be read",
+    ["carrier"],
+)
 WEBHOOK_EVENTS = Counter(
     "distsync_carrier_tracking_webhook_events_total",
     "tracking.reported events published from accepted webhook pushes",

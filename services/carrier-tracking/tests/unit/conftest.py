@@ -149,3 +149,47 @@ def metric() -> Callable[..., float]:
         return REGISTRY.get_sample_value(name, labels) or 0.0
 
     return value
+
+
+def replay_push(carrier: str, events: list[CloudEvent]) -> Any:
+    """The tracking state the consumer ends with after these webhook events, in any order."""
+    from carrier_tracking.domain.tracking import Scan, Tracking, record_scan
+
+    state = Tracking(tracking_number=events[0].data["tracking_number"])
+    for ev in events:
+        d = ev.data
+        scan = Scan(
+            carrier=carrier,
+            native_code=d["native_code"],
+            native_type=d.get("native_type"),
+            description=d.get("description"),
+            location=d.get("location"),
+            time=ev.time,
+            event_id=ev.id,
+        )
+        state, _ = record_scan(state, scan)
+    return state
+
+
+@pytest.fixture
+def replay() -> Callable[[str, list[CloudEvent]], Any]:
+    return replay_push
+
+
+@pytest.fixture
+def serve() -> Callable[[ApiContext], Any]:
+    """A test client for the app the runtime serves: shared errors, body limit, the router."""
+    from fastapi.testclient import TestClient
+
+    from carrier_tracking.api import build_router
+    from shared.http import create_app
+
+    async def ready() -> dict[str, str]:
+        return {}
+
+    def client(ctx: ApiContext) -> TestClient:
+        app = create_app("carrier-tracking", ready)
+        app.include_router(build_router(ctx))
+        return TestClient(app)
+
+    return client

@@ -6,11 +6,13 @@ from typing import NamedTuple
 
 from carrier_tracking.domain.carriers import dhl, fedex, generic, ups, usps
 from carrier_tracking.domain.carriers.table import (
+    ANY_CODE,
     EXCEPTION_REASONS,
     MILESTONES,
     Entry,
     ExceptionReason,
     Milestone,
+    TypedCodes,
     normalise_code,
 )
 
@@ -19,6 +21,7 @@ __all__ = [
     "KNOWN_CARRIERS",
     "MILESTONES",
     "TABLES",
+    "TYPED_TABLES",
     "Classification",
     "Entry",
     "ExceptionReason",
@@ -35,6 +38,7 @@ TABLES: dict[str, dict[str, Entry]] = {
     "usps": usps.CODES,
     "generic": generic.CODES,
 }
+TYPED_TABLES: dict[str, TypedCodes] = {"ups": ups.TYPED}
 KNOWN_CARRIERS: tuple[str, ...] = ("ups", "fedex", "dhl", "usps")
 
 ALIASES: dict[str, str] = {
@@ -69,11 +73,19 @@ def table_for(carrier: str) -> dict[str, Entry]:
 
 
 def classify(carrier: str, native_code: str, native_type: str | None = None) -> Classification:
-    """Look the code up in the carrier's table, then its coarse type; never guess beyond that."""
-    table = table_for(carrier)
-    entry = table.get(normalise_code(native_code))
-    if entry is None and native_type:
-        entry = table.get(normalise_code(native_type))
+    """(type, code), then (type, any code), then the code, then the coarse type; no guessing."""
+    name = normalise_carrier(carrier)
+    table = TABLES.get(name, generic.CODES)
+    code = normalise_code(native_code)
+    kind = normalise_code(native_type) if native_type else None
+    typed = TYPED_TABLES.get(name, {})
+    entry = None
+    if kind:
+        entry = typed.get((kind, code)) or typed.get((kind, ANY_CODE))
+    if entry is None:
+        entry = table.get(code)
+    if entry is None and kind:
+        entry = table.get(kind)
     if entry is None:
         return Classification(None, None, True)
     return Classification(entry.milestone, entry.reason, False)

@@ -1,7 +1,17 @@
-"""FedEx: track event types (`eventType`, e.g. OC, PU, IT, AR, DP, OD, DL, DE, SE, CA, HL, RS).
+"""FedEx: track event types (`scanEvents[].eventType`) and derived status codes.
 
-FedEx also sends a coarse `derivedStatusCode` (IN, PU, IT, OD, DL, DE, SE, CA, RS, ...) which
-mostly shares these codes; it is the fallback when an event type is unknown.
+Sources (read 2026-12-04):
+- FedEx Track API 1.0, https://developer.fedex.com/api/en-us/catalog/track/v1/docs.html
+  (`output.completeTrackResults[].trackResults[].scanEvents[]`: `date`, `eventType`,
+  `eventDescription`, `derivedStatusCode`, `exceptionCode`, `scanLocation`) and its
+  "Tracking event types" / "Status codes" appendix.
+- FedEx Advanced Integrated Visibility (shipment visibility webhook), which pushes the same
+  `output.completeTrackResults` shape,
+  https://developer.fedex.com/api/en-us/catalog/shipment-visibility-webhook/docs.html
+
+FedEx's `derivedStatusCode` (IN, PU, IT, OD, DL, DE, SE, CA, RS, ...) mostly shares these
+codes; it is the fallback when an event type is unknown. The event type always wins: FedEx
+sends `HP` (ready for recipient pickup) with the derived status `IT` (in transit).
 """
 
 from __future__ import annotations
@@ -38,6 +48,9 @@ CODES: dict[str, Entry] = {
     "OD": ms("out_for_delivery", "On FedEx vehicle for delivery"),
     "AD": ms("out_for_delivery", "At delivery location"),
     "HL": ms("available_for_pickup", "Hold at location: ready for recipient pickup"),
+    "HP": ms("available_for_pickup", "Ready for recipient pickup"),
+    "HA": info("Hold at location request accepted"),
+    "AO": info("Shipment arriving on time"),
     "DL": ms("delivered", "Delivered"),
     "RS": ms("returned_to_sender", "Return to shipper"),
     "DE": exc(None, "Delivery exception"),
@@ -56,4 +69,8 @@ CODES: dict[str, Entry] = {
     "RR": info("Delivery option requested by recipient"),
     "RM": info("Delivery option modified by recipient"),
     "RC": info("Delivery option cancelled by recipient"),
+    "RP": info("Return label link emailed to return sender"),
+    "LP": info("Return label link cancelled by shipment originator"),
+    "RG": info("Return label link expiring soon"),
+    "RD": info("Return label link expired"),
 }

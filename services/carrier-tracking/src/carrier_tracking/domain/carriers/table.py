@@ -1,4 +1,11 @@
-"""Shapes shared by the per-carrier mapping tables: one entry per native code, data only."""
+"""Shapes shared by the per-carrier mapping tables: one entry per native code, data only.
+
+A table has two parts: `CODES`, keyed by a code alone (or a coarse type alone), and
+`TYPED`, keyed by `(type, code)` for carriers whose codes mean different things under
+different types (a UPS `DP` is a departure scan under type `I` but "manifest processed" under
+type `M`). The typed key wins, then `(type, "*")` (any code under that type), then the code
+alone, then the type alone.
+"""
 
 from __future__ import annotations
 
@@ -42,6 +49,11 @@ class Entry(NamedTuple):
     milestone: Milestone | None
     reason: ExceptionReason | None = None
     meaning: str = ""
+
+
+TypedCodes = dict[tuple[str, str], Entry]
+"""Entries keyed by (type, code), both normalised; code `*` is any code under the type."""
+ANY_CODE = "*"
 
 
 def normalise_code(code: str) -> str:

@@ -1,5 +1,12 @@
 """USPS: tracking event codes (01 delivered, 02 notice left, 03 accepted, 10 processed, ...).
 
+Sources (read 2026-12-04):
+- USPS Tracking 3.0 API, https://developers.usps.com/trackingv3 (`trackingEvents[]`:
+  `eventType`, `eventTimestamp` local, `GMTTimestamp`, `GMTOffset`, `eventCode`, `eventCity`,
+  `eventState`, `eventZIP`, `eventCountry`).
+- USPS Publication 199 (Intelligent Mail Package Barcode Implementation Guide), appendix of
+  event codes, https://postalpro.usps.com/pub199
+
 Codes 21-31 name why an item could not be delivered; it then comes back with 09.
 """
 
@@ -9,7 +16,7 @@ from carrier_tracking.domain.carriers.table import Entry, exc, info, ms
 
 CODES: dict[str, Entry] = {
     "GX": ms("label_created", "Shipping label created, USPS awaiting item"),
-    "MA": ms("label_created", "Manifest acknowledgement"),
+    "MA": ms("label_created", "Pre-shipment info sent to USPS (manifest acknowledgement)"),
     "03": ms("picked_up", "Accepted at USPS origin facility"),
     "OA": ms("picked_up", "Accepted at USPS origin facility"),
     "80": ms("picked_up", "Picked up by shipping partner"),
@@ -20,6 +27,8 @@ CODES: dict[str, Entry] = {
     "SF": ms("in_transit", "Departed post office"),
     "PC": ms("in_transit", "Sorting complete"),
     "NT": ms("in_transit", "In transit to next facility"),
+    "TL": ms("in_transit", "In transit to next facility"),
+    "T1": ms("in_transit", "In transit"),
     "81": ms("in_transit", "Arrived at shipping partner facility"),
     "82": ms("in_transit", "Departed shipping partner facility"),
     "06": ms("in_transit", "Forwarded"),
