@@ -134,7 +134,6 @@ async def run_distsync(
                 DISTSYNC_MONGODB_DB=f"{prefix}_{name.replace('-', '_')}",
                 DISTSYNC_HTTP_PORT=str(ports[name]),
                 DISTSYNC_DECLARE_TOPOLOGY="false",
-                DISTSYNC_AUTH_MODE="open",
             ),
         )
         for name in SERVICE_NAMES
