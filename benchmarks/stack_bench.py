@@ -124,6 +124,7 @@ async def run_distsync(
     amqp: str, mongo: str, items: Items, expected: dict[tuple[str, str], float], db_pid: int | None
 ) -> Result:
     prefix = "bench_stack_" + uuid.uuid4().hex[:6]
+    await _purge_service_queues(amqp)  # what the peers' phases published reached them too
     ports = {name: free_port() for name in SERVICE_NAMES}
     procs = {
         name: subprocess.Popen(
@@ -163,6 +164,17 @@ async def run_distsync(
         for name in SERVICE_NAMES:
             await client.drop_database(f"{prefix}_{name.replace('-', '_')}")
         await client.close()
+
+
+async def _purge_service_queues(amqp: str) -> None:
+    conn = await aio_pika.connect(amqp)
+    try:
+        ch = await conn.channel()
+        for name in SERVICE_NAMES:
+            q = await ch.get_queue(f"{name}.main", ensure=False)
+            await q.purge()
+    finally:
+        await conn.close()
 
 
 async def _ready(ports: list[int], timeout: float = 60) -> None:
