@@ -106,6 +106,7 @@ def start(amqp: str, mongo: str, db: str, port: int | None = None) -> subprocess
         DISTSYNC_HTTP_PORT=str(port or free_port()),
         DISTSYNC_LOG_LEVEL="WARNING",
         DISTSYNC_DECLARE_TOPOLOGY="false",
+        DISTSYNC_AUTH_MODE="open",  # a local benchmark stack
     )
     return subprocess.Popen([sys.executable, "-m", "shared.cli", "run", "availability"], env=env)
 

@@ -80,6 +80,7 @@ def start_service(
         DISTSYNC_HTTP_PORT=str(port or free_port()),
         DISTSYNC_LOG_LEVEL="WARNING",
         DISTSYNC_DECLARE_TOPOLOGY="false",
+        DISTSYNC_AUTH_MODE="open",  # a local benchmark stack
     )
     return subprocess.Popen([sys.executable, "-m", "benchmarks.bench_service"], env=env)
 

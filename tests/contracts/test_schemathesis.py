@@ -8,12 +8,17 @@ document (status code, JSON shape, the `{"detail", "errors"}` shape of errors).
 
 The carrier webhook is fuzzed past its signature check: each generated push is signed with the
 secret of the carrier whose shape it most resembles, so the parsers see the generated bodies.
+
+The services run with authentication on (API keys): every operation is fuzzed with a key that
+holds every read scope, and again, with fewer cases, without credentials, when no operation that
+needs a scope may answer 2xx (the carrier webhook, which has its own signatures, excepted).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -34,6 +39,9 @@ from schemathesis.checks import (
 from schemathesis.core import NotSet
 
 from carrier_tracking.webhooks import SIGNATURE_HEADER, sign
+from shared.auth import AuthSettings
+from shared.auth.apikeys import digest
+from shared.auth.scopes import SERVICE_READ_SCOPES
 from shared.settings import DEFAULT_PORTS
 from tests.contracts.flows import ids, order_flow, receipt_flow
 from tests.e2e.harness import Cluster, eventually, get_json
@@ -42,6 +50,8 @@ pytestmark = pytest.mark.e2e
 
 OPENAPI_DIR = Path(__file__).resolve().parents[2] / "docs" / "openapi"
 MAX_EXAMPLES = 100
+MAX_EXAMPLES_WITHOUT_CREDENTIALS = 25
+API_KEY = "schemathesis-" + "f" * 48
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -87,7 +97,20 @@ class BackgroundCluster:
     def __init__(self, amqp_url: str, mongodb_url: str) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.cluster = Cluster(amqp_url, mongodb_url)
+        self.keys = tempfile.NamedTemporaryFile("w", suffix=".json")
+        entry = {
+            "client": "fuzz",
+            "sha256": digest(API_KEY),
+            "scopes": [*SERVICE_READ_SCOPES.values()],
+        }
+        self.keys.write(json.dumps([entry]))
+        self.keys.flush()
+        auth = AuthSettings(
+            mode="api_keys", api_keys_file=self.keys.name, throttle_rate=1e6, throttle_burst=10**6
+        )
+        self.cluster = Cluster(
+            amqp_url, mongodb_url, auth=auth, client_headers={"X-API-Key": API_KEY}
+        )
 
     def run(self, coro: Any, timeout: float = 120) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -113,6 +136,7 @@ class BackgroundCluster:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(timeout=10)
             self.loop.close()
+            self.keys.close()
 
 
 @pytest.fixture(scope="module")
@@ -124,20 +148,32 @@ def live(amqp_url: str, mongodb_url: str) -> Iterator[dict[str, str]]:
         bg.stop()
 
 
-def no_server_error_test(service: str) -> Callable[..., None]:
+def nothing_without_credentials(ctx: Any, response: Any, case: schemathesis.Case) -> None:
+    """An operation that needs a scope answers no 2xx to a caller without credentials."""
+    if case.operation.definition.raw.get("security") and 200 <= response.status_code < 300:
+        raise AssertionError(f"{case.operation.label} answered {response.status_code} to nobody")
+
+
+def no_server_error_test(service: str, *, credentials: bool = True) -> Callable[..., None]:
     """The schemathesis test of one service: every operation of its committed document."""
     schema = schemathesis.openapi.from_path(OPENAPI_DIR / f"{service}.json")
     schema.hook("flatmap_query")(from_the_first_page)
+    headers = {"X-API-Key": API_KEY} if credentials else {}
+    checks = CHECKS if credentials else [*CHECKS, nothing_without_credentials]
+    examples = MAX_EXAMPLES if credentials else MAX_EXAMPLES_WITHOUT_CREDENTIALS
 
     @schema.parametrize()
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))
     def test(case: schemathesis.Case, live: dict[str, str]) -> None:
         if case.path == "/v1/webhooks/{carrier}":
             call_webhook_signed(case, live[service])
         else:
-            case.call_and_validate(base_url=live[service], timeout=10, checks=CHECKS)
+            case.call_and_validate(
+                base_url=live[service], timeout=10, checks=checks, headers=headers
+            )
 
-    test.__name__ = f"test_{service.replace('-', '_')}_answers_no_5xx"
+    suffix = "" if credentials else "_without_credentials"
+    test.__name__ = f"test_{service.replace('-', '_')}_answers_no_5xx{suffix}"
     return test
 
 
@@ -169,6 +205,17 @@ test_order_status_answers_no_5xx = no_server_error_test("order-status")
 test_receipt_answers_no_5xx = no_server_error_test("receipt")
 test_returns_answers_no_5xx = no_server_error_test("returns")
 test_carrier_tracking_answers_no_5xx = no_server_error_test("carrier-tracking")
+test_availability_answers_no_5xx_without_credentials = no_server_error_test(
+    "availability", credentials=False
+)
+test_order_status_answers_no_5xx_without_credentials = no_server_error_test(
+    "order-status", credentials=False
+)
+test_receipt_answers_no_5xx_without_credentials = no_server_error_test("receipt", credentials=False)
+test_returns_answers_no_5xx_without_credentials = no_server_error_test("returns", credentials=False)
+test_carrier_tracking_answers_no_5xx_without_credentials = no_server_error_test(
+    "carrier-tracking", credentials=False
+)
 
 
 def test_every_service_serves_the_committed_openapi_document(live: dict[str, str]) -> None:
@@ -179,3 +226,10 @@ def test_every_service_serves_the_committed_openapi_document(live: dict[str, str
         assert served == committed, (
             f"{name} serves an OpenAPI different from docs/openapi/{name}.json"
         )
+
+
+def test_the_fuzzing_key_reads_and_no_credentials_read_nothing(live: dict[str, str]) -> None:
+    url = f"{live['order-status']}/v1/orders"
+    assert httpx.get(url, headers={"X-API-Key": API_KEY}, timeout=10).status_code == 200
+    r = httpx.get(url, timeout=10)
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"

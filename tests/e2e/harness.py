@@ -14,7 +14,8 @@ from typing import Any
 import aio_pika
 import httpx
 
-from distsync_sim.testing import free_port
+from distsync_sim.testing import free_port, open_auth
+from shared.auth import AuthSettings
 from shared.envelope import build
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
@@ -26,9 +27,10 @@ class Running:
     name: str
     runtime: ServiceRuntime
     url: str
+    headers: dict[str, str] = field(default_factory=dict)  # credentials, when auth is on
 
     def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, timeout=10)
+        return httpx.AsyncClient(base_url=self.url, timeout=10, headers=self.headers)
 
 
 @dataclass
@@ -37,6 +39,9 @@ class Cluster:
     mongodb_url: str
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     running: dict[str, Running] = field(default_factory=dict)
+    # who may call the services: a test stack runs open (and the services say so) unless told
+    auth: AuthSettings = field(default_factory=open_auth)
+    client_headers: dict[str, str] = field(default_factory=dict)  # what `Running.client` sends
     _conn: Any = None
     _ch: Any = None
 
@@ -62,9 +67,10 @@ class Cluster:
                 retry_delays_s=[1],
                 **overrides.get(name, {}),
             )
-            rt = ServiceRuntime(svc, settings)
+            rt = ServiceRuntime(svc, settings, auth=self.auth)
             await rt.start(serve_http=True)
-            self.running[name] = Running(name, rt, f"http://127.0.0.1:{port}")
+            url = f"http://127.0.0.1:{port}"
+            self.running[name] = Running(name, rt, url, dict(self.client_headers))
         return self.running
 
     async def stop(self) -> None:

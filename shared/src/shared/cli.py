@@ -25,8 +25,10 @@ CORE_COMMANDS = ("run", "topology")
 PROVIDED_BY = {
     "dlq": "distsync-ops",
     "trace": "distsync-ops",
+    "reconcile": "distsync-ops",
     "asyncapi": "distsync-ops",
     "openapi": "distsync-ops",
+    "audit": "distsync-ops",
     "simulate": "distsync-sim",
     "up": "distsync-sim",
 }

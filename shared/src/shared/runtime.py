@@ -15,6 +15,8 @@ from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
 from shared import dlq_age, inbox, outbox
+from shared.auth import AuthConfigError, AuthSettings, Guard, declare_schemes, secure_router
+from shared.auth.scopes import read_scope
 from shared.cloudevent import CloudEvent
 from shared.consumer import Consumer
 from shared.http import create_app
@@ -51,9 +53,17 @@ def mongo_client(url: str) -> AsyncMongoClient[Any]:
 class ServiceRuntime:
     """Everything one service process runs. Built by `bootstrap`; nothing happens at import."""
 
-    def __init__(self, svc: ServiceDefinition, settings: ServiceSettings) -> None:
+    def __init__(
+        self,
+        svc: ServiceDefinition,
+        settings: ServiceSettings,
+        *,
+        auth: AuthSettings | None = None,
+    ) -> None:
         self.svc = svc
         self.settings = settings
+        # who may call the HTTP API (DISTSYNC_AUTH_*); checked when HTTP is served (`start`)
+        self.guard = Guard(auth or AuthSettings(), svc.name)
         self.client: AsyncMongoClient[Any] = mongo_client(settings.mongodb_url)
         self.db = self.client[settings.db_name(svc.name)]
         self.connection: Any = None
@@ -81,7 +91,9 @@ class ServiceRuntime:
         )
         if self.svc.api is not None:
             ctx = ApiContext(self.svc.name, self.db, self.settings, self.publish)
-            app.include_router(self.svc.api(ctx))
+            scope = read_scope(self.svc.name, self.svc.read_scope)
+            app.include_router(secure_router(self.svc.api(ctx), self.guard, scope))
+        declare_schemes(app)
         return app
 
     async def publish(self, exchange: str, event: CloudEvent) -> None:
@@ -112,6 +124,9 @@ class ServiceRuntime:
     async def start(self, *, serve_http: bool = True) -> None:
         """Connect, declare, start consuming; returns once the service is running."""
         s = self.settings
+        if serve_http:
+            self.guard.check()  # AuthConfigError: authentication missing or wrong, do not start
+            await self.guard.warm_up()
         await self.db.command("ping")
         await inbox.setup(self.db, s.inbox_correlation_index)
         await outbox.setup(self.db, index_correlation=s.outbox_correlation_index)
@@ -255,6 +270,11 @@ async def serve_forever(svc: ServiceDefinition, settings: ServiceSettings | None
     """`distsync run SERVICE`: run until SIGTERM/SIGINT, then shut down gracefully."""
     rt = bootstrap(svc, settings)
     configure(rt.settings.log_level, rt.settings.log_json, service=svc.name)
+    try:
+        rt.guard.check()
+    except AuthConfigError as e:
+        log.error("service_refuses_to_start", service=svc.name, reason=str(e))
+        raise SystemExit(f"{svc.name}: refusing to start: {e}") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -126,6 +126,9 @@ class ServiceDefinition:
     # consumer schedules batches by the other preload keys); a rare concurrent write of one
     # is a write conflict, retried.
     shared_reads: frozenset[str] = frozenset()
+    # the scope every route of `api` needs (routes marked `shared.auth.own_authentication`
+    # excepted); None: the default table's (shared.auth.scopes), else `<name>:read`
+    read_scope: str | None = None
 
     @property
     def exchange(self) -> str:

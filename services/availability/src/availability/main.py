@@ -63,6 +63,7 @@ PUBLISHES = (
 
 SERVICE = ServiceDefinition(
     name="availability",
+    read_scope="availability:read",
     routes=ROUTES,
     publishes=PUBLISHES,
     setup_store=setup_store,

@@ -35,6 +35,7 @@ async def refresh_exception_gauge(ctx: TaskContext) -> None:
 
 SERVICE = ServiceDefinition(
     name="order-status",
+    read_scope="orders:read",
     description=__doc__ or "",
     routes=(
         Route("order.created", m.OrderCreated, h.handle_order_event, ERP, h.preload_order),

@@ -23,6 +23,7 @@ async def refresh_open_exceptions(ctx: TaskContext) -> None:
 
 SERVICE = ServiceDefinition(
     name="receipt",
+    read_scope="receipts:read",
     description=(
         "Checks warehouse receipts against purchase orders and ASNs; publishes what arrived "
         "(accepted or quarantined), the exceptions, and inbound supply still expected."

@@ -24,6 +24,7 @@ from shared.service import PeriodicTask, Publication, Route, ServiceDefinition
 
 SERVICE = ServiceDefinition(
     name="returns",
+    read_scope="returns:read",
     description="RMA workflow from authorization to disposition; feeds returns to availability.",
     routes=(
         Route(

@@ -4,135 +4,61 @@ Replay, archive, purge and restore run as tasks: the POST answers 202 with the t
 `?wait=true`, the outcome once done); `GET /v1/dlq/tasks/{id}` shows progress and
 `DELETE /v1/dlq/tasks/{id}` cancels without loss, exactly like Ctrl-C on the command line.
 
-It refuses to start without `DISTSYNC_DLQ_API_TOKEN` (at least 16 characters; every `/v1`
-request then needs `Authorization: Bearer <token>`), unless told it is a local laptop run
-(`--insecure-local`, `DISTSYNC_DLQ_API_INSECURE_LOCAL=true`): then it binds to loopback only.
-Every request's `Host` must be one of `DISTSYNC_DLQ_API_ALLOWED_HOSTS` (default the loopback
-names), so a web page that makes its own name resolve to 127.0.0.1 cannot reach it.
+Who may call it is `shared.auth` (`DISTSYNC_AUTH_MODE`; scopes `dlq:read`, `dlq:replay`,
+`dlq:purge`, `dlq:approve`, `audit:read`), or the older single token `DISTSYNC_DLQ_API_TOKEN`
+(`dlq.access`). Without either it refuses to start unless told it is a local laptop run
+(`--insecure-local`, or `DISTSYNC_AUTH_MODE=open`): then it binds to loopback only. Every
+request's `Host` must be one of `DISTSYNC_DLQ_API_ALLOWED_HOSTS` (default the loopback names),
+so a web page that makes its own name resolve to 127.0.0.1 cannot reach it.
+
+A replay or purge of a stock-moving service's DLQ (`DISTSYNC_AUTH_APPROVAL_SERVICES`) that
+selects more than `DISTSYNC_AUTH_APPROVAL_THRESHOLD` messages does not run: it becomes an
+approval request (202, `state: pending_approval`) that another person with `dlq:approve`
+approves (`POST /v1/dlq/approvals/{id}/approve`), which then runs it. Every operation, request
+and decision goes to the audit log (`GET /v1/audit`, `distsync audit export`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
-import secrets
-import uuid
-from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any
 
-import aiormq
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request
-from fastapi.encoders import jsonable_encoder
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
-from pymongo.errors import PyMongoError
 from starlette.middleware.base import RequestResponseEndpoint
 
 from distsync_ops import dlq as D
-from distsync_ops.dlq.access import InsecureStart, check_start, host_allowed
+from distsync_ops.admin_db import AdminDb
+from distsync_ops.approvals import view
+from distsync_ops.audit_api import audit_router
+from distsync_ops.dlq.access import InsecureStart, check_start, guard_for, host_allowed
+from distsync_ops.dlq_governed import actor
+from distsync_ops.dlq_models import DecisionIn, ReplayIn, RestoreIn, SelectorIn
+from distsync_ops.dlq_operations import Operations
+from distsync_ops.dlq_tasks import Tasks, archiving, call, replaying, restoring
+from shared.auth import AuthSettings, Identity, declare_schemes, requires, secure_router
+from shared.auth.scopes import DLQ_APPROVE, DLQ_PURGE, DLQ_READ, DLQ_REPLAY
 from shared.http import create_app
 
 __all__ = ["InsecureStart", "check_start", "create_dlq_app", "host_allowed", "serve"]
 
 
-class SelectorIn(BaseModel):
-    ids: list[str] = []
-    types: list[str] = []
-    groups: list[str] = []
-    since: str | None = Field(None, description="ISO 8601 time or an age like 2h")
-    until: str | None = None
-    limit: int | None = Field(None, gt=0)
-    all: bool = Field(False, description="required to act on every message (no selector)")
-    user: str | None = Field(None, description="who asks, for the audit log")
-
-    def selector(self) -> D.Selector:
-        try:
-            since = D.parse_time(self.since) if self.since else None
-            until = D.parse_time(self.until) if self.until else None
-        except ValueError as e:
-            raise HTTPException(422, detail=str(e)) from e
-        return D.Selector(
-            tuple(self.ids), tuple(self.types), tuple(self.groups), since, until, self.limit
-        )
+def caller(request: Request) -> Identity:
+    who: Identity = request.state.identity
+    return who
 
 
-class ReplayIn(SelectorIn):
-    to: str | None = Field(None, description="publish to this exchange instead")
-    direct: bool = Field(False, description="straight to the service's own queue")
-    rate: float | None = Field(None, gt=0, description="messages per second")
-    dry_run: bool = False
-    force: bool = Field(False, description="also replay flagged messages")
-
-
-class RestoreIn(BaseModel):
-    archive: str = Field(description="archive id from archive/purge")
-    force: bool = False
-    user: str | None = None
-
-
-class Tasks:
-    """Operations running in this process, by id, with their live outcome."""
-
-    def __init__(self) -> None:
-        self.running: dict[str, tuple[asyncio.Task[D.Outcome], D.Outcome, datetime]] = {}
-
-    def start(self, o: D.Outcome, make: Callable[[D.Outcome], Awaitable[D.Outcome]]) -> str:
-        task_id = uuid.uuid4().hex[:12]
-        finished = [t for t, (task, _, _) in self.running.items() if task.done()]
-        for t in finished[: max(0, len(finished) - 100)]:  # keep the last 100 finished
-            del self.running[t]
-
-        async def body() -> D.Outcome:
-            return await make(o)
-
-        self.running[task_id] = (asyncio.create_task(body()), o, datetime.now().astimezone())
-        return task_id
-
-    def view(self, task_id: str) -> dict[str, Any]:
-        if task_id not in self.running:
-            raise HTTPException(404, detail=f"no task {task_id}")
-        task, o, started = self.running[task_id]
-        state = "running"
-        error = None
-        if task.done():
-            if task.cancelled() or o.cancelled:
-                state = "cancelled"
-            elif task.exception() is not None:
-                state, error = "failed", str(task.exception())
-            else:
-                state = "done" if not o.failed else "partial"
-        return {
-            "task": task_id,
-            "state": state,
-            "error": error,
-            "started_at": started,
-            "outcome": o.as_dict(),
-        }
-
-
-def build_router(settings: D.DlqSettings) -> APIRouter:
+def build_router(settings: D.DlqSettings, auth: AuthSettings, adb: AdminDb) -> APIRouter:
     tasks = Tasks()
-
-    def auth(authorization: str | None = Header(None)) -> None:
-        token = settings.dlq_api_token
-        if token is None and settings.dlq_api_insecure_local:
-            return  # a laptop run, on loopback only (checked before it started)
-        expected = f"Bearer {token}".encode() if token else secrets.token_bytes(32)
-        if not secrets.compare_digest((authorization or "").encode(), expected):
-            raise HTTPException(
-                401,
-                detail="missing or wrong bearer token",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-
-    r = APIRouter(prefix="/v1/dlq", tags=["dlq"], dependencies=[Depends(auth)])
+    ops = Operations(settings, auth, adb, tasks)
+    r = APIRouter(prefix="/v1/dlq", tags=["dlq"])
 
     @r.get("")
     async def list_all(service: str | None = None) -> list[dict[str, Any]]:
         """Depth, oldest and newest failure, failure groups: per service DLQ and `unrouted`."""
         targets = [service] if service else D.known_targets()
-        res = await _call(D.list_queues(settings, targets))
+        res = await call(D.list_queues(settings, targets))
         return [q.as_dict() for q in res]
 
     @r.get("/tasks")
@@ -144,19 +70,48 @@ def build_router(settings: D.DlqSettings) -> APIRouter:
         return tasks.view(task_id)
 
     @r.delete("/tasks/{task_id}")
+    @requires(DLQ_REPLAY)
     async def cancel_task(task_id: str) -> dict[str, Any]:
         """Stop it: what was published is acked, the rest stays in the DLQ (never lost)."""
-        view = tasks.view(task_id)
+        view_ = tasks.view(task_id)
         task = tasks.running[task_id][0]
         if not task.done():
             task.cancel()
             await asyncio.wait({task})
-            view = tasks.view(task_id)
-        return view
+            view_ = tasks.view(task_id)
+        return view_
 
     @r.get("/audit")
     async def audit(service: str | None = None, limit: int = Query(20, gt=0)) -> Any:
-        return await _call(D.audit_log(settings, limit, service))
+        """The dlq operations' own log (what each did); `GET /v1/audit` has every call."""
+        return await call(D.audit_log(settings, limit, service))
+
+    @r.get("/approvals")
+    async def list_approvals(
+        status: str | None = None, limit: int = Query(50, gt=0, le=1000)
+    ) -> list[dict[str, Any]]:
+        """Requests for operations that need a second person, newest first."""
+        return [view(d) for d in await call(adb.approvals.list(status, limit))]
+
+    @r.get("/approvals/{approval_id}")
+    async def get_approval(approval_id: str) -> dict[str, Any]:
+        doc = await call(adb.approvals.get(approval_id))
+        if doc is None:
+            raise HTTPException(404, detail=f"no approval request {approval_id}")
+        return view(doc)
+
+    @r.post("/approvals/{approval_id}/approve", status_code=202)
+    @requires(DLQ_APPROVE)
+    async def approve(
+        approval_id: str, request: Request, body: DecisionIn | None = None, wait: bool = False
+    ) -> Any:
+        """Approve another person's request, and run it (the task, as replay/purge answer)."""
+        return await ops.decide(caller(request), approval_id, body, True, wait)
+
+    @r.post("/approvals/{approval_id}/reject")
+    @requires(DLQ_APPROVE)
+    async def reject(approval_id: str, request: Request, body: DecisionIn | None = None) -> Any:
+        return await ops.decide(caller(request), approval_id, body, False, False)
 
     @r.get("/{service}/messages")
     async def show(
@@ -168,110 +123,80 @@ def build_router(settings: D.DlqSettings) -> APIRouter:
     ) -> list[dict[str, Any]]:
         """Messages with their failure headers and CloudEvent, left in place and in order."""
         sel = D.Selector(ids=tuple(id), types=tuple(type), groups=tuple(group))
-        msgs = await _call(D.show(settings, service, limit=limit, selector=sel))
+        msgs = await call(D.show(settings, service, limit=limit, selector=sel))
         return [m.summary(settings.dlq_flag_replays) for m in msgs]
 
     @r.get("/{service}/export")
     async def export(
         service: str,
+        request: Request,
         type: list[str] = Query([]),
         group: list[str] = Query([]),
         id: list[str] = Query([]),
     ) -> Response:
-        """JSONL of the selected messages (the archive format), left in place."""
+        """JSONL of the selected messages (the archive format), left in place. Audited."""
         buf = io.StringIO()
         sel = D.Selector(ids=tuple(id), types=tuple(type), groups=tuple(group))
-        await _call(D.export(settings, service, sel, buf))
+        who = caller(request)
+        entry = await call(
+            adb.audit.record(who, "dlq.export", service, result="started", selector=sel.describe())
+        )
+        await call(D.export(settings, service, sel, buf))
+        lines = buf.getvalue().count("\n")
+        await call(adb.audit.finish(entry, "done", {"exported": lines}))
         return Response(buf.getvalue(), media_type="application/x-ndjson")
 
     @r.post("/{service}/replay", status_code=202)
-    async def replay(service: str, body: ReplayIn, wait: bool = False) -> Any:
-        sel = _selector(body, body.dry_run)
-        opts = D.ReplayOptions(body.to, body.direct, body.rate, body.dry_run, body.force)
-        o = D.Outcome("replay", D.queue_of(service), sel.describe(), D.who(body.user or "api"))
-        return await _launch(
-            tasks,
-            o,
-            wait,
-            lambda o: D.replay(settings, service, sel, opts, user=o.user, outcome=o),
-        )
-
-    async def _archive(service: str, body: SelectorIn, wait: bool, purge: bool) -> Any:
-        sel = _selector(body, not purge)
-        o = D.Outcome("", D.queue_of(service), sel.describe(), D.who(body.user or "api"))
-        return await _launch(
-            tasks,
-            o,
-            wait,
-            lambda o: D.archive(settings, service, sel, purge=purge, user=o.user, outcome=o),
-        )
+    @requires(DLQ_REPLAY)
+    async def replay(service: str, body: ReplayIn, request: Request, wait: bool = False) -> Any:
+        """Replay; over the approval threshold for a stock-moving service, a request instead."""
+        sel = body.checked(body.dry_run)
+        make = replaying(settings, service, sel, body.options())
+        if body.dry_run:
+            who = caller(request)
+            return await ops.run(who, actor(who, body.user), "replay", service, sel, wait, make)
+        return await ops.governed(caller(request), "replay", service, body, sel, wait, make)
 
     @r.post("/{service}/archive", status_code=202)
-    async def archive(service: str, body: SelectorIn, wait: bool = False) -> Any:
+    @requires(DLQ_PURGE)
+    async def archive(service: str, body: SelectorIn, request: Request, wait: bool = False) -> Any:
         """Copy the selected messages to the archive (MongoDB); they stay in the DLQ."""
-        return await _archive(service, body, wait, purge=False)
+        sel = body.checked(True)
+        make = archiving(settings, service, sel, purge=False)
+        who = caller(request)
+        return await ops.run(who, actor(who, body.user), "archive", service, sel, wait, make)
 
     @r.post("/{service}/purge", status_code=202)
-    async def purge(service: str, body: SelectorIn, wait: bool = False) -> Any:
-        """Archive the selected messages, then remove them from the DLQ."""
-        return await _archive(service, body, wait, purge=True)
+    @requires(DLQ_PURGE)
+    async def purge(service: str, body: SelectorIn, request: Request, wait: bool = False) -> Any:
+        """Archive the selected messages, then remove them from the DLQ. Governed as replay."""
+        sel = body.checked(False)
+        make = archiving(settings, service, sel, purge=True)
+        return await ops.governed(caller(request), "purge", service, body, sel, wait, make)
 
     @r.post("/restore", status_code=202)
-    async def restore(body: RestoreIn, wait: bool = False) -> Any:
-        o = D.Outcome("restore", "", {"archive": body.archive}, D.who(body.user or "api"))
-        return await _launch(
-            tasks,
-            o,
-            wait,
-            lambda o: D.restore(settings, body.archive, force=body.force, user=o.user, outcome=o),
-        )
+    @requires(DLQ_REPLAY)
+    async def restore(body: RestoreIn, request: Request, wait: bool = False) -> Any:
+        sel = D.Selector()
+        make = restoring(settings, body.archive, force=body.force)
+        who = caller(request)
+        name = actor(who, body.user)
+        detail = {"archive": body.archive}
+        return await ops.run(who, name, "restore", "", sel, wait, make, detail)
 
     return r
 
 
-def _selector(body: SelectorIn, harmless: bool) -> D.Selector:
-    sel = body.selector()
-    if sel.is_all and sel.limit is None and not body.all and not harmless:
-        raise HTTPException(422, detail='no selector: send "all": true to act on every message')
-    return sel
-
-
-async def _call(aw: Awaitable[Any]) -> Any:
-    try:
-        return await aw
-    except D.UsageError as e:
-        raise HTTPException(404 if "no queue" in str(e) else 422, detail=str(e)) from e
-    except D.NothingToDo as e:
-        raise HTTPException(409, detail=str(e)) from e
-    except D.DlqError as e:
-        raise HTTPException(503, detail=str(e)) from e
-    except (aiormq.exceptions.AMQPError, PyMongoError, OSError) as e:
-        raise HTTPException(503, detail=f"broker or database unreachable: {e}") from e
-
-
-async def _launch(
-    tasks: Tasks, o: D.Outcome, wait: bool, make: Callable[[D.Outcome], Awaitable[D.Outcome]]
-) -> Any:
-    task_id = tasks.start(o, make)
-    if not wait:
-        return tasks.view(task_id)
-    task = tasks.running[task_id][0]
-    await asyncio.wait({task})
-    if not task.cancelled() and task.exception() is not None:
-        exc = task.exception()
-        assert exc is not None
-        await _call(_reraise(exc))
-    return JSONResponse(jsonable_encoder(tasks.view(task_id)), status_code=200)
-
-
-async def _reraise(exc: BaseException) -> None:
-    raise exc
-
-
-def create_dlq_app(settings: D.DlqSettings | None = None) -> FastAPI:
+def create_dlq_app(
+    settings: D.DlqSettings | None = None, auth: AuthSettings | None = None
+) -> FastAPI:
     """The admin API; raises InsecureStart for a configuration `check_start` refuses."""
     settings = settings or D.DlqSettings()
-    check_start(settings)
+    auth = auth or AuthSettings()
+    check_start(settings, auth=auth)
+    guard = guard_for(settings, auth)
+    guard.check()  # logs loudly when open
+    adb = AdminDb(settings)
 
     async def ready() -> dict[str, str]:
         checks = {}
@@ -291,7 +216,9 @@ def create_dlq_app(settings: D.DlqSettings | None = None) -> FastAPI:
         return checks
 
     app = create_app("dlq-admin", ready, "Dead-letter operations (same as `distsync dlq`).")
-    app.include_router(build_router(settings))
+    app.include_router(secure_router(build_router(settings, auth, adb), guard, DLQ_READ))
+    app.include_router(secure_router(audit_router(adb), guard, "audit:read"))
+    declare_schemes(app)
     allowed = list(settings.dlq_api_allowed_hosts)
 
     @app.middleware("http")
@@ -303,10 +230,13 @@ def create_dlq_app(settings: D.DlqSettings | None = None) -> FastAPI:
     return app
 
 
-def serve(host: str, port: int, settings: D.DlqSettings | None = None) -> None:
+def serve(
+    host: str, port: int, settings: D.DlqSettings | None = None, auth: AuthSettings | None = None
+) -> None:
     import uvicorn
 
     settings = settings or D.DlqSettings()
-    check_start(settings, host)
-    app = create_dlq_app(settings)
+    auth = auth or AuthSettings()
+    check_start(settings, host, auth)
+    app = create_dlq_app(settings, auth)
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from shared.auth import declare_schemes, read_scope, secure_router
 from shared.envelope import CloudEvent
 from shared.http import create_app
 from shared.service import ApiContext, ServiceDefinition
@@ -36,7 +37,9 @@ def build_app(svc: ServiceDefinition) -> FastAPI:
     app = create_app(svc.name, _ready, svc.description)
     if svc.api is not None:
         settings = (svc.settings_cls or ServiceSettings).model_construct()
-        app.include_router(svc.api(ApiContext(svc.name, _Offline(), settings, _publish)))
+        router = svc.api(ApiContext(svc.name, _Offline(), settings, _publish))
+        app.include_router(secure_router(router, None, read_scope(svc.name, svc.read_scope)))
+    declare_schemes(app)
     return app
 
 

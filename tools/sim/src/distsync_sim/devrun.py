@@ -1,5 +1,7 @@
 """`distsync up` / `make run`: SecantusDB (unless MONGODB_URL is set), all five services and the
 DLQ admin API, the latter as an explicit laptop run (`--insecure-local`: no token, loopback).
+Authentication is off (`DISTSYNC_AUTH_MODE=open`, said loudly at start) unless the environment
+sets a mode, which the services and the DLQ API then use.
 
 While they run, `<data dir>/stack.json` says where (`distsync_ops.stack`), so that the tools
 started beside it (`distsync dlq ...`, `distsync trace`) find them with no environment variable.
@@ -22,6 +24,13 @@ from distsync_ops.stack import remove_stack, write_stack
 from shared.settings import DEFAULT_PORTS
 
 DLQ_API_PORT = 8090
+OPEN_WARNING = """
+*****************************************************************************************
+*  AUTHENTICATION IS OFF (DISTSYNC_AUTH_MODE=open): a laptop run. Every HTTP API on this   *
+*  machine answers anyone who can reach it. Never run like this anywhere else; set        *
+*  DISTSYNC_AUTH_MODE (jwt, api_keys, jwt+api_keys) to try authentication locally.        *
+*****************************************************************************************
+"""
 
 
 def _wait_port(port: int, timeout: float) -> bool:
@@ -84,6 +93,10 @@ def run_all(data_dir: str = ".data", services: list[str] | None = None) -> int:
             print("SecantusDB did not start", file=sys.stderr)
             return 1
         env["MONGODB_URL"] = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    if not env.get("DISTSYNC_AUTH_MODE"):
+        env["DISTSYNC_AUTH_MODE"] = "open"
+    if env["DISTSYNC_AUTH_MODE"] == "open":
+        print(OPEN_WARNING, file=sys.stderr, flush=True)
     env.setdefault("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     env.setdefault("DISTSYNC_LOG_JSON", "true")
     topo = subprocess.run([sys.executable, "-m", "shared.cli", "topology", "apply"], env=env)

@@ -18,8 +18,19 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from shared.auth import AuthSettings
+
+
+def open_auth() -> AuthSettings:
+    """Authentication settings for a test stack that runs open (`DISTSYNC_AUTH_MODE=open`):
+    the services log a loud warning at start. Tests of authentication pass their own."""
+    from shared.auth import AuthSettings
+
+    return AuthSettings(mode="open")
 
 
 def free_port() -> int:

@@ -176,6 +176,7 @@ def spawn(
         DISTSYNC_LOG_LEVEL="WARNING",
         DISTSYNC_LOG_JSON="true",
         PYTHONUNBUFFERED="1",
+        DISTSYNC_AUTH_MODE="open",  # a stack of its own on loopback, which it reads back
         **(extra_env or {}),
     )
     topo = subprocess.run(
