@@ -5,10 +5,13 @@
     python3 deploy/init_secrets.py --no-compose # the Kubernetes dev overlay only
 
 Docker compose: the variables go into `.env` beside docker-compose.yml (git-ignored, mode 0600;
-compose reads it by itself), and RabbitMQ's definitions with the hashes of those passwords into
-`.secrets/rabbitmq-definitions.json` (git-ignored), which compose mounts. A value already in
-`.env` is kept (set your own there first to choose it), so running it again only fills in what
-is missing and rewrites the definitions file when a RabbitMQ password in `.env` changed.
+compose reads it by itself), RabbitMQ's definitions with the hashes of those passwords into
+`.secrets/rabbitmq-definitions.json` and the API keys' SHA-256 hashes into
+`.secrets/api-keys.json` (both git-ignored), which compose mounts. The plain API keys stay in
+`.env` only (`DISTSYNC_API_KEY_<CLIENT>`): hand them to the callers, they go in `X-API-Key`.
+A value already in `.env` is kept (set your own there first to choose it), so running it again
+only fills in what is missing and rewrites the definitions file when a RabbitMQ password in
+`.env` changed (and the keys file when an API key did).
 
 Kubernetes `overlays/dev`: the Secrets' contents go into `deploy/k8s/overlays/dev/secrets/`
 (git-ignored; kustomize's secretGenerator reads them), from `secrets/passwords.env` there, which
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import importlib.util
 import json
 import os
@@ -32,6 +36,26 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRETS = ROOT / "deploy/k8s/overlays/dev/secrets"
 MONGO_HOSTS = ",".join(f"mongodb-{i}.mongodb-headless:27017" for i in range(3))
+DEV_NAMESPACE = "distsync-dev"
+# carrier-tracking's webhook formats (carrier_tracking.webhook_formats.FORMATS, less "generic").
+CARRIERS: tuple[str, ...] = ("ups", "fedex", "dhl", "usps")
+# One API key per local client (compose, the dev overlay) with the scopes it gets.
+API_CLIENTS: dict[str, tuple[str, ...]] = {
+    "operator": (
+        "availability:read",
+        "orders:read",
+        "receipts:read",
+        "returns:read",
+        "shipments:read",
+        "dlq:read",
+        "dlq:replay",
+        "dlq:purge",
+        "audit:read",
+    ),
+    # a second person: approves large stock-moving DLQ replays the operator requested
+    "approver": ("dlq:read", "dlq:approve"),
+    "channel": ("availability:read", "orders:read", "shipments:read"),
+}
 
 
 def _model() -> ModuleType:
@@ -64,7 +88,48 @@ def required(model: ModuleType) -> dict[str, str]:
         out[mongo_env(user)] = secrets.token_urlsafe(24)
     out["GRAFANA_ADMIN_PASSWORD"] = secrets.token_urlsafe(24)
     out["DISTSYNC_DLQ_API_TOKEN"] = secrets.token_urlsafe(32)
+    for carrier in CARRIERS:
+        out[webhook_env(carrier)] = secrets.token_urlsafe(32)
+    for client in API_CLIENTS:
+        out[api_key_env(client)] = secrets.token_urlsafe(32)
     return out
+
+
+def webhook_env(carrier: str) -> str:
+    return "CARRIER_WEBHOOK_SECRET_" + carrier.upper()
+
+
+def api_key_env(client: str) -> str:
+    return "DISTSYNC_API_KEY_" + client.upper().replace("-", "_")
+
+
+def webhook_secrets_json(env: dict[str, str]) -> str:
+    """DISTSYNC_CARRIER_TRACKING_WEBHOOK_SECRETS: {"ups": "...", ...}."""
+    return json.dumps({c: env[webhook_env(c)] for c in CARRIERS}, separators=(",", ":"))
+
+
+def api_keys_json(env: dict[str, str]) -> str:
+    """The file DISTSYNC_AUTH_API_KEYS_FILE names: each client's key as a SHA-256 hex digest."""
+    entries = [
+        {
+            "client": client,
+            "sha256": hashlib.sha256(env[api_key_env(client)].encode()).hexdigest(),
+            "scopes": list(scopes),
+        }
+        for client, scopes in API_CLIENTS.items()
+    ]
+    return json.dumps(entries, separators=(",", ":"))
+
+
+def write_api_keys(path: Path, env: dict[str, str]) -> bool:
+    """The hashed keys file (world-readable: the services read it as uid 10001; only hashes)."""
+    text = api_keys_json(env) + "\n"
+    if path.exists() and path.read_text() == text:
+        return False
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o644)
+    return True
 
 
 def read_env(path: Path) -> dict[str, str]:
@@ -135,6 +200,16 @@ def dev_secret_files(env: dict[str, str], model: ModuleType) -> dict[str, dict[s
         "MONGODB_URL": mongo_url("ops", "distsync_admin", "distsync_admin"),
         "DISTSYNC_DLQ_API_TOKEN": env["DISTSYNC_DLQ_API_TOKEN"],
     }
+    files["keda-rabbitmq"] = {
+        "host": (
+            f"amqp://{model.MONITOR_USER}:{env[model.password_env(model.MONITOR_USER)]}"
+            f"@rabbitmq.{DEV_NAMESPACE}.svc.cluster.local:5672/distsync"
+        )
+    }
+    files["carrier-tracking-webhooks"] = {
+        "DISTSYNC_CARRIER_TRACKING_WEBHOOK_SECRETS": webhook_secrets_json(env)
+    }
+    files["distsync-api-keys"] = {"api-keys.json": api_keys_json(env)}
     files["mongodb-root"] = {"username": "root", "password": env["MONGO_ROOT_PASSWORD"]}
     files["mongodb-keyfile"] = {"keyfile": env["MONGO_KEYFILE"]}
     files["mongodb-users"] = {mongo_env(u): env[mongo_env(u)] for u in (*SERVICES, "ops")}
@@ -162,6 +237,12 @@ def main(argv: list[str] | None = None) -> int:
         default=ROOT / ".secrets/rabbitmq-definitions.json",
         help="RabbitMQ definitions with the password hashes (compose mounts this path)",
     )
+    p.add_argument(
+        "--api-keys",
+        type=Path,
+        default=ROOT / ".secrets/api-keys.json",
+        help="the API keys' hashes (compose mounts this path)",
+    )
     p.add_argument("--no-compose", action="store_true", help="skip the compose secrets")
     p.add_argument("--no-k8s", action="store_true", help="skip the Kubernetes dev overlay")
     args = p.parse_args(argv)
@@ -172,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.env_file}: {len(added)} secrets generated, {len(fresh) - len(added)} kept")
         if write_definitions(model, args.definitions, env):
             print(f"wrote {args.definitions}")
+        if write_api_keys(args.api_keys, env):
+            print(f"wrote {args.api_keys}")
     if not args.no_k8s:
         written = init_k8s_dev(model)
         print(f"{DEV_SECRETS}: {len(written)} Secret files written")

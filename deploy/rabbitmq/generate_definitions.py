@@ -22,6 +22,8 @@ from pathlib import Path
 
 VHOST = "distsync"
 ADMIN_USER = "distsync-admin"
+# KEDA's queue-depth scaler (deploy/k8s/components/keda): reads queue depths only.
+MONITOR_USER = "keda"
 HASHING = "rabbit_password_hashing_sha256"
 UNROUTED = "unrouted"
 RETRY_DELAYS_S = (1, 10, 60)
@@ -99,8 +101,22 @@ def admin_permissions() -> dict[str, str]:
     return {"user": ADMIN_USER, "vhost": VHOST, "configure": ".*", "write": ".*", "read": ".*"}
 
 
+def monitor_permissions() -> dict[str, str]:
+    """Nothing on any object: KEDA reads a queue's depth with a passive queue.declare, which
+    RabbitMQ answers for any user with access to the vhost. It cannot consume, publish or
+    declare, and has no management tag (KEDA's amqp protocol needs no HTTP API)."""
+    return {"user": MONITOR_USER, "vhost": VHOST, "configure": "^$", "write": "^$", "read": "^$"}
+
+
+def all_permissions() -> list[dict[str, str]]:
+    perms = [admin_permissions()]
+    perms += [service_permissions(s) for s in SERVICES]
+    perms += [publisher_permissions(p) for p in INGRESS]
+    return [*perms, monitor_permissions()]
+
+
 def user_names() -> list[str]:
-    return [ADMIN_USER, *SERVICES, *INGRESS]
+    return [ADMIN_USER, *SERVICES, *INGRESS, MONITOR_USER]
 
 
 def password_env(user: str) -> str:
@@ -206,9 +222,7 @@ def build(passwords: dict[str, str] | None) -> dict[str, object]:
             user |= {"password_hash": hash_password(passwords[u]), "hashing_algorithm": HASHING}
         user |= {"tags": ["administrator"] if u == ADMIN_USER else [], "limits": {}}
         users.append(user)
-    permissions = [admin_permissions()]
-    permissions += [service_permissions(s) for s in SERVICES]
-    permissions += [publisher_permissions(p) for p in INGRESS]
+    permissions = all_permissions()
     return {
         "rabbit_version": "4.1.0",
         "rabbitmq_version": "4.1.0",
@@ -248,9 +262,7 @@ def k8s_users() -> str:
 
 
 def k8s_permissions() -> str:
-    perms = [admin_permissions()]
-    perms += [service_permissions(s) for s in SERVICES]
-    perms += [publisher_permissions(p) for p in INGRESS]
+    perms = all_permissions()
     docs = [
         f"---\napiVersion: rabbitmq.com/v1beta1\nkind: Permission\nmetadata:\n"
         f"  name: {p['user']}-{VHOST}\nspec:\n  vhost: {VHOST}\n  userReference:\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,18 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".tools"
+
+
+SERVICE_DOCKERFILE = ROOT / "deploy/docker/service.Dockerfile"
+
+
+def service_dockerfile(service: str, port: int | str = "") -> str:
+    """deploy/docker/service.Dockerfile with its build arguments filled in, as a build with
+    `--build-arg SERVICE=<service> --build-arg PORT=<port>` reads it."""
+    args = {"SERVICE": service, "PORT": str(port)}
+    return re.sub(
+        r"\$\{(SERVICE|PORT)\}", lambda m: args[m.group(1)], SERVICE_DOCKERFILE.read_text()
+    )
 
 
 def discovered_services() -> list[str]:
@@ -37,6 +50,12 @@ def load_module(path: Path) -> ModuleType:
 
 def yaml_docs(path: Path) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+@pytest.fixture(scope="session")
+def dockerfile_of() -> Callable[..., str]:
+    """service_dockerfile: the one service Dockerfile, read for one service."""
+    return service_dockerfile
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +99,8 @@ def k8s_base() -> list[dict[str, Any]]:
     for folder in ("base", "components"):
         for path in sorted((ROOT / "deploy/k8s" / folder).rglob("*.yaml")):
             if path.name != "kustomization.yaml":
-                docs += yaml_docs(path)
+                # kustomize transformer configurations (no kind) are not resources
+                docs += [d for d in yaml_docs(path) if "kind" in d]
     return docs
 
 

@@ -7,6 +7,7 @@ all of them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -49,16 +50,17 @@ def test_the_services_folder_holds_the_services_of_the_table_with_their_packages
 
 
 def test_service_has_a_multi_stage_non_root_image_built_from_the_lock(
-    root: Path, service: str
+    service: str, dockerfile_of: Callable[..., str]
 ) -> None:
-    text = (root / "services" / service / "Dockerfile").read_text()
+    text = dockerfile_of(service, PORTS[service])
     assert len(re.findall(r"^FROM ", text, re.M)) >= 3, "uv, builder and runtime stages"
     assert f"uv sync --frozen --no-dev --no-editable --package distsync-{service}" in text
     final = _final_stage(text)
     assert final.startswith("\nFROM python:3.11-slim")
     assert "USER 10001:10001" in final
     assert re.search(r"HEALTHCHECK .*\n?.*urllib.*/healthz", final)
-    assert f'CMD ["distsync", "run", "{service}"]' in final
+    assert f"DISTSYNC_SERVICE={service}" in final
+    assert 'CMD ["/bin/sh", "-c", "exec distsync run \\"$DISTSYNC_SERVICE\\""]' in final
     assert f"DISTSYNC_HTTP_PORT={PORTS[service]}" in final
     # Nothing from the build toolchain reaches the final image: only the venv is copied.
     assert "uv" not in re.findall(r"COPY --from=(\S+)", final)
@@ -133,7 +135,10 @@ def test_service_scales_on_its_own_queue_with_keda_and_on_cpu_without(
     assert trigger["type"] == "rabbitmq"
     assert trigger["metadata"]["queueName"] == f"{service}.main"
     auth = _find(k8s_base, "TriggerAuthentication", trigger["authenticationRef"]["name"])
-    assert auth["spec"]["secretTargetRef"][0]["name"] == f"{service}-secrets"
+    # KEDA's own Secret (fully qualified host, read-only user), never the service's AMQP_URL
+    assert auth["spec"]["secretTargetRef"] == [
+        {"parameter": "host", "name": "keda-rabbitmq", "key": "host"}
+    ]
     hpa = _find(k8s_base, "HorizontalPodAutoscaler", service)
     assert hpa["spec"]["scaleTargetRef"] == {
         "apiVersion": "apps/v1",
@@ -209,7 +214,11 @@ def test_service_runs_in_compose_with_its_own_users_and_no_topology_rights(
     compose: dict[str, Any], service: str
 ) -> None:
     spec = compose["services"][service]
-    assert spec["build"] == {"context": ".", "dockerfile": f"services/{service}/Dockerfile"}
+    assert spec["build"] == {
+        "context": ".",
+        "dockerfile": "deploy/docker/service.Dockerfile",
+        "args": {"SERVICE": service, "PORT": str(PORTS[service])},
+    }
     env = spec["environment"]
     assert env["DISTSYNC_HTTP_PORT"] == str(PORTS[service])
     assert env["DISTSYNC_DECLARE_TOPOLOGY"] == "false"
@@ -258,28 +267,41 @@ def test_every_compose_variable_is_documented_and_only_settings_have_defaults(
     root: Path, model: ModuleType, init_secrets: ModuleType
 ) -> None:
     compose_text = (root / "docker-compose.yml").read_text()
-    defaults = dict(re.findall(r"\$\{(\w+):-([^}]*)\}", compose_text))
+    defaults = dict(re.findall(r"\$\{(\w+):-((?:[^{}]|\{[^{}]*\})*)\}", compose_text))
     required = set(re.findall(r"\$\{(\w+):\?[^}]*\}", compose_text))
     example = dict(
         line.split("=", 1)
         for line in (root / "deploy/compose/env.example").read_text().splitlines()
         if line and not line.startswith("#")
     )
-    assert set(defaults) == {"DISTSYNC_REGISTRY", "DISTSYNC_TAG", "DISTSYNC_LOG_LEVEL"}
+    # every default is a documented setting with the same value, and no secret has one
+    assert set(defaults) == {k for k, v in example.items() if v}
+    assert {"DISTSYNC_REGISTRY", "DISTSYNC_TAG", "RABBITMQ_IMAGE", "MONGO_IMAGE"} <= set(defaults)
     assert defaults == {k: v for k, v in example.items() if k in defaults}
     generated = init_secrets.required(model)
     # every secret is generated and listed without a value; compose requires those it uses
-    # (the publishing systems' passwords only reach RabbitMQ, through the definitions file)
+    # (the publishing systems' and KEDA's passwords only reach RabbitMQ, through the definitions
+    # file; the API keys reach the services as hashes, through .secrets/api-keys.json; MongoDB's
+    # root and Grafana's admin password as compose secrets, files the images read with *_FILE)
     assert {k for k, v in example.items() if not v} == set(generated)
     assert required <= set(generated)
-    assert set(generated) - required == {model.password_env(u) for u in model.INGRESS}
+    assert set(generated) - required == {
+        *(model.password_env(u) for u in (*model.INGRESS, model.MONITOR_USER)),
+        *(init_secrets.api_key_env(c) for c in init_secrets.API_CLIENTS),
+        "MONGO_ROOT_PASSWORD",
+        "GRAFANA_ADMIN_PASSWORD",
+    }
+    secrets = yaml.safe_load(compose_text)["secrets"]
+    assert secrets["mongodb-root-password"] == {"environment": "MONGO_ROOT_PASSWORD"}
+    assert secrets["grafana-admin-password"] == {"environment": "GRAFANA_ADMIN_PASSWORD"}
+    assert secrets["distsync-api-keys"] == {"file": "./.secrets/api-keys.json"}
     # mongod accepts only base64 characters (6 to 1024 of them) in a keyfile.
     assert re.fullmatch(r"[A-Za-z0-9+/=]{6,1024}", generated["MONGO_KEYFILE"])
 
 
 def test_compose_secrets_reach_containers_only_through_the_environment(root: Path) -> None:
     for dockerfile in [
-        *root.glob("services/*/Dockerfile"),
+        root / "deploy/docker/service.Dockerfile",
         root / "deploy/docker/tools.Dockerfile",
     ]:
         text = dockerfile.read_text()

@@ -15,6 +15,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -64,9 +65,9 @@ def locked_install_set(root: Path, *args: str, dev: bool = False) -> set[str]:
 
 
 def test_a_service_image_installs_neither_the_simulator_nor_the_embedded_database(
-    root: Path, service: str
+    root: Path, service: str, dockerfile_of: Callable[..., str]
 ) -> None:
-    dockerfile = (root / "services" / service / "Dockerfile").read_text()
+    dockerfile = dockerfile_of(service)
     assert f"--package distsync-{service}" in dockerfile
     installed = locked_install_set(root, "--package", f"distsync-{service}")
     assert {f"distsync-{service}", "distsync-shared"} <= installed
@@ -101,12 +102,12 @@ def builder_stage(dockerfile: str) -> list[str]:
 
 
 def test_builder_stage_installs_only_this_service_from_the_lock(
-    root: Path, tmp_path: Path, service: str
+    root: Path, tmp_path: Path, service: str, dockerfile_of: Callable[..., str]
 ) -> None:
     uv = shutil.which("uv")
     if uv is None:
         pytest.skip("uv is not installed")
-    steps = builder_stage((root / "services" / service / "Dockerfile").read_text())
+    steps = builder_stage(dockerfile_of(service))
     src = tmp_path / "src"
     venv = tmp_path / "app" / ".venv"
     env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv), "UV_LINK_MODE": "copy"}

@@ -215,6 +215,28 @@ async def test_a_publishing_system_cannot_declare_its_own_exchange(
         await conn.close()
 
 
+async def test_keda_reads_queue_depths_and_nothing_else(
+    broker: Broker, topology: None, definitions: dict[str, Any]
+) -> None:
+    """KEDA's scaler uses a passive queue.declare, allowed without any permission; the keda
+    user can neither consume, publish nor declare."""
+    conn = await aio_pika.connect(broker.url("keda"))
+    try:
+        ch = await conn.channel()
+        queue = await ch.declare_queue("availability.main", passive=True)
+        assert queue.declaration_result.message_count is not None
+    finally:
+        await conn.close()
+    with pytest.raises(Refused):
+        await read_one(broker.url("keda"), "availability.main")
+    with pytest.raises(Refused):
+        await publish(broker.url("keda"), "availability.events", "test.event")
+    with pytest.raises(Refused):
+        await declare_queue(
+            broker.url("keda"), "availability.dlq", _queue_args(definitions, "availability.dlq")
+        )
+
+
 async def test_a_service_cannot_read_another_services_queue(broker: Broker, topology: None) -> None:
     await read_one(broker.url("availability"), "availability.main")
     with pytest.raises(Refused) as refused:

@@ -1,0 +1,158 @@
+{{/*
+Labels Helm adds to every object, besides the kustomize base's own.
+*/}}
+{{- define "distsync.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
+app.kubernetes.io/part-of: distsync
+{{- end }}
+
+{{/*
+The groups of files/ this release deploys, as a YAML list.
+*/}}
+{{- define "distsync.groups" -}}
+- auth
+{{- range $name, $svc := .Values.services }}
+{{- if $svc.enabled }}
+- {{ $name }}
+{{- end }}
+{{- end }}
+{{- if and .Values.topology.enabled .Values.topology.operator }}
+- topology-operator
+{{- else if .Values.topology.enabled }}
+- topology
+{{- end }}
+{{- if .Values.rabbitmq.enabled }}
+- rabbitmq
+{{- end }}
+{{- if .Values.mongodb.enabled }}
+- mongodb
+{{- end }}
+{{- if eq .Values.autoscaling.mode "keda" }}
+- keda
+{{- else if eq .Values.autoscaling.mode "hpa" }}
+- hpa
+{{- else if ne .Values.autoscaling.mode "none" }}
+{{- fail "autoscaling.mode must be keda, hpa or none" }}
+{{- end }}
+{{- if .Values.monitoring.serviceMonitors }}
+- monitoring
+{{- end }}
+{{- if .Values.webhooks.ingress.enabled }}
+- webhook-ingress
+{{- end }}
+{{- if .Values.webhooks.gateway.enabled }}
+- webhook-gateway
+{{- end }}
+{{- end }}
+
+{{/*
+Whether an object of an optional group belongs to a disabled service (prints "skip").
+*/}}
+{{- define "distsync.skip" -}}
+{{- $doc := .doc -}}
+{{- $services := .root.Values.services -}}
+{{- if has .group (list "keda" "hpa" "monitoring") -}}
+{{- $name := $doc.metadata.name -}}
+{{- if hasKey $services $name -}}
+{{- if not (index $services $name).enabled }}skip{{ end -}}
+{{- else if and (eq $name "rabbitmq") (not .root.Values.rabbitmq.enabled) }}skip
+{{- end -}}
+{{- end -}}
+{{- if and (has .group (list "webhook-ingress" "webhook-gateway")) (not (index $services "carrier-tracking").enabled) }}skip{{ end -}}
+{{- end }}
+
+{{/*
+Applies the values to one object of files/ (in place).
+*/}}
+{{- define "distsync.adjust" -}}
+{{- $doc := .doc -}}
+{{- $root := .root -}}
+{{- $v := $root.Values -}}
+{{- $meta := $doc.metadata -}}
+{{- $_ := set $meta "namespace" $root.Release.Namespace -}}
+{{- $labels := merge (default dict $meta.labels) (include "distsync.labels" $root | fromYaml) -}}
+{{- if has $doc.kind (list "ServiceMonitor" "PrometheusRule") -}}
+{{- $labels = merge $labels $v.monitoring.labels -}}
+{{- end -}}
+{{- $_ := set $meta "labels" $labels -}}
+{{- if hasKey $v.services .group -}}
+{{- $svc := index $v.services .group -}}
+{{- if eq $doc.kind "Deployment" -}}
+{{- $pod := $doc.spec.template.spec -}}
+{{- $c := index $pod.containers 0 -}}
+{{- $_ := set $c "image" (printf "%s/%s:%s" $v.image.registry .group (default $v.image.tag $svc.tag)) -}}
+{{- $_ := set $c "imagePullPolicy" $v.image.pullPolicy -}}
+{{- range $c.envFrom -}}
+{{- if .secretRef -}}
+{{- if eq .secretRef.name (printf "%s-secrets" $doc.metadata.name) -}}
+{{- $_ := set .secretRef "name" $svc.secretName -}}
+{{- else if eq .secretRef.name "carrier-tracking-webhooks" -}}
+{{- $_ := set .secretRef "name" $v.webhooks.secretName -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- range $pod.volumes -}}
+{{- if and .secret (eq .secret.secretName "distsync-api-keys") -}}
+{{- $_ := set .secret "secretName" $v.auth.apiKeysSecretName -}}
+{{- end -}}
+{{- end -}}
+{{- if eq $v.autoscaling.mode "none" -}}
+{{- $_ := set $doc.spec "replicas" (int $svc.replicas) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if eq $doc.kind "ScaledObject" -}}
+{{- $svc := index $v.services $doc.metadata.name -}}
+{{- $_ := set $doc.spec "minReplicaCount" (int $svc.minReplicas) -}}
+{{- $_ := set $doc.spec "maxReplicaCount" (int $svc.maxReplicas) -}}
+{{- else if eq $doc.kind "HorizontalPodAutoscaler" -}}
+{{- $svc := index $v.services $doc.metadata.name -}}
+{{- $_ := set $doc.spec "minReplicas" (int $svc.minReplicas) -}}
+{{- $_ := set $doc.spec "maxReplicas" (int $svc.maxReplicas) -}}
+{{- else if eq $doc.kind "TriggerAuthentication" -}}
+{{- range $doc.spec.secretTargetRef -}}
+{{- $_ := set . "name" $v.autoscaling.kedaSecretName -}}
+{{- end -}}
+{{- else if and (eq $doc.kind "ConfigMap") (eq $doc.metadata.name "distsync-auth") -}}
+{{- $data := $doc.data -}}
+{{- $_ := set $data "DISTSYNC_AUTH_MODE" $v.auth.mode -}}
+{{- $_ := set $data "DISTSYNC_AUTH_ISSUER" $v.auth.issuer -}}
+{{- $_ := set $data "DISTSYNC_AUTH_AUDIENCE" $v.auth.audience -}}
+{{- if $v.auth.jwksUrl -}}
+{{- $_ := set $data "DISTSYNC_AUTH_JWKS_URL" $v.auth.jwksUrl -}}
+{{- end -}}
+{{- else if and (eq $doc.kind "ConfigMap") (eq $doc.metadata.name "carrier-tracking-config") -}}
+{{- $_ := set $doc.data "DISTSYNC_CARRIER_TRACKING_WEBHOOK_AUTH" (toJson $v.webhooks.auth) -}}
+{{- else if eq $doc.kind "Job" -}}
+{{- $c := index $doc.spec.template.spec.containers 0 -}}
+{{- if eq .group "topology" -}}
+{{- $_ := set $c "image" (printf "%s/tools:%s" $v.image.registry (default $v.image.tag $v.topology.tag)) -}}
+{{- $_ := set $c "imagePullPolicy" $v.image.pullPolicy -}}
+{{- else -}}
+{{- $_ := set $c "image" $v.mongodb.image -}}
+{{- end -}}
+{{- $ann := default dict $meta.annotations -}}
+{{- $_ := set $ann "helm.sh/hook" "post-install,post-upgrade" -}}
+{{- $_ := set $ann "helm.sh/hook-delete-policy" "before-hook-creation" -}}
+{{- $_ := set $meta "annotations" $ann -}}
+{{- else if eq $doc.kind "StatefulSet" -}}
+{{- range concat $doc.spec.template.spec.initContainers $doc.spec.template.spec.containers -}}
+{{- $_ := set . "image" $v.mongodb.image -}}
+{{- end -}}
+{{- else if eq $doc.kind "RabbitmqCluster" -}}
+{{- $_ := set $doc.spec "image" $v.rabbitmq.image -}}
+{{- $_ := set $doc.spec "replicas" (int $v.rabbitmq.replicas) -}}
+{{- else if eq $doc.kind "Ingress" -}}
+{{- $spec := $doc.spec -}}
+{{- $_ := set $spec "ingressClassName" $v.webhooks.ingress.className -}}
+{{- $_ := set $spec "tls" (list (dict "hosts" (list $v.webhooks.host) "secretName" $v.webhooks.ingress.tlsSecretName)) -}}
+{{- $_ := set (index $spec.rules 0) "host" $v.webhooks.host -}}
+{{- $_ := set $meta "annotations" (merge (dict) $v.webhooks.ingress.annotations (default dict $meta.annotations)) -}}
+{{- else if eq $doc.kind "HTTPRoute" -}}
+{{- $g := $v.webhooks.gateway -}}
+{{- $_ := set $doc.spec "hostnames" (list $v.webhooks.host) -}}
+{{- $_ := set $doc.spec "parentRefs" (list (dict "group" "gateway.networking.k8s.io" "kind" "Gateway" "name" $g.name "namespace" $g.namespace "sectionName" $g.sectionName)) -}}
+{{- end -}}
+{{- end }}
