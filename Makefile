@@ -4,7 +4,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV ?= uv
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-unit lint typecheck check-deploy bench bench-dlq bench-e2e topology clean
+.PHONY: install run test test-unit lint typecheck check-deploy bench bench-dlq bench-e2e bench-reconcile topology clean
 
 install:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
@@ -39,12 +39,17 @@ topology: install
 bench: install
 	$(UV) run python -m benchmarks.runtime_bench
 	$(UV) run python -m benchmarks.availability_bench
+	$(UV) run python -m benchmarks.stack_bench
 
 bench-dlq: install
 	$(UV) run python -m benchmarks.dlq_bench
 
 bench-e2e: install
 	$(UV) run python -m benchmarks.e2e_bench
+
+## `distsync reconcile stock` on a million-row snapshot: rows/s and peak memory
+bench-reconcile: install
+	$(UV) run python -m benchmarks.reconcile_bench
 
 clean:
 	rm -rf .data .bench .pytest_cache .mypy_cache .ruff_cache

@@ -52,6 +52,16 @@ def register(sub: Any) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--report", default=None, help="also write the report here (.md or .json)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--snapshot",
+        default=None,
+        metavar="FILE",
+        help="write the ground truth's stock snapshot (CSV) here and check that `distsync "
+        "reconcile stock` finds exactly the drift injected into it",
+    )
+    p.add_argument(
+        "--snapshot-drift", type=int, default=10, help="positions the snapshot gets wrong"
+    )
     p.set_defaults(fn=cmd_simulate)
 
 
@@ -82,6 +92,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         workdir=args.workdir,
         keep=args.keep,
         command=command_line(),
+        snapshot=args.snapshot,
+        snapshot_drift=args.snapshot_drift,
     )
     try:
         report = asyncio.run(run(opts))

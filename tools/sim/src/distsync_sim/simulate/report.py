@@ -78,6 +78,14 @@ def render_text(r: dict[str, Any]) -> str:
         if key in cmp:
             what = "positions" if key == "positions" else "statuses"
             out.append(_cmp_line(label, cmp[key], what))
+    rc = r.get("reconcile")
+    if rc:
+        out.append(
+            f"  reconciliation   snapshot of {rc['rows']} rows, {rc['injected']} drifts injected "
+            f"(+{rc['negative_in_truth']} negative in truth), {rc['found']} variances found; "
+            f"{len(rc['missing'])} missed, {len(rc['invented'])} invented, "
+            f"{len(rc['wrong_size'])} of the wrong size"
+        )
     d = r["dlq"]
     out.append(
         f"  dead letters     {d['found']} found, {d['expected']} expected (injected), "

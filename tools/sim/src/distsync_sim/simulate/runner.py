@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from distsync_ops.stack import resolve
-from distsync_sim.simulate import checks, compare, observe, truth_orders
+from distsync_sim.simulate import checks, compare, observe, snapshot, truth_orders
 from distsync_sim.simulate import cluster as cl
 from distsync_sim.simulate.faults import BadMessage, ChaosAction, chaos_plan
 from distsync_sim.simulate.model import LOCATIONS, SimConfig, World
@@ -57,6 +57,8 @@ class Options:
     replicas: dict[str, int] = field(default_factory=dict)
     service_env: dict[str, str] = field(default_factory=dict)  # DISTSYNC_* for spawned services
     command: str = ""
+    snapshot: str | None = None  # write the ground truth's stock snapshot here, and reconcile it
+    snapshot_drift: int = 0  # positions the snapshot gets wrong on purpose
 
     def sku_count(self) -> int:
         return self.skus or max(50, min(2000, self.events // 40))
@@ -196,6 +198,18 @@ async def _simulate(
         truth = replay.run()
         otruth = truth_orders.orders(events_sorted, truth)
         comparisons = await compare.everything(cluster.urls, truth, otruth, tag)
+        recon = None
+        if opts.snapshot and cluster.mongodb_url:
+            recon = await snapshot.snapshot_report(
+                truth,
+                events_sorted,
+                Path(opts.snapshot),
+                drift=opts.snapshot_drift,
+                seed=opts.seed,
+                mongodb_url=cluster.mongodb_url,
+                availability_db=cluster.db_names["availability"],
+                sku_prefix=tag,
+            )
         ours = None if spawn else set(stream.log) | set(listener.seen)
         dlq = await checks.dead_letters(pub, stream.bad, ours)
         pages = await observe.scrape(
@@ -226,6 +240,7 @@ async def _simulate(
         and dlq["unexpected"] == 0
         and dlq["missing"] == 0
         and dlq["wrong_reason"] == 0
+        and (recon is None or recon["ok"])
     )
     total_s = time.monotonic() - t_pub
     # the last event a service published: the end of processing, without the drain check's
@@ -281,6 +296,7 @@ async def _simulate(
         "drain": drain,
         "services": services,
         "problems": problems,
+        "reconcile": recon,
     }
 
 
