@@ -17,6 +17,8 @@ from distsync_ops.dlq_models import DecisionIn, ReplayIn, SelectorIn, capped
 from distsync_ops.dlq_tasks import Make, Tasks, archiving, call, launch, replaying
 from shared.auth import AuthSettings, Identity
 
+PUBLISH_COUNTS = "publish-counts"  # a count plan (distsync_ops.reconcile.governed)
+
 
 class Operations:
     def __init__(
@@ -136,6 +138,12 @@ class Operations:
     ) -> Any:
         """The approved operation: the same selector, capped at the approved count."""
         service, action = doc["service"], doc["action"]
+        if action == PUBLISH_COUNTS:  # the plan is on the requester's machine: they publish it
+            next_step = (
+                "distsync reconcile stock --publish-counts --plan FILE "
+                f"--approval {doc['_id']} --source NAME"
+            )
+            return jsonable_encoder({**view(doc), "state": "approved", "next": next_step})
         body = ReplayIn(**doc["body"]) if action == "replay" else SelectorIn(**doc["body"])
         sel = capped(body.selector(), int(doc["matched"]))
         name = f"{doc['requested_by']} (approved by {detail['decided_by']})"

@@ -16,8 +16,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from distsync_ops import dlq as D
+from distsync_ops.dlq_api import create_dlq_app
+from shared.auth import AuthSettings
+from shared.auth.apikeys import digest
 from tests.e2e.harness import Cluster, eventually, get_json
 
 pytestmark = pytest.mark.integration
@@ -207,7 +212,7 @@ async def test_seeded_differences_are_all_found_with_sign_and_size_and_none_inve
     assert rc == 0, (out, err)
 
 
-async def test_a_reviewed_count_plan_published_by_a_second_person_corrects_distsync(
+async def test_a_reviewed_count_plan_published_once_another_person_approved_it(
     stack: Cluster, tmp_path: Path
 ) -> None:
     w = World(stack)
@@ -216,26 +221,52 @@ async def test_a_reviewed_count_plan_published_by_a_second_person_corrects_dists
     rows[2][2] = "9"  # A at west: the WMS counted 9 where distsync has 7
     snap = write_csv(tmp_path / "snap.csv", rows)
     plan = tmp_path / "plan.jsonl"
-    rc, out, err = await run_cli(
-        stack,
-        "stock",
-        str(snap),
-        "--sku-prefix",
-        w.prefix,
-        "--plan",
-        str(plan),
-        "--requested-by",
-        "alice",
+    admin_db = f"e2e_{stack.tag}_admin"
+    env = {"DISTSYNC_ADMIN_DB": admin_db}
+    args = ("stock", str(snap), "--sku-prefix", w.prefix, "--json")
+    rc, out, err = await asyncio.to_thread(
+        cli, stack, *args, "--plan", str(plan), "--requested-by", "alice", env=env
     )
     assert rc == 1 and plan.exists(), err
+    approval = json.loads(out)["plan"]["approval"]
     counts = [json.loads(x) for x in plan.read_text().splitlines()[1:-1]]
     assert [(c["sku"], c["location"], c["counted_qty"]) for c in counts] == [(w.a, w.west, "9")]
     base = ("stock", "--publish-counts", "--plan", str(plan), "--source", "reconcile")
-    rc, _, err = await run_cli(stack, *base, "--approved-by", "Alice")
+
+    def publish(*extra: str, **more: str) -> tuple[int, str, str]:
+        return cli(stack, *base, *extra, env={**env, **more})
+
+    # names typed on the command line count only in a lab
+    rc, _, err = await asyncio.to_thread(publish, "--approved-by", "bob")
+    assert rc == 2 and "--approval ID" in err
+    rc, _, err = await asyncio.to_thread(
+        publish, "--approved-by", "Alice", DISTSYNC_AUTH_MODE="open"
+    )
     assert rc == 2 and "someone other than the requester" in err
+    rc, _, err = await asyncio.to_thread(publish, "--approval", approval)
+    assert rc == 2 and "must approve it first" in err
+
+    keys = tmp_path / "keys.json"
+    bob_key = "bob-" + "b" * 40
+    keys.write_text(
+        json.dumps([{"client": "bob", "sha256": digest(bob_key), "scopes": ["dlq:approve"]}])
+    )
+    app = create_dlq_app(
+        D.DlqSettings(amqp_url=stack.amqp_url, mongodb_url=stack.mongodb_url, admin_db=admin_db),
+        AuthSettings(mode="api_keys", api_keys_file=str(keys)),
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://127.0.0.1:8090",
+        headers={"X-API-Key": bob_key},
+    ) as bob:
+        r = await bob.post(f"/v1/dlq/approvals/{approval}/approve")
+        assert r.status_code == 202 and r.json()["state"] == "approved", r.text
+
     edited = tmp_path / "edited.jsonl"
     edited.write_text(plan.read_text().replace('"9"', '"90"'))
-    rc, _, err = await run_cli(
+    rc, _, err = await asyncio.to_thread(
+        cli,
         stack,
         "stock",
         "--publish-counts",
@@ -243,13 +274,17 @@ async def test_a_reviewed_count_plan_published_by_a_second_person_corrects_dists
         str(edited),
         "--source",
         "reconcile",
-        "--approved-by",
-        "bob",
+        "--approval",
+        approval,
+        env=env,
     )
     assert rc == 2 and "changed" in err
-    rc, out, err = await run_cli(stack, *base, "--approved-by", "bob", "--json")
+    rc, out, err = await asyncio.to_thread(publish, "--approval", approval, "--json")
     assert rc == 0, err
     assert json.loads(out)["published"] == 1
+    assert json.loads(out)["approved_by"] == "api_key:bob"
+    rc, _, err = await asyncio.to_thread(publish, "--approval", approval)
+    assert rc == 2 and "used already" in err
     av = stack.running["availability"]
 
     async def corrected() -> bool:

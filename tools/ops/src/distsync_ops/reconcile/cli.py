@@ -83,10 +83,19 @@ def register(sub: Any) -> None:
     s.add_argument(
         "--publish-counts",
         action="store_true",
-        help="publish the reviewed --plan as inventory.counted events (needs --approved-by, "
-        "someone other than the requester, and --source)",
+        help="publish the reviewed --plan as inventory.counted events (needs --approval ID, "
+        "approved by another person through the admin API, and --source)",
     )
-    s.add_argument("--approved-by", default=None, help="the second person approving the plan")
+    s.add_argument(
+        "--approval",
+        default=None,
+        help="the plan's approval request (filed when the plan was written), once approved",
+    )
+    s.add_argument(
+        "--approved-by",
+        default=None,
+        help="a lab only (DISTSYNC_AUTH_MODE=open): the second person's name, unverified",
+    )
     s.add_argument("--source", default=None, help="the events' source: NAME means wms/NAME")
     s.add_argument("--amqp-url", default=None, help="default: AMQP_URL, else `distsync up`'s")
     _common(s)

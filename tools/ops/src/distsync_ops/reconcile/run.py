@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from distsync_ops import console
-from distsync_ops.reconcile import counts, orders, record, report, stock
+from distsync_ops.reconcile import counts, governed, orders, record, report, stock
 from distsync_ops.reconcile.quantities import iso, parse_qty, parse_time, to_micro
 from distsync_ops.reconcile.rows import InputError
 
@@ -132,6 +132,13 @@ async def _stock(args: argparse.Namespace, opts: stock.StockOptions, db_name: st
         if plan is not None:
             summary["plan"] = {"path": args.plan, "counts": plan.count, "sha256": plan.close()}
             plan = None
+            if summary["plan"]["counts"]:
+                summary["plan"]["approval"] = await governed.request(
+                    client[governed.admin_db_name()],
+                    summary["plan"],
+                    args.requested_by.strip(),
+                    args.snapshot,
+                )
         problems = await _record(args, client, summary)
     except InputError as e:
         _err(str(e))
@@ -150,6 +157,12 @@ async def _stock(args: argparse.Namespace, opts: stock.StockOptions, db_name: st
     if "plan" in summary and not args.json:
         p = summary["plan"]
         print(f"\ncount plan: {p['counts']:,} counts written to {p['path']} (sha256 {p['sha256']})")
+        if p.get("approval"):
+            print(
+                f"approval request {p['approval']}: another person approves it "
+                f"(POST /v1/dlq/approvals/{p['approval']}/approve), then "
+                f"--publish-counts --plan {p['path']} --approval {p['approval']}"
+            )
     for p in problems:
         _err(p)
     return OK if tally.ok() else BEYOND
@@ -163,19 +176,53 @@ def _publish(args: argparse.Namespace) -> int:
     if not args.source:
         raise InputError("--publish-counts needs --source NAME")
     plan = counts.read_plan(Path(args.plan))
+    if args.approval:
+        return asyncio.run(_publish_approved(args, plan))
+    if os.environ.get("DISTSYNC_AUTH_MODE", "").strip().lower() != "open":
+        raise InputError(
+            "--publish-counts needs --approval ID: the plan's approval request, approved by "
+            "another person through the admin API (--approved-by NAME is for a lab running "
+            "DISTSYNC_AUTH_MODE=open)"
+        )
     counts.check_approval(plan, args.approved_by, args.requested_by)
-    evs = counts.events(plan, source=counts.source_of(args.source), approved_by=args.approved_by)
+    code: int = _publish_plan(args, plan, args.approved_by.strip())
+    return code
+
+
+async def _publish_approved(args: argparse.Namespace, plan: counts.Plan) -> int:
+    from shared.runtime import mongo_client
+
+    client = mongo_client(_url(args, "mongodb_url"))
+    try:
+        db = client[governed.admin_db_name()]
+        try:
+            approver, doc = await governed.approver_of(db, args.approval, plan.digest)
+        except InputError as e:
+            _err(str(e))
+            return USAGE
+        code, result = await asyncio.to_thread(_publish_plan, args, plan, approver, True)
+        if result is not None:
+            await governed.published(db, args.approval, doc, result)
+        return int(code)
+    finally:
+        await client.close()
+
+
+def _publish_plan(
+    args: argparse.Namespace, plan: counts.Plan, approved_by: str, detailed: bool = False
+) -> Any:
+    evs = counts.events(plan, source=counts.source_of(args.source), approved_by=approved_by)
     try:
         confirmed, problems = asyncio.run(counts.publish(_url(args, "amqp_url"), evs))
     except Exception as e:
         _err(f"could not publish: {e!r}")
-        return FAILED
+        return (FAILED, None) if detailed else FAILED
     result = {
         "ok": not problems,
         "plan": args.plan,
         "sha256": plan.digest,
         "requested_by": plan.requested_by,
-        "approved_by": args.approved_by.strip(),
+        "approved_by": approved_by,
         "source": counts.source_of(args.source),
         "published": confirmed,
         "planned": len(evs),
@@ -188,7 +235,8 @@ def _publish(args: argparse.Namespace) -> int:
         print(f"{confirmed:,} of {len(evs):,} inventory.counted events confirmed by the broker")
         for p in problems:
             print(f"  not published: {p}")
-    return OK if not problems else FAILED
+    code = OK if not problems else FAILED
+    return (code, result) if detailed else code
 
 
 def cmd_orders(args: argparse.Namespace) -> int:
