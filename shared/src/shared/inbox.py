@@ -6,10 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 INBOX = "inbox"
 DUPLICATE_KEY = 11000
+FORGET_TTL = "forget_ttl"  # the TTL index on the event time (see `setup`)
+FORGET_MARGIN_S = 86400  # clock skew between the services and the database, and then some
+_OPTIONS_CONFLICT = (85, 86)  # IndexOptionsConflict, IndexKeySpecsConflict
 
 
 class AlreadyApplied(Exception):
@@ -43,9 +46,38 @@ async def record(
         raise
 
 
-async def setup(db: Any, index_correlation: bool = False) -> None:
-    """The inbox's `_id` is its only index by default: every secondary index is paid on each
-    message. `distsync trace` then scans for ingress events; set
-    DISTSYNC_INBOX_CORRELATION_INDEX=true where traces are frequent."""
+async def setup(
+    db: Any, index_correlation: bool = False, forget_after_s: float | None = None
+) -> None:
+    """The inbox's indexes. `correlationid` is opt-in (every secondary index is paid on each
+    message; `distsync trace` scans without it): DISTSYNC_INBOX_CORRELATION_INDEX=true where
+    traces are frequent.
+
+    `forget_after_s` (DISTSYNC_INBOX_TTL, on by default): a TTL index on the event time deletes
+    an applied id once its event is older than that, which the runtime sets to the event-time
+    window (DISTSYNC_EVENT_TIME_MAX_AGE_DAYS) plus a day. A duplicate arriving after its record
+    is gone is older than the window and is refused as `out_of_range` before the inbox is
+    asked, so forgetting never lets an event apply twice: the window is the redelivery horizon.
+    Changing the window changes the index in place (collMod); None drops it (ids are kept
+    forever)."""
     if index_correlation:
         await db[INBOX].create_index("correlationid", sparse=True)
+    if forget_after_s is None:
+        names = [ix["name"] async for ix in await db[INBOX].list_indexes()]
+        if FORGET_TTL in names:
+            await db[INBOX].drop_index(FORGET_TTL)
+        return
+    seconds = int(forget_after_s)
+    try:
+        await db[INBOX].create_index("time", expireAfterSeconds=seconds, name=FORGET_TTL)
+    except OperationFailure as e:
+        if e.code not in _OPTIONS_CONFLICT:
+            raise
+        await db.command(
+            "collMod", INBOX, index={"name": FORGET_TTL, "expireAfterSeconds": seconds}
+        )
+
+
+def forget_after_s(event_time_max_age_days: float) -> float:
+    """How long after its event time an applied id is kept: the event-time window and a margin."""
+    return event_time_max_age_days * 86400 + FORGET_MARGIN_S

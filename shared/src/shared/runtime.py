@@ -128,7 +128,11 @@ class ServiceRuntime:
             self.guard.check()  # AuthConfigError: authentication missing or wrong, do not start
             await self.guard.warm_up()
         await self.db.command("ping")
-        await inbox.setup(self.db, s.inbox_correlation_index)
+        await inbox.setup(
+            self.db,
+            s.inbox_correlation_index,
+            inbox.forget_after_s(s.event_time_max_age_days) if s.inbox_ttl else None,
+        )
         await outbox.setup(self.db, index_correlation=s.outbox_correlation_index)
         if self.svc.setup_store is not None:
             await self.svc.setup_store(self.db)

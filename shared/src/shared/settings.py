@@ -51,6 +51,9 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_s: float = 25.0
     declare_topology: bool = True  # declare this service's topology at start
     inbox_correlation_index: bool = False  # index inbox.correlationid (faster trace, slower writes)
+    # forget an applied id once its event is older than the event-time window plus a day (a
+    # duplicate is refused as out_of_range by then: shared.inbox.setup); false keeps ids forever
+    inbox_ttl: bool = True
     outbox_correlation_index: bool = False  # index outbox.correlationids (same trade-off)
     dlq_age_gauge: bool = True  # peek at the head of <service>.dlq every 30 s (shared.dlq_age)
     dlq_age_walk: bool = False  # RabbitMQ 3.x: walk the whole DLQ to read its head (shared.dlq_age)
