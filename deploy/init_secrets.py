@@ -55,6 +55,13 @@ API_CLIENTS: dict[str, tuple[str, ...]] = {
     # a second person: approves large stock-moving DLQ replays the operator requested
     "approver": ("dlq:read", "dlq:approve"),
     "channel": ("availability:read", "orders:read", "shipments:read"),
+    # the ingress service itself: reads availability's API for the 846 inventory advice
+    "ingress": ("availability:read",),
+}
+# Settings a service reads from its own Secret besides AMQP_URL and MONGODB_URL: env -> the API
+# client whose key it holds.
+SERVICE_API_KEYS: dict[str, dict[str, str]] = {
+    "ingress": {"DISTSYNC_INGRESS_AVAILABILITY_API_KEY": "ingress"},
 }
 
 
@@ -192,6 +199,7 @@ def dev_secret_files(env: dict[str, str], model: ModuleType) -> dict[str, dict[s
         files[f"{s}-secrets"] = {
             "AMQP_URL": amqp_url(s),
             "MONGODB_URL": mongo_url(s, db_of(s), db_of(s)),
+            **{k: env[api_key_env(c)] for k, c in SERVICE_API_KEYS.get(s, {}).items()},
         }
     for u in model.user_names():
         files[f"rabbitmq-user-{u}"] = {"username": u, "password": env[model.password_env(u)]}

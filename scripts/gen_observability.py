@@ -311,6 +311,51 @@ OPERATIONS = [
             ),
         ],
     ),
+    Row(
+        "Ingress (HTTP, files, EDI)",
+        [
+            P(
+                "Events accepted per second, by source system and channel",
+                [
+                    (
+                        'sum by (source, channel) (rate(distsync_ingress_events_total{outcome="accepted"}[$__rate_interval]))',
+                        "{{source}} {{channel}}",
+                    )
+                ],
+                "ops",
+                stack=True,
+                description="Published with a broker confirm. A repeated id is counted as duplicate, not here.",
+            ),
+            P(
+                "Events refused per second, by source system and reason",
+                [
+                    (
+                        'sum by (source, reason) (rate(distsync_ingress_events_total{outcome=~"refused|failed"}[$__rate_interval]))',
+                        "{{source}} {{reason}}",
+                    )
+                ],
+                "ops",
+                stack=True,
+                description="refused: the caller got 400/403/422 with the reason (schema, unknown type, a source it may not publish as); failed: the broker did not confirm.",
+            ),
+            P(
+                "Admitted to confirmed, p99 by channel",
+                [(q(0.99, "distsync_ingress_publish_seconds", "channel, le"), "{{channel}}")],
+                "s",
+            ),
+            P(
+                "Files read in the last hour, by kind and outcome",
+                [
+                    (
+                        "sum by (kind, outcome) (increase(distsync_ingress_files_total[1h]))",
+                        "{{kind}} {{outcome}}",
+                    )
+                ],
+                "short",
+                description="done: every row accepted; partial: some rows refused (see the file's report); failed: unreadable or nothing accepted.",
+            ),
+        ],
+    ),
 ]
 
 LATENCY = [
@@ -868,7 +913,7 @@ def dashboards() -> dict[str, dict[str, Any]]:
         "distsync-operations.json": dashboard(
             "distsync-operations",
             "distsync / Operations",
-            "Throughput, failures, dead letters, queues, outbox and health of the five services.",
+            "Throughput, failures, dead letters, queues, outbox and health of the six services; the ingress.",
             OPERATIONS,
             [_variable_service()],
         ),

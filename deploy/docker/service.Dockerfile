@@ -4,9 +4,10 @@
 #   docker build -f deploy/docker/service.Dockerfile --build-arg SERVICE=availability \
 #     --build-arg PORT=8001 -t distsync/availability:dev .
 # Services and ports: availability 8001, order-status 8002, receipt 8003, returns 8004,
-# carrier-tracking 8005 (docker-compose.yml passes both arguments).
-# Builder: uv installs exactly the locked dependencies of distsync-$SERVICE (and distsync-shared)
-# into /app/.venv as real (non-editable) packages; the final stage copies only that venv.
+# carrier-tracking 8005, ingress 8006 (docker-compose.yml passes both arguments).
+# Builder: uv installs exactly the locked dependencies of distsync-$SERVICE (distsync-shared, and
+# for the ingress the services whose event models it validates with) into /app/.venv as real
+# (non-editable) packages; the final stage copies only that venv.
 
 # uv pinned to the version that wrote uv.lock.
 FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
@@ -31,13 +32,22 @@ COPY services/order-status/pyproject.toml services/order-status/pyproject.toml
 COPY services/receipt/pyproject.toml services/receipt/pyproject.toml
 COPY services/returns/pyproject.toml services/returns/pyproject.toml
 COPY services/carrier-tracking/pyproject.toml services/carrier-tracking/pyproject.toml
+COPY services/ingress/pyproject.toml services/ingress/pyproject.toml
 COPY tools/ops/pyproject.toml tools/ops/pyproject.toml
 COPY tools/sim/pyproject.toml tools/sim/pyproject.toml
 RUN test -n "${SERVICE}" && test -f "services/${SERVICE}/pyproject.toml"
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-install-workspace --package distsync-${SERVICE}
 COPY shared/src shared/src
-COPY services/${SERVICE}/src services/${SERVICE}/src
+# Every service's sources: a service's package may depend on others' (the ingress validates
+# events with the consuming services' models), and a build argument cannot name a list. Only
+# distsync-$SERVICE and what it depends on are installed; the final stage copies only the venv.
+COPY services/availability/src services/availability/src
+COPY services/order-status/src services/order-status/src
+COPY services/receipt/src services/receipt/src
+COPY services/returns/src services/returns/src
+COPY services/carrier-tracking/src services/carrier-tracking/src
+COPY services/ingress/src services/ingress/src
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable --package distsync-${SERVICE}
 

@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1.7
-# distsync tools image: every service package, the operator tools (distsync-ops) and the
+# distsync tools image: every service package (the ingress too), the operator tools (distsync-ops) and the
 # `distsync` CLI, for the one-shot topology step (`distsync topology apply`) and on-call commands
 # (`distsync dlq ...`, `distsync trace`). Not the simulator nor its embedded database (distsync-sim,
 # a development dependency): the root project's dependencies, without its dev group. Build from
@@ -24,6 +24,7 @@ COPY services/order-status/pyproject.toml services/order-status/pyproject.toml
 COPY services/receipt/pyproject.toml services/receipt/pyproject.toml
 COPY services/returns/pyproject.toml services/returns/pyproject.toml
 COPY services/carrier-tracking/pyproject.toml services/carrier-tracking/pyproject.toml
+COPY services/ingress/pyproject.toml services/ingress/pyproject.toml
 COPY tools/ops/pyproject.toml tools/ops/pyproject.toml
 COPY tools/sim/pyproject.toml tools/sim/pyproject.toml
 RUN --mount=type=cache,target=/root/.cache/uv \
@@ -34,6 +35,7 @@ COPY services/order-status/src services/order-status/src
 COPY services/receipt/src services/receipt/src
 COPY services/returns/src services/returns/src
 COPY services/carrier-tracking/src services/carrier-tracking/src
+COPY services/ingress/src services/ingress/src
 COPY tools/ops/src tools/ops/src
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable

@@ -36,6 +36,7 @@ BASE_GROUPS = {
     "receipt": "base/receipt",
     "returns": "base/returns",
     "carrier-tracking": "base/carrier-tracking",
+    "ingress": "base/ingress",
     "auth": "base/auth",
     "topology": "base/topology",
     "rabbitmq": "base/rabbitmq",
@@ -49,6 +50,7 @@ COMPONENT_GROUPS = {
     "webhook-ingress": "components/webhook-ingress",
     "webhook-gateway": "components/webhook-gateway",
     "topology-operator": "components/topology-operator",
+    "reconcile": "components/reconcile",
 }
 
 
@@ -91,6 +93,9 @@ def expected() -> dict[Path, str]:
     )
     for dashboard in sorted((observability / "dashboards").glob("*.json")):
         out[FILES / "dashboards" / dashboard.name] = dashboard.read_text()
+    # the reconciliation's dashboard (its component's configMapGenerator), rendered with it
+    for dashboard in sorted((K8S / "components/reconcile/dashboards").glob("*.json")):
+        out[FILES / "reconcile/dashboards" / dashboard.name] = dashboard.read_text()
     return out
 
 

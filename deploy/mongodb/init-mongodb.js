@@ -10,7 +10,7 @@
 //   MONGO_RS_MEMBERS    comma-separated host:port list, first one preferred as primary
 //   MONGO_PASSWORD_<SERVICE>  one per service, e.g. MONGO_PASSWORD_ORDER_STATUS (required)
 
-const SERVICES = ["availability", "order-status", "receipt", "returns", "carrier-tracking"];
+const SERVICES = ["availability", "order-status", "receipt", "returns", "carrier-tracking", "ingress"];
 
 const rsName = process.env.MONGO_RS_NAME || "rs0";
 const members = (process.env.MONGO_RS_MEMBERS || "mongodb:27017")

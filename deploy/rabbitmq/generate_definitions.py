@@ -53,8 +53,62 @@ def service_names(module: Path = SERVICE_MODULE) -> tuple[str, ...]:
 
 SERVICES = service_names()
 
+# The event types each ingress exchange carries: those the services bind there (their routes;
+# the ingress's catalogue, services/ingress/src/ingress/catalogue.py). Whoever publishes there on
+# behalf of others may publish these and nothing else: RabbitMQ topic permissions on the routing
+# key, which is the event type. tests/deploy/test_rabbitmq_permissions_model.py checks this table
+# against the services' code.
+INGRESS_TYPES: dict[str, tuple[str, ...]] = {
+    "erp.events": (
+        "asn.received",
+        "item.updated",
+        "order.allocated",
+        "order.backordered",
+        "order.cancelled",
+        "order.created",
+        "order.deallocated",
+        "order.status_reported",
+        "purchase_order.cancelled",
+        "purchase_order.released",
+        "return.authorized",
+    ),
+    "wms.events": (
+        "inventory.adjusted",
+        "inventory.counted",
+        "inventory.quarantined",
+        "inventory.released",
+        "order.status_reported",
+        "pack.completed",
+        "pick.completed",
+        "receipt.recorded",
+        "return.inspected",
+        "return.received",
+        "shipment.shipped",
+        "transfer.received",
+        "transfer.shipped",
+    ),
+    "carrier.events": ("order.status_reported", "shipment.shipped", "tracking.reported"),
+    "commerce.events": ("asn.received", "order.status_reported", "return.authorized"),
+}
+
+# The ingress service publishes what HTTP callers, files and EDI send, on the ingress exchanges.
+INGRESS_SERVICE = "ingress"
+
 # Exchanges a service may publish to besides its own <service>.events and <service>.dlx.
-EXTRA_WRITES: dict[str, tuple[str, ...]] = {"carrier-tracking": ("carrier.events",)}
+EXTRA_WRITES: dict[str, tuple[str, ...]] = {
+    "carrier-tracking": ("carrier.events",),
+    INGRESS_SERVICE: tuple(INGRESS_TYPES),
+}
+
+# (user, exchange) -> the routing keys (event types) it may publish there: topic permissions,
+# for the users that write to an ingress exchange on behalf of others.
+TOPIC_WRITES: dict[tuple[str, str], tuple[str, ...]] = {
+    **{(INGRESS_SERVICE, ex): types for ex, types in INGRESS_TYPES.items()},
+    # `distsync reconcile stock --publish-counts` (docs/reconciliation.md): counts, nothing else
+    ("reconcile", "wms.events"): ("inventory.counted",),
+}
+# Users that only publish (no own objects): user -> the exchanges they may write.
+OPERATOR_PUBLISHERS: dict[str, tuple[str, ...]] = {"reconcile": ("wms.events",)}
 
 
 def _re(name: str) -> str:
@@ -97,6 +151,31 @@ def publisher_permissions(system: str) -> dict[str, str]:
     }
 
 
+def operator_publisher_permissions(user: str) -> dict[str, str]:
+    """A tool's user that publishes on given exchanges (narrowed by TOPIC_WRITES), nothing else."""
+    return {
+        "user": user,
+        "vhost": VHOST,
+        "configure": "^$",
+        "write": _alt([_re(x) for x in OPERATOR_PUBLISHERS[user]]),
+        "read": "^$",
+    }
+
+
+def topic_permissions() -> list[dict[str, str]]:
+    """Per (user, topic exchange): the routing keys it may publish with; none it may bind."""
+    return [
+        {
+            "user": user,
+            "vhost": VHOST,
+            "exchange": exchange,
+            "write": _alt([_re(t) for t in types]),
+            "read": "^$",
+        }
+        for (user, exchange), types in TOPIC_WRITES.items()
+    ]
+
+
 def admin_permissions() -> dict[str, str]:
     return {"user": ADMIN_USER, "vhost": VHOST, "configure": ".*", "write": ".*", "read": ".*"}
 
@@ -112,11 +191,12 @@ def all_permissions() -> list[dict[str, str]]:
     perms = [admin_permissions()]
     perms += [service_permissions(s) for s in SERVICES]
     perms += [publisher_permissions(p) for p in INGRESS]
+    perms += [operator_publisher_permissions(u) for u in OPERATOR_PUBLISHERS]
     return [*perms, monitor_permissions()]
 
 
 def user_names() -> list[str]:
-    return [ADMIN_USER, *SERVICES, *INGRESS, MONITOR_USER]
+    return [ADMIN_USER, *SERVICES, *INGRESS, *OPERATOR_PUBLISHERS, MONITOR_USER]
 
 
 def password_env(user: str) -> str:
@@ -229,7 +309,7 @@ def build(passwords: dict[str, str] | None) -> dict[str, object]:
         "users": users,
         "vhosts": [{"name": VHOST, "metadata": {"description": "distsync", "tags": []}}],
         "permissions": permissions,
-        "topic_permissions": [],
+        "topic_permissions": topic_permissions(),
         "parameters": [],
         "global_parameters": [],
         "policies": [],
@@ -262,6 +342,7 @@ def k8s_users() -> str:
 
 
 def k8s_permissions() -> str:
+    """`Permission` objects, then the `TopicPermission` objects of topic_permissions()."""
     perms = all_permissions()
     docs = [
         f"---\napiVersion: rabbitmq.com/v1beta1\nkind: Permission\nmetadata:\n"
@@ -270,6 +351,14 @@ def k8s_permissions() -> str:
         f"    configure: {_yaml_str(p['configure'])}\n    write: {_yaml_str(p['write'])}\n"
         f"    read: {_yaml_str(p['read'])}\n  rabbitmqClusterReference:\n    name: rabbitmq\n"
         for p in perms
+    ]
+    docs += [
+        f"---\napiVersion: rabbitmq.com/v1beta1\nkind: TopicPermission\nmetadata:\n"
+        f"  name: {t['user']}-{t['exchange']}-{VHOST}\nspec:\n  vhost: {VHOST}\n"
+        f"  userReference:\n    name: {t['user']}\n  permissions:\n"
+        f"    exchange: {t['exchange']}\n    write: {_yaml_str(t['write'])}\n"
+        f"    read: {_yaml_str(t['read'])}\n  rabbitmqClusterReference:\n    name: rabbitmq\n"
+        for t in topic_permissions()
     ]
     return K8S_HEADER + "".join(docs)
 

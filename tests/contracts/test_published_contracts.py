@@ -135,8 +135,10 @@ def test_the_outside_systems_publish_the_ingress_exchanges(doc):
         in INGRESS_EXCHANGES
     }
     assert {"erp", "wms", "carrier", "commerce"} <= senders
+    # every service's own exchange that carries events (the ingress publishes on the ingress
+    # exchanges only: nothing flows on ingress.events, so it has no channel)
     assert set(doc["x-distsync-exchanges"]) >= set(INGRESS_EXCHANGES) | {
-        s.exchange for s in SERVICES
+        s.exchange for s in SERVICES if s.publishes
     }
 
 

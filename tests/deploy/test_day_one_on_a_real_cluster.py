@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
+from shared.service import SERVICE_NAMES
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"
 OVERLAYS = ("dev", "prod", "prod-hpa", "prod-topology-operator")
@@ -103,10 +105,14 @@ def test_keda_has_its_own_fully_qualified_read_only_connection(
         [{"parameter": "host", "name": "keda-rabbitmq", "key": "host"}]
     ]
     scaled = [d for d in rendered["prod"] if d["kind"] == "ScaledObject"]
-    assert len(scaled) == 5
-    assert {t["authenticationRef"]["name"] for s in scaled for t in s["spec"]["triggers"]} == {
+    assert sorted(s["metadata"]["name"] for s in scaled) == sorted(SERVICE_NAMES)
+    triggers = [t for s in scaled for t in s["spec"]["triggers"]]
+    # every queue-depth trigger reads through KEDA's own connection; the cpu scaler (the ingress,
+    # which consumes no queue) connects to nothing
+    assert {t["authenticationRef"]["name"] for t in triggers if t["type"] == "rabbitmq"} == {
         "keda-rabbitmq"
     }
+    assert all("authenticationRef" not in t for t in triggers if t["type"] != "rabbitmq")
     env = init_secrets.read_env(dev_secrets / "passwords.env")
     files = init_secrets.dev_secret_files(env, model)
     assert files["keda-rabbitmq"]["host"] == (
@@ -197,7 +203,14 @@ def test_services_start_with_authentication_on(rendered: dict[str, list[dict[str
         ]
         assert auth["data"]["DISTSYNC_AUTH_MODE"] == mode
         assert auth["data"]["DISTSYNC_AUTH_ISSUER"].startswith("https://")
-        for d in (d for d in rendered[overlay] if d["kind"] == "Deployment"):
+        services = [
+            d
+            for d in rendered[overlay]
+            if d["kind"] == "Deployment"
+            and d["metadata"]["labels"].get("app.kubernetes.io/component") == "service"
+        ]
+        assert sorted(d["metadata"]["name"] for d in services) == sorted(SERVICE_NAMES)
+        for d in services:
             pod = d["spec"]["template"]["spec"]
             refs = [r.get("configMapRef", {}).get("name") for r in pod["containers"][0]["envFrom"]]
             assert "distsync-auth" in refs, d["metadata"]["name"]

@@ -16,10 +16,17 @@ import yaml
 
 from shared.service import SERVICE_NAMES, SERVICE_PACKAGES
 from shared.settings import DEFAULT_PORTS
+from shared.topology import all_services
 
 # the one list of services (shared/service.py): every deploy file must agree with it
 EXPECTED = sorted(SERVICE_NAMES)
 PORTS = DEFAULT_PORTS
+# Services that consume no route (the ingress: it publishes what callers send). Their main queue
+# stays empty, so queue depth cannot drive their scaling: KEDA scales them on CPU.
+PUBLISH_ONLY = frozenset(s.name for s in all_services() if not s.routes)
+# HTTP ports a service calls besides the broker, the database and DNS: the ingress reads
+# availability's API for the 846 inventory advice.
+EXTRA_EGRESS: dict[str, list[int]] = {"ingress": [DEFAULT_PORTS["availability"]]}
 
 
 def _env(service: str, suffix: str) -> str:
@@ -123,7 +130,21 @@ def test_service_network_policy_allows_only_http_in_and_broker_database_dns_out(
     assert spec["policyTypes"] == ["Ingress", "Egress"]
     assert [p["port"] for rule in spec["ingress"] for p in rule["ports"]] == ["http"]
     out_ports = sorted(p["port"] for rule in spec["egress"] for p in rule["ports"])
-    assert out_ports == [53, 53, 5671, 5672, 27017]
+    assert out_ports == sorted([53, 53, 5671, 5672, 27017, *EXTRA_EGRESS.get(service, [])])
+
+
+def test_a_service_that_calls_another_is_let_in_by_the_other(root: Path) -> None:
+    """An egress rule to another service's pods is useless unless that service admits them."""
+    for caller, ports in EXTRA_EGRESS.items():
+        for port in ports:
+            (callee,) = [name for name, p in PORTS.items() if p == port]
+            path = root / "deploy/k8s/base" / callee / "networkpolicy.yaml"
+            sources = [
+                src
+                for rule in yaml.safe_load(path.read_text())["spec"]["ingress"]
+                for src in rule["from"]
+            ]
+            assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": caller}}} in sources
 
 
 def test_service_scales_on_its_own_queue_with_keda_and_on_cpu_without(
@@ -132,13 +153,12 @@ def test_service_scales_on_its_own_queue_with_keda_and_on_cpu_without(
     scaled = _find(k8s_base, "ScaledObject", service)
     assert scaled["spec"]["scaleTargetRef"]["name"] == service
     (trigger,) = scaled["spec"]["triggers"]
-    assert trigger["type"] == "rabbitmq"
-    assert trigger["metadata"]["queueName"] == f"{service}.main"
-    auth = _find(k8s_base, "TriggerAuthentication", trigger["authenticationRef"]["name"])
-    # KEDA's own Secret (fully qualified host, read-only user), never the service's AMQP_URL
-    assert auth["spec"]["secretTargetRef"] == [
-        {"parameter": "host", "name": "keda-rabbitmq", "key": "host"}
-    ]
+    if service in PUBLISH_ONLY:
+        # nothing arrives on its queue: KEDA's cpu scaler, like the HPA without KEDA
+        assert trigger == {"type": "cpu", "metricType": "Utilization", "metadata": {"value": "70"}}
+        assert scaled["spec"]["minReplicaCount"] >= 1  # the cpu scaler cannot scale to zero
+    else:
+        _assert_queue_trigger(k8s_base, service, trigger)
     hpa = _find(k8s_base, "HorizontalPodAutoscaler", service)
     assert hpa["spec"]["scaleTargetRef"] == {
         "apiVersion": "apps/v1",
@@ -147,6 +167,18 @@ def test_service_scales_on_its_own_queue_with_keda_and_on_cpu_without(
     }
     monitor = _find(k8s_base, "ServiceMonitor", service)
     assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+
+
+def _assert_queue_trigger(
+    k8s_base: list[dict[str, Any]], service: str, trigger: dict[str, Any]
+) -> None:
+    assert trigger["type"] == "rabbitmq"
+    assert trigger["metadata"]["queueName"] == f"{service}.main"
+    auth = _find(k8s_base, "TriggerAuthentication", trigger["authenticationRef"]["name"])
+    # KEDA's own Secret (fully qualified host, read-only user), never the service's AMQP_URL
+    assert auth["spec"]["secretTargetRef"] == [
+        {"parameter": "host", "name": "keda-rabbitmq", "key": "host"}
+    ]
 
 
 def test_service_has_its_queues_and_exchanges_in_the_definitions(
@@ -256,7 +288,8 @@ def test_compose_takes_every_password_from_the_generated_secrets_and_defaults_no
         assert env_name == model.password_env(user)
         assert "deploy/init_secrets.py" in message
         checked += 1
-    assert checked == 7  # five services, the topology step and the DLQ API (admin)
+    # the services, the topology step, the DLQ API (admin) and the reconciliation (its own user)
+    assert checked == len(SERVICE_NAMES) + 3
     volumes = compose["services"]["rabbitmq"]["volumes"]
     (definitions,) = [v for v in volumes if isinstance(v, dict)]
     assert definitions["source"] == "./.secrets/rabbitmq-definitions.json"
@@ -285,9 +318,12 @@ def test_every_compose_variable_is_documented_and_only_settings_have_defaults(
     # root and Grafana's admin password as compose secrets, files the images read with *_FILE)
     assert {k for k, v in example.items() if not v} == set(generated)
     assert required <= set(generated)
+    # (a service that calls another's API holds a key of its own: compose passes that one)
+    held = {c for keys in init_secrets.SERVICE_API_KEYS.values() for c in keys.values()}
+    assert {init_secrets.api_key_env(c) for c in held} <= required
     assert set(generated) - required == {
         *(model.password_env(u) for u in (*model.INGRESS, model.MONITOR_USER)),
-        *(init_secrets.api_key_env(c) for c in init_secrets.API_CLIENTS),
+        *(init_secrets.api_key_env(c) for c in init_secrets.API_CLIENTS if c not in held),
         "MONGO_ROOT_PASSWORD",
         "GRAFANA_ADMIN_PASSWORD",
     }

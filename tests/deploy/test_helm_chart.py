@@ -125,5 +125,29 @@ def test_the_chart_refuses_unknown_values(helm: str) -> None:
 def test_hpa_values_render_hpas_and_the_gateway_route(helm: str) -> None:
     docs = template(helm, "-f", str(CHART / "ci/hpa-values.yaml"))
     hpas = sorted(k[1] for k in docs if k[0] == "HorizontalPodAutoscaler")
-    assert hpas == ["availability", "carrier-tracking", "order-status", "receipt"]
+    assert hpas == ["availability", "carrier-tracking", "ingress", "order-status", "receipt"]
     assert ("HTTPRoute", "carrier-webhooks") in docs and ("Ingress", "carrier-webhooks") not in docs
+
+
+def test_reconcile_values_reach_the_reconciliation_or_leave_it_out(helm: str) -> None:
+    docs = template(
+        helm,
+        "--set",
+        "reconcile.snapshot=/snapshots/stock.csv,reconcile.tag=0.3.0",
+        "--set",
+        "monitoring.runbookBaseURL=https://docs.example.com/",
+    )
+    config = docs[("ConfigMap", "reconcile-config")]["data"]
+    assert config["DISTSYNC_RECONCILE_SNAPSHOT"] == "/snapshots/stock.csv"
+    job = docs[("CronJob", "distsync-reconcile")]["spec"]["jobTemplate"]["spec"]["template"]
+    assert job["spec"]["containers"][0]["image"] == "registry.example.com/distsync/tools:0.3.0"
+    rules = docs[("PrometheusRule", "distsync-reconcile")]["spec"]["groups"][0]["rules"]
+    assert rules[0]["annotations"]["runbook_url"].startswith("https://docs.example.com/docs/")
+    assert ("ConfigMap", "grafana-dashboard-distsync-reconciliation") in docs
+    without = template(helm, "--set", "reconcile.enabled=false")
+    # the broker user `reconcile` (--publish-counts, run by hand) belongs to the RabbitMQ group
+    broker = {"User", "Permission", "TopicPermission"}
+    left = {
+        k for k in without if k[0] not in broker and ("reconcil" in k[1] or "pushgateway" in k[1])
+    }
+    assert not left, left

@@ -100,6 +100,21 @@ def broker(definitions: dict[str, Any]) -> Iterator[Broker]:
                 for p in perms
             ]
         )
+        topics = [t for t in definitions["topic_permissions"] if t["vhost"] == "distsync"]
+        _ctl_all(
+            [
+                [
+                    "set_topic_permissions",
+                    "-p",
+                    b.vhost,
+                    b.prefix + t["user"],
+                    t["exchange"],
+                    t["write"],
+                    t["read"],
+                ]
+                for t in topics
+            ]
+        )
         yield b
     finally:
         _ctl_all([["delete_vhost", b.vhost]] + [["delete_user", u] for u in users])
@@ -312,6 +327,33 @@ async def test_carrier_tracking_may_also_publish_carrier_events(
     await publish(broker.url("carrier-tracking"), "carrier.events", "tracking.reported")
     with pytest.raises(Refused):
         await publish(broker.url("availability"), "carrier.events", "tracking.reported")
+
+
+async def test_the_ingress_publishes_on_an_ingress_exchange_only_the_types_bound_there(
+    broker: Broker, topology: None
+) -> None:
+    """Topic permissions: the routing key (the event type) is checked per exchange."""
+    await publish(broker.url("ingress"), "erp.events", "order.created")
+    await publish(broker.url("ingress"), "wms.events", "inventory.counted")
+    for exchange, key in (
+        ("erp.events", "inventory.counted"),  # a type no service reads from erp.events
+        ("commerce.events", "order.created"),
+        ("availability.events", "availability.changed"),  # another service's exchange
+    ):
+        with pytest.raises(Refused):
+            await publish(broker.url("ingress"), exchange, key)
+
+
+async def test_the_reconciliation_user_publishes_counts_on_wms_events_and_nothing_else(
+    broker: Broker, topology: None
+) -> None:
+    await publish(broker.url("reconcile"), "wms.events", "inventory.counted")
+    for exchange, key in (
+        ("wms.events", "inventory.adjusted"),
+        ("erp.events", "inventory.counted"),
+    ):
+        with pytest.raises(Refused):
+            await publish(broker.url("reconcile"), exchange, key)
 
 
 async def test_a_service_cannot_declare_another_services_queue(

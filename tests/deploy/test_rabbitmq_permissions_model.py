@@ -92,7 +92,12 @@ def test_a_service_may_touch_only_its_own_objects_and_never_the_default_exchange
     definitions: dict[str, Any], service: str
 ) -> None:
     own = _own(definitions, service)
-    extra = {"carrier.events"} if service == "carrier-tracking" else set()
+    # carrier-tracking publishes its webhooks' events beside the carriers; the ingress publishes
+    # what its callers send, on every ingress exchange (narrowed by topic permissions, below)
+    extra = {
+        "carrier-tracking": {"carrier.events"},
+        "ingress": set(PUBLISHERS.values()),
+    }.get(service, set())
     assert f"{service}.retry" in own  # its retries go through its own exchange
     assert _allowed(definitions, service, "configure") == own
     assert _allowed(definitions, service, "read") == own
@@ -134,7 +139,10 @@ def test_kubernetes_users_and_permissions_equal_the_definitions(
     root: Path, definitions: dict[str, Any]
 ) -> None:
     folder = root / "deploy/k8s/base/rabbitmq"
-    perms = [d for d in yaml.safe_load_all((folder / "permissions.yaml").read_text()) if d]
+    docs = [d for d in yaml.safe_load_all((folder / "permissions.yaml").read_text()) if d]
+    perms = [d for d in docs if d["kind"] == "Permission"]
+    topics = [d for d in docs if d["kind"] == "TopicPermission"]
+    assert len(perms) + len(topics) == len(docs)
     users = [d for d in yaml.safe_load_all((folder / "users.yaml").read_text()) if d]
     as_k8s = sorted(
         (
@@ -153,6 +161,17 @@ def test_kubernetes_users_and_permissions_equal_the_definitions(
         for p in definitions["permissions"]
     )
     assert as_k8s == as_defs
+    assert sorted(
+        (
+            t["spec"]["userReference"]["name"],
+            t["spec"]["vhost"],
+            tuple(sorted(t["spec"]["permissions"].items())),
+        )
+        for t in topics
+    ) == sorted(
+        (t["user"], t["vhost"], tuple(sorted((k, t[k]) for k in ("exchange", "write", "read"))))
+        for t in definitions["topic_permissions"]
+    )
     assert sorted((u["metadata"]["name"], tuple(u["spec"]["tags"])) for u in users) == sorted(
         (u["name"], tuple(u["tags"])) for u in definitions["users"]
     )
@@ -187,3 +206,60 @@ def test_kubernetes_users_and_permissions_files_are_what_the_generator_writes(
     folder = root / "deploy/k8s/base/rabbitmq"
     assert (folder / "users.yaml").read_text() == model.k8s_users()
     assert (folder / "permissions.yaml").read_text() == model.k8s_permissions()
+
+
+def _topic(definitions: dict[str, Any], user: str, exchange: str) -> dict[str, str]:
+    (perm,) = [
+        t
+        for t in definitions["topic_permissions"]
+        if t["user"] == user and t["exchange"] == exchange
+    ]
+    return perm
+
+
+def _bound_types() -> dict[str, set[str]]:
+    """Per ingress exchange, the event types the services' code binds there."""
+    from shared.topology import all_services
+
+    try:
+        services = all_services()
+    except Exception as e:  # a service's code that does not import fails its own tests
+        pytest.skip(f"the installed services do not load ({type(e).__name__}: {e})")
+    out: dict[str, set[str]] = {ex: set() for ex in PUBLISHERS.values()}
+    for svc in services:
+        for exchange, type_ in svc.bindings():
+            if exchange in out:
+                out[exchange].add(type_)
+    return out
+
+
+def test_the_ingress_types_table_is_what_the_services_bind(model: ModuleType) -> None:
+    """generate_definitions.py needs only the standard library, so it keeps the table itself;
+    it must not drift from the routes."""
+    assert {ex: set(ts) for ex, ts in model.INGRESS_TYPES.items()} == _bound_types()
+
+
+@pytest.mark.parametrize("exchange", sorted(PUBLISHERS.values()))
+def test_the_ingress_may_publish_on_an_ingress_exchange_only_the_types_bound_there(
+    definitions: dict[str, Any], exchange: str
+) -> None:
+    """RabbitMQ checks a topic permission against the routing key, which is the event type."""
+    perm = _topic(definitions, "ingress", exchange)
+    bound = _bound_types()
+    every_type = set().union(*bound.values()) | {"ingress.anything", "#", "order.created.x"}
+    may = {t for t in every_type if re.search(perm["write"], t)}
+    assert may == bound[exchange]
+    assert perm["read"] == "^$"
+    assert exchange in {e["name"] for e in definitions["exchanges"] if e["type"] == "topic"}
+
+
+def test_the_reconciliation_user_may_publish_only_counts_on_wms_events(
+    definitions: dict[str, Any],
+) -> None:
+    assert _allowed(definitions, "reconcile", "write") == {"wms.events"}
+    assert _allowed(definitions, "reconcile", "configure") == set()
+    assert _allowed(definitions, "reconcile", "read") == set()
+    perm = _topic(definitions, "reconcile", "wms.events")
+    candidates = set().union(*_bound_types().values())
+    assert {t for t in candidates if re.search(perm["write"], t)} == {"inventory.counted"}
+    assert [t["user"] for t in definitions["topic_permissions"]].count("reconcile") == 1

@@ -31,6 +31,7 @@ SERVICE_TABLE: tuple[tuple[str, str, int], ...] = (
     ("receipt", "receipt", 8003),
     ("returns", "returns", 8004),
     ("carrier-tracking", "carrier_tracking", 8005),
+    ("ingress", "ingress", 8006),
 )
 SERVICE_NAMES = tuple(name for name, _, _ in SERVICE_TABLE)
 SERVICE_PACKAGES = {name: package for name, package, _ in SERVICE_TABLE}

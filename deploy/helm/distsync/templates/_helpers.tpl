@@ -45,6 +45,9 @@ The groups of files/ this release deploys, as a YAML list.
 {{- if .Values.webhooks.gateway.enabled }}
 - webhook-gateway
 {{- end }}
+{{- if .Values.reconcile.enabled }}
+- reconcile
+{{- end }}
 {{- end }}
 
 {{/*
@@ -75,6 +78,15 @@ Applies the values to one object of files/ (in place).
 {{- $labels := merge (default dict $meta.labels) (include "distsync.labels" $root | fromYaml) -}}
 {{- if has $doc.kind (list "ServiceMonitor" "PrometheusRule") -}}
 {{- $labels = merge $labels $v.monitoring.labels -}}
+{{- end -}}
+{{- if eq $doc.kind "PrometheusRule" -}}
+{{- range $doc.spec.groups -}}
+{{- range .rules -}}
+{{- if and .annotations .annotations.runbook_url -}}
+{{- $_ := set .annotations "runbook_url" (printf "%s%s" $v.monitoring.runbookBaseURL .annotations.runbook_url) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- $_ := set $meta "labels" $labels -}}
 {{- if hasKey $v.services .group -}}
@@ -123,6 +135,12 @@ Applies the values to one object of files/ (in place).
 {{- if $v.auth.jwksUrl -}}
 {{- $_ := set $data "DISTSYNC_AUTH_JWKS_URL" $v.auth.jwksUrl -}}
 {{- end -}}
+{{- else if and (eq $doc.kind "ConfigMap") (eq $doc.metadata.name "reconcile-config") -}}
+{{- $_ := set $doc.data "DISTSYNC_RECONCILE_SNAPSHOT" $v.reconcile.snapshot -}}
+{{- else if eq $doc.kind "CronJob" -}}
+{{- $c := index $doc.spec.jobTemplate.spec.template.spec.containers 0 -}}
+{{- $_ := set $c "image" (printf "%s/tools:%s" $v.image.registry (default $v.image.tag $v.reconcile.tag)) -}}
+{{- $_ := set $c "imagePullPolicy" $v.image.pullPolicy -}}
 {{- else if and (eq $doc.kind "ConfigMap") (eq $doc.metadata.name "carrier-tracking-config") -}}
 {{- $_ := set $doc.data "DISTSYNC_CARRIER_TRACKING_WEBHOOK_AUTH" (toJson $v.webhooks.auth) -}}
 {{- else if eq $doc.kind "Job" -}}

@@ -1,5 +1,6 @@
-"""`distsync up` / `make run`: SecantusDB (unless MONGODB_URL is set), all five services and the
-DLQ admin API, the latter as an explicit laptop run (`--insecure-local`: no token, loopback).
+"""`distsync up` / `make run`: SecantusDB (unless MONGODB_URL is set), every service of
+shared.service.SERVICE_TABLE (8001-8006, the ingress last) and the DLQ admin API, the latter as
+an explicit laptop run (`--insecure-local`: no token, loopback).
 Authentication is off (`DISTSYNC_AUTH_MODE=open`, said loudly at start) unless the environment
 sets a mode, which the services and the DLQ API then use.
 

@@ -1,5 +1,6 @@
 """The services under test: spawned as subprocesses (with their own SecantusDB and vhost) or
-found already running on 8001-8005. Spawned ones can be killed, restarted and measured."""
+found already running on 8001-8005 (the consuming services; the simulator publishes over AMQP
+itself and leaves the ingress out). Spawned ones can be killed, restarted and measured."""
 
 from __future__ import annotations
 
@@ -20,7 +21,11 @@ import httpx
 from distsync_sim.testing import SecantusServer, free_port, port_open, wait_port
 from shared.settings import DEFAULT_PORTS
 
-SERVICES = tuple(DEFAULT_PORTS)
+# The services the simulator spawns, kills and checks: those that consume. It publishes as the
+# source systems over AMQP itself, so the ingress (HTTP, files, EDI in front of the same
+# exchanges) is not part of its cluster.
+PUBLISH_ONLY = ("ingress",)
+SERVICES = tuple(n for n in DEFAULT_PORTS if n not in PUBLISH_ONLY)
 
 
 def peak_rss_mb(pid: int) -> float | None:
@@ -228,13 +233,13 @@ def attach(amqp_url: str, mongodb_url: str | None) -> Cluster:
         amqp_url=amqp_url,
         mongodb_url=mongodb_url,
         db_names={s: "distsync_" + s.replace("-", "_") for s in SERVICES},
-        urls={s: f"http://127.0.0.1:{p}" for s, p in DEFAULT_PORTS.items()},
+        urls={s: f"http://127.0.0.1:{DEFAULT_PORTS[s]}" for s in SERVICES},
     )
 
 
 def services_answer() -> bool:
-    """Does anything answer on every default service port?"""
-    return all(port_open("127.0.0.1", p, 0.3) for p in DEFAULT_PORTS.values())
+    """Does anything answer on the default port of every service the simulator uses?"""
+    return all(port_open("127.0.0.1", DEFAULT_PORTS[s], 0.3) for s in SERVICES)
 
 
 def broker_is_local(url: str) -> bool:
