@@ -225,7 +225,9 @@ class ServiceRuntime:
     async def _periodic(
         self, name: str, interval_s: float, fn: Callable[[TaskContext], Awaitable[None]]
     ) -> None:
-        ctx = TaskContext(self.svc.name, self.db, self.settings, self.run_in_transaction)
+        ctx = TaskContext(
+            self.svc.name, self.db, self.settings, self.run_in_transaction, self.publish
+        )
         while True:
             await asyncio.sleep(interval_s)
             try:

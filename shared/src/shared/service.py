@@ -109,6 +109,8 @@ class TaskContext:
     db: Any
     settings: ServiceSettings
     run_in_transaction: Callable[[Callable[[UnitOfWork], Awaitable[None]]], Awaitable[None]]
+    # (exchange, event), confirmed: the API's publisher, for a task that publishes itself
+    publish: Callable[[str, CloudEvent], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ from ingress.edi_api import build_edi_router
 from ingress.intake import ACCEPTED, Outcome, take
 from ingress.openapi import EVENTS_DOC, FILES_DOC
 from ingress.settings import settings_of
-from ingress.wiring import Wiring, register
 from shared.auth import requires
 from shared.cloudevent import format_time
 from shared.envelope import EnvelopeError
@@ -45,7 +44,6 @@ def _refusal(index: int, r: Refused) -> dict[str, Any]:
 def build_router(ctx: ApiContext) -> APIRouter:
     settings = settings_of(ctx.settings)
     gate = Gate(Catalogue.installed(), settings.event_time_window())
-    register(ctx.db, Wiring(ctx.publish, gate))
     limit = settings.ingress_max_body_bytes
     router = APIRouter(tags=["ingress"], responses=ERROR_RESPONSES)
 

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from ingress import files as flat
+from ingress.admission import Gate
+from ingress.catalogue import Catalogue
 from ingress.domain.flatfiles import KINDS, fmt_of
 from ingress.settings import IngressSettings, settings_of
-from ingress.wiring import Wiring, wiring_for
 from shared.logging import get_logger
 from shared.service import TaskContext
 
@@ -69,8 +70,7 @@ async def poll(ctx: TaskContext) -> None:
     settings = settings_of(ctx.settings)
     if not settings.ingress_drop_dir:
         return
-    wiring = wiring_for(ctx.db)
-    if wiring is None:  # the HTTP API (and with it the publisher) is not up in this process
+    if ctx.publish is None:  # a runtime without a publisher (not a running service)
         return
     root = Path(settings.ingress_drop_dir)
     for kind in KINDS:
@@ -80,7 +80,7 @@ async def poll(ctx: TaskContext) -> None:
         for path in await asyncio.to_thread(_claim, kind_dir):
             name = path.name.rsplit(".", 1)[0]
             try:
-                report = await _read(ctx, wiring, settings, kind, path, name)
+                report = await _read(ctx, settings, kind, path, name)
             except Exception as e:  # the database or broker is away: read it again later
                 log.warning("ingress_drop_failed", kind=kind, file=name, error=repr(e)[:300])
                 await asyncio.to_thread(os.rename, path, kind_dir / name)
@@ -92,14 +92,26 @@ async def poll(ctx: TaskContext) -> None:
             log.info("ingress_file_dropped", kind=kind, file=name, moved_to=str(dest))
 
 
+_GATES: dict[Any, Gate] = {}
+
+
+def _gate(settings: IngressSettings) -> Gate:
+    """The admission gate of this deployment (its services' models, its event-time window)."""
+    window = settings.event_time_window()
+    if window not in _GATES:
+        _GATES[window] = Gate(Catalogue.installed(), window)
+    return _GATES[window]
+
+
 async def _read(
-    ctx: TaskContext, wiring: Wiring, settings: IngressSettings, kind: str, path: Path, name: str
+    ctx: TaskContext, settings: IngressSettings, kind: str, path: Path, name: str
 ) -> dict[str, Any]:
+    assert ctx.publish is not None
     content = await asyncio.to_thread(path.read_bytes)
     return await flat.process(
-        publish=wiring.publish,
+        publish=ctx.publish,
         db=ctx.db,
-        gate=wiring.gate,
+        gate=_gate(settings),
         settings=settings,
         kind_name=kind,
         content=content,
