@@ -32,6 +32,7 @@ from distsync_ops import dlq as D
 from distsync_ops.admin_db import AdminDb
 from distsync_ops.approvals import view
 from distsync_ops.audit_api import audit_router
+from distsync_ops.console_web import console_api, console_pages
 from distsync_ops.dlq.access import InsecureStart, check_start, guard_for, host_allowed
 from distsync_ops.dlq_governed import actor
 from distsync_ops.dlq_models import DecisionIn, ReplayIn, RestoreIn, SelectorIn
@@ -218,6 +219,10 @@ def create_dlq_app(
     app = create_app("dlq-admin", ready, "Dead-letter operations (same as `distsync dlq`).")
     app.include_router(secure_router(build_router(settings, auth, adb), guard, DLQ_READ))
     app.include_router(secure_router(audit_router(adb), guard, "audit:read"))
+    # the web console (`/console/`): pages are data-free shells; what they show comes from
+    # `/v1/dlq`, `/v1/audit` and `/v1/console`, with the browser's own credentials
+    app.include_router(secure_router(console_api(settings), guard, DLQ_READ))
+    app.include_router(console_pages())
     declare_schemes(app)
     allowed = list(settings.dlq_api_allowed_hosts)
 
