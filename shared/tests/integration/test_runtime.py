@@ -68,6 +68,11 @@ async def test_a_crash_between_commit_and_ack_has_one_effect(
         _, body = event_body("crash", 7)
         await publish(amqp_url, "wms.events", "thing.happened", body)
         await eventually(lambda: _eq(total(mongo, db_name, "crash"), 7))
+
+        async def acked_once() -> bool:  # the commit is seen before its ack is attempted
+            return bool(crashed)
+
+        await eventually(acked_once)
         monkeypatch.undo()
         await rt.consumer.stop(5)
         await rt.consumer.start()
