@@ -116,6 +116,31 @@ async def main() -> None:
         "  peak RSS per service process (VmHWM): "
         + ", ".join(f"{k} {v:.0f} MB" for k, v in sorted(rss.items()))
     )
+    print("  where the time went in the throughput run (live operation, go-live left out):")
+    print(
+        "    instance            applied   CPU ms/msg  mean batch  handler ms/msg  "
+        "txn retries  outbox delivery"
+    )
+    cost = flood.get("live_cost", {})
+    for name, st in sorted(flood.get("services", {}).items()):
+        c = cost.get(name, {})
+        per_msg = c.get("cpu_ms_per_message")
+        cpu = f"{per_msg:10.2f}" if per_msg else f"{'-':>10}"
+        batch = f"{st['avg_batch']:10.1f}" if st.get("avg_batch") else f"{'-':>10}"
+        handler = st.get("handler_s_per_message")
+        handler_ms = f"{handler * 1000:14.2f}" if handler else f"{'-':>14}"
+        delivery = st.get("outbox_delivery_s")
+        out = f"{delivery * 1000:10.0f} ms" if delivery else f"{'-':>13}"
+        retries = sum(st.get("transaction_retries", {}).values())
+        applied = c.get("applied", 0)
+        print(f"    {name:<18} {applied:8d}  {cpu}  {batch}  {handler_ms}  {retries:11d}  {out}")
+    db = cost.get("database", {})
+    if db.get("cpu_ms_per_message"):
+        print(f"    database: {db['cpu_ms_per_message']:.2f} ms CPU per message applied")
+    print(
+        "    (mean batch, handler time, retries and outbox delivery are each instance's own "
+        "figures since it started)"
+    )
     for name, r in (("throughput", flood), ("latency", steady)):
         if not r["ok"]:
             wrong = {k: v["wrong"] for k, v in r["compare"].items() if v["wrong"]}

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from distsync_ops.stack import resolve
-from distsync_sim.simulate import checks, compare, observe, snapshot, truth_orders
+from distsync_sim.simulate import checks, compare, costs, observe, snapshot, truth_orders
 from distsync_sim.simulate import cluster as cl
 from distsync_sim.simulate.faults import BadMessage, ChaosAction, chaos_plan
 from distsync_sim.simulate.model import LOCATIONS, SimConfig, World
@@ -173,6 +173,7 @@ async def _simulate(
         if not boot["drained"]:
             problems.append(f"go-live events not drained: {boot['last']}")
         bootstrap_s = time.monotonic() - t_boot
+        live0 = await costs.read(cluster)
         t_pub = time.monotonic()
         await stream.run(opts.events, opts.rate, opts.duration, on_event, route)
         if chaos_tasks:
@@ -219,6 +220,7 @@ async def _simulate(
             u: s for s, u in cluster.urls.items()
         }
         services = {names[u]: observe.service_stats(t) for u, t in pages.items()}
+        live_cost = costs.spent(live0, await costs.read(cluster)) if cluster.procs else {}
         integrity = await checks.integrity(cluster, stream, listener, bindings, truth, otruth)
         checks_s = time.monotonic() - t_check
     finally:
@@ -250,6 +252,7 @@ async def _simulate(
     return {
         "ok": ok,
         "command": opts.command,
+        "live_cost": live_cost,
         "started_at": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
         "machine": f"{os.cpu_count()} cores, {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}, database "
