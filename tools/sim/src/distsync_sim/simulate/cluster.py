@@ -37,6 +37,14 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time the process has used so far."""
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return None
+
+
 @dataclass
 class Proc:
     name: str  # instance name: the service, or "<service>#2" for a replica
@@ -49,12 +57,20 @@ class Proc:
     kills: int = 0
     peak_rss_mb: float = 0.0
     _log: IO[bytes] | None = None
+    _cpu_before: float = 0.0  # CPU seconds of the processes this instance ran before this one
+    _cpu_now: float = 0.0  # of the current process, at the last sample
+
+    @property
+    def cpu_s(self) -> float:
+        """CPU seconds over every process this instance ran, as of the last sample."""
+        return self._cpu_before + self._cpu_now
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        self._cpu_before, self._cpu_now = self.cpu_s, 0.0
         self._log = open(self.log_path, "ab")
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "shared.cli", "run", self.service],
@@ -68,6 +84,9 @@ class Proc:
             rss = peak_rss_mb(self.popen.pid)
             if rss is not None:
                 self.peak_rss_mb = max(self.peak_rss_mb, rss)
+            cpu = cpu_seconds(self.popen.pid)
+            if cpu is not None:
+                self._cpu_now = cpu
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no flush; what was in flight is redelivered."""
