@@ -162,3 +162,48 @@ async def outbox_events(db, *, sent: bool | None = None) -> int:
     pipeline = [{"$match": match}, {"$group": {"_id": None, "n": {"$sum": "$n"}}}]
     rows = await (await db["outbox"].aggregate(pipeline)).to_list()
     return int(rows[0]["n"]) if rows else 0
+
+
+class Step(BaseModel):
+    key: str = Field(min_length=1)
+    seq: int = Field(ge=0)
+
+
+async def handle_step(msg: Incoming[Step], uow: UnitOfWork) -> None:
+    """Record the order in which one key's messages were applied."""
+    d = msg.data
+    doc = await uow.get("steps", d.key) or {"seq": []}
+    doc["seq"] = [*doc["seq"], d.seq]
+    uow.put("steps", d.key, doc)
+
+
+def _step_keys(d: Step) -> list[tuple[str, str]]:
+    return [("steps", d.key)]
+
+
+def sequence_service(name: str | None = None) -> ServiceDefinition:
+    """A service that keeps, per key, the sequence numbers in the order it applied them."""
+    return ServiceDefinition(
+        name=name or f"seq-{uuid.uuid4().hex[:8]}",
+        routes=(Route("step.happened", Step, handle_step, ("wms.events",), _step_keys),),
+    )
+
+
+async def publish_steps(url: str, keys: list[str], per_key: int, start: int = 0) -> int:
+    """Publish `per_key` numbered steps for each key, interleaved, with confirms."""
+    conn = await aio_pika.connect(url)
+    n = 0
+    try:
+        ch = await conn.channel(publisher_confirms=True)
+        ex = await ch.get_exchange("wms.events", ensure=False)
+        for s in range(start, start + per_key):
+            pending = []
+            for k in keys:
+                ev = build("step.happened", {"key": k, "seq": s}, source="wms/test")
+                msg = aio_pika.Message(ev.to_json_bytes(), delivery_mode=2, message_id=ev.id)
+                pending.append(ex.publish(msg, routing_key="step.happened"))
+                n += 1
+            await asyncio.gather(*pending)
+    finally:
+        await conn.close()
+    return n

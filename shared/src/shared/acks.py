@@ -43,6 +43,13 @@ class Settler:
             st.outstanding.add(tag)
             st.highest = max(st.highest, tag)
 
+    def outstanding(self, channel: Any) -> set[int]:
+        """The tags delivered on `channel` (an aiormq channel) and not yet settled."""
+        st = self._chan.get(id(channel))
+        if st is None or st.channel is not channel or channel.is_closed:
+            return set()
+        return set(st.outstanding)
+
     def all_settled(self) -> bool:
         return all(not st.outstanding or st.channel.is_closed for st in self._chan.values())
 

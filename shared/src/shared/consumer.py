@@ -19,6 +19,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, Abstrac
 
 from shared.acks import Settler
 from shared.consume.admission import ANY_KEY, Admission, Parsed, arrival, check_arrival, peek_type
+from shared.consume.partitions import PartitionSet
 from shared.consume.routing import FailureRouter
 from shared.consume.scheduling import BatchScheduler
 from shared.consume.transaction import (
@@ -75,6 +76,7 @@ class Consumer:
         self._channel: AbstractRobustChannel | None = None
         self._tag: str | None = None
         self._queue: Any = None
+        self._partitions: PartitionSet | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._metric_children: dict[str, tuple[Any, Any]] = {}
         self._acks = Settler()
@@ -91,15 +93,29 @@ class Consumer:
             stopping=lambda: self._batches.stopping,
         )
 
-    async def start(self) -> None:
+    async def start(self, *, partitions: int = 1) -> None:
+        """Consume the service queue, or with `partitions` > 1 this replica's share of the
+        partitions the router fills (shared.consume.partitions)."""
         self._batches.stopping = False  # a consumer stopped and started again consumes again
+        name = self.svc.name
+        self._workers = [asyncio.create_task(self._batches.run(), name=f"{name}-batches")]
+        if partitions > 1:
+            self._partitions = PartitionSet(
+                name,
+                self.settings,
+                self.connection,
+                self._acks,
+                self._on_admitted,
+                self._batches.withdraw,
+                partitions,
+            )
+            await self._partitions.start()
+            return
         ch = await self.connection.channel()
         await ch.set_qos(prefetch_count=self.settings.prefetch)
         self._channel = ch
         self._queue = await ch.get_queue(self.queue_name, ensure=True)
         self._tag = await self._queue.consume(self._on_message)
-        name = self.svc.name
-        self._workers = [asyncio.create_task(self._batches.run(), name=f"{name}-batches")]
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         """Validate a delivery as it arrives (an invalid one goes to the DLQ at once) and queue
@@ -111,6 +127,10 @@ class Consumer:
         if self._batches.stopping:  # arrived after the cancel: back to the queue
             await self._acks.nack_one(message)
             return
+        await self._on_admitted(message)
+
+    async def _on_admitted(self, message: AbstractIncomingMessage) -> None:
+        """Admit a delivery already counted as received into the pending batches."""
         try:
             p = await self._admit(message)
         except asyncio.CancelledError:
@@ -134,6 +154,8 @@ class Consumer:
     async def stop(self, grace_s: float) -> None:
         """Stop taking messages, finish the batches in hand; unprocessed ones are requeued."""
         self._batches.stopping = True
+        if self._partitions is not None:  # hand each partition on, its batches finished
+            await self._partitions.stop()
         if self._queue is not None and self._tag is not None:
             with contextlib.suppress(Exception):
                 await self._queue.cancel(self._tag)

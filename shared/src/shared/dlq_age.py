@@ -23,11 +23,10 @@ import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
-import aiormq
-
 from shared.amqp_wire import tolerate_undecodable_properties
 from shared.dlq_head import RENEW_AT, depth, locked, read_head
 from shared.dlq_message import Head
+from shared.endpoints import connect_first
 from shared.logging import get_logger
 from shared.metrics import DLQ_OLDEST_AGE
 from shared.service import PeriodicTask, TaskContext
@@ -84,7 +83,7 @@ async def oldest_age(
     off. `in_place` overrides what the broker's version says."""
     queue = dlq(service)
     tolerate_undecodable_properties()  # a DLQ must be readable whatever it holds
-    conn = await aiormq.connect(
+    conn = await connect_first(
         amqp_url, client_properties={"connection_name": f"distsync-{service}-dlq-age"}
     )
     try:

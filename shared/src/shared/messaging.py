@@ -14,6 +14,7 @@ from aio_pika.exceptions import DeliveryError
 from aiormq.exceptions import PublishError
 from pamqp.commands import Basic
 
+from shared import endpoints
 from shared.amqp_batch import Pending, batchable, encode_head, publish_batch, representable
 from shared.amqp_wire import tolerate_undecodable_properties
 from shared.cloudevent import CloudEvent, amqp_properties
@@ -22,10 +23,13 @@ from shared.metrics import PUBLISHED
 
 
 async def connect(url: str, name: str) -> AbstractRobustConnection:
-    """A robust connection: it reconnects and restores channels and consumers by itself. A
-    message whose AMQP properties cannot be decoded arrives with lenient ones instead of closing
-    the connection (shared.amqp_wire)."""
+    """A robust connection: it reconnects and restores channels and consumers by itself. `url`
+    may be a comma list of endpoints (shared.endpoints): the connection then moves to the next
+    node that answers when its node goes away. A message whose AMQP properties cannot be decoded
+    arrives with lenient ones instead of closing the connection (shared.amqp_wire)."""
     tolerate_undecodable_properties()
+    if "," in url:
+        return await endpoints.connect_robust(endpoints.parse_endpoints(url), name=name)
     return await aio_pika.connect_robust(
         url, client_properties={"connection_name": name}, reconnect_interval=1.0
     )

@@ -92,3 +92,23 @@ SESSIONS_KILLED = Counter(
     "Database sessions of dead processes killed, so their open transactions stop blocking",
     ["service"],
 )
+PARTITIONS_HELD = Gauge(
+    "distsync_partitions_held",
+    "Partitions this replica is subscribed to and has received from in the last seconds",
+    ["service"],
+)
+PARTITION_HANDOFFS = Counter(
+    "distsync_partition_handoffs_total",
+    "Partitions this replica gave up, finishing its messages first (reason: balance, stop)",
+    ["service", "reason"],
+)
+ROUTER_ACTIVE = Gauge(
+    "distsync_partition_router_active",
+    "1 while this replica holds the router lock and moves the service queue into partitions",
+    ["service"],
+)
+ROUTED = Counter(
+    "distsync_partition_routed_total",
+    "Messages the router moved from the service queue into a partition",
+    ["service"],
+)

@@ -18,6 +18,7 @@ from shared import dlq_age, inbox, outbox
 from shared.auth import AuthConfigError, AuthSettings, Guard, declare_schemes, secure_router
 from shared.auth.scopes import read_scope
 from shared.cloudevent import CloudEvent
+from shared.consume.router import LAYOUT, PartitionRouter, plain_connection
 from shared.consumer import Consumer
 from shared.http import create_app
 from shared.logging import configure, get_logger
@@ -70,6 +71,7 @@ class ServiceRuntime:
         self.publisher: Publisher | None = None
         self.consumer: Consumer | None = None
         self.relay: outbox.OutboxRelay | None = None
+        self.router: PartitionRouter | None = None
         self.sessions = SessionRegistry(svc.name, self.client, self.db)
         # what handlers emit is checked against what the service publishes (shared.uow)
         self.contract = contract_from(svc.publishes)
@@ -150,7 +152,10 @@ class ServiceRuntime:
             await declare(
                 ch,
                 service_topology(
-                    self.svc, delivery_limit=s.delivery_limit, retry_delays_s=s.retry_delays_s
+                    self.svc,
+                    delivery_limit=s.delivery_limit,
+                    retry_delays_s=s.retry_delays_s,
+                    partitions=s.partitions,
                 ),
             )
             await ch.close()
@@ -177,7 +182,16 @@ class ServiceRuntime:
             self.relay.wake,
             sessions=self.sessions,
         )
-        await self.consumer.start()
+        await self.consumer.start(partitions=await self._partitions_to_consume())
+        if s.partitions > 1:
+            self.router = PartitionRouter(
+                self.svc,
+                s,
+                self.db,
+                self.publisher,
+                lambda: plain_connection(s.amqp_url, f"distsync-{self.svc.name}-router"),
+            )
+            self.router.start()
         for task in periodic_tasks(self.svc):
             self._tasks.append(
                 asyncio.create_task(self._periodic(task.name, task.interval_s, task.fn))
@@ -201,6 +215,15 @@ class ServiceRuntime:
                 self._server_task.result()
         UP.labels(self.svc.name).set(1)
         log.info("service_started", service=self.svc.name, port=self.port if serve_http else None)
+
+    async def _partitions_to_consume(self) -> int:
+        """The configured count, or the count the router last routed with when that is
+        higher: a lowered count leaves partitions that must still be drained."""
+        n = self.settings.partitions
+        if n <= 1:
+            return 1
+        doc = await self.db[LAYOUT].find_one({"_id": "layout"})
+        return max(n, int(doc["count"])) if doc else n
 
     async def run_in_transaction(self, fn: Callable[[UnitOfWork], Awaitable[None]]) -> None:
         """Run `fn` in one transaction with the outbox, as a handler would (periodic work)."""
@@ -240,6 +263,8 @@ class ServiceRuntime:
     async def stop(self) -> None:
         """Stop consuming, finish in-flight work, flush the outbox, close connections."""
         log.info("service_stopping", service=self.svc.name)
+        if self.router is not None:  # the next replica routes while this one drains
+            await self.router.stop()
         if self.consumer is not None:
             await self.consumer.stop(self.settings.shutdown_grace_s)
         for t in self._tasks:

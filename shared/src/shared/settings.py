@@ -37,6 +37,13 @@ class ServiceSettings(BaseSettings):
     # batches in flight at most; a second one starts only when a full batch waits (a backlog),
     # and no two in flight share a document that Route.preload names (shared.consume.scheduling)
     lanes: int = 2
+    # partitions of the service's queue (shared.consume.partitions): 1 keeps the single
+    # competing-consumers queue; more routes each aggregate's messages to one partition, which
+    # one replica at a time consumes (a deployment setting: docs/deploy.md, "Partitions")
+    partitions: int = Field(default=1, ge=1, le=1024)
+    # how often a replica compares the partitions it consumes with its fair share
+    partition_balance_s: float = Field(default=2.0, gt=0)
+    router_batch: int = Field(default=500, ge=1, le=5000)  # messages the router moves at once
     retry_delays_s: list[int] = [1, 10, 60]
     max_attempts: int = 5  # deliveries before a repeatedly failing message is dead-lettered
     delivery_limit: int = 20  # broker-side x-delivery-limit (crash loops)

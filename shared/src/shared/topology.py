@@ -32,6 +32,30 @@ def dlq_lock(queue: str) -> str:
     return f"distsync.dlq-lock.{queue}"
 
 
+def partitions_exchange(service: str) -> str:
+    """The direct exchange the router publishes into; routing key = the partition number.
+    Only the service's own user may write it, so the consumer trusts the original exchange
+    and routing key the router puts in the headers."""
+    return f"{service}.partitions"
+
+
+def partition_queue(service: str, index: int) -> str:
+    return f"{service}.part.{index}"
+
+
+def replicas_queue(service: str) -> str:
+    """A queue no message reaches: every replica consumes it, so its consumer count is the
+    number of replicas running (a single-active-consumer queue reports only the active one)."""
+    return f"{service}.replicas"
+
+
+def router_lock(service: str) -> str:
+    """The exclusive queue whose holder routes `<service>.main` into the partitions: one router
+    at a time keeps each aggregate's messages in order. The broker deletes it with its holder's
+    connection."""
+    return f"distsync.router-lock.{service}"
+
+
 def retry_queue(service: str, delay_s: int) -> str:
     return f"{service}.retry.{delay_s}s"
 
@@ -64,7 +88,11 @@ class Topology:
 
 
 def service_topology(
-    svc: ServiceDefinition, *, delivery_limit: int = 20, retry_delays_s: Sequence[int] = (1, 10, 60)
+    svc: ServiceDefinition,
+    *,
+    delivery_limit: int = 20,
+    retry_delays_s: Sequence[int] = (1, 10, 60),
+    partitions: int = 1,
 ) -> Topology:
     t = Topology()
     t.exchanges[svc.exchange] = ("topic", {})
@@ -88,6 +116,8 @@ def service_topology(
         )
     )
     t.queues.append(QueueSpec(dlq(svc.name), {"x-queue-type": "quorum"}, [(dlx(svc.name), "#")]))
+    if partitions > 1:
+        _add_partitions(t, svc.name, partitions, delivery_limit)
     for d in retry_delays_s:
         name = retry_queue(svc.name, d)
         t.queues.append(
@@ -109,11 +139,34 @@ def service_topology(
     return t
 
 
+def _add_partitions(t: Topology, service: str, count: int, delivery_limit: int) -> None:
+    """The partitions of a service's queue: single-active-consumer quorum queues fed by the
+    router through a direct exchange, and the queue whose consumers count the replicas."""
+    t.exchanges[partitions_exchange(service)] = ("direct", {})
+    for i in range(count):
+        t.queues.append(
+            QueueSpec(
+                partition_queue(service, i),
+                {
+                    "x-queue-type": "quorum",
+                    "x-single-active-consumer": True,
+                    "x-delivery-limit": delivery_limit,
+                    "x-dead-letter-exchange": dlx(service),
+                    "x-dead-letter-strategy": "at-least-once",
+                    "x-overflow": "reject-publish",
+                },
+                [(partitions_exchange(service), str(i))],
+            )
+        )
+    t.queues.append(QueueSpec(replicas_queue(service), {"x-queue-type": "quorum"}))
+
+
 def full_topology(
     services: Iterable[ServiceDefinition],
     *,
     delivery_limit: int = 20,
     retry_delays_s: Sequence[int] = (1, 10, 60),
+    partitions: dict[str, int] | None = None,
 ) -> Topology:
     """Ingress exchanges, the unrouted catch-all, and every service's own objects."""
     t = Topology()
@@ -122,7 +175,12 @@ def full_topology(
         t.exchanges[ex] = ("topic", {"alternate-exchange": UNROUTED})
     t.queues.append(QueueSpec(UNROUTED, {"x-queue-type": "quorum"}, [(UNROUTED, "#")]))
     for svc in services:
-        st = service_topology(svc, delivery_limit=delivery_limit, retry_delays_s=retry_delays_s)
+        st = service_topology(
+            svc,
+            delivery_limit=delivery_limit,
+            retry_delays_s=retry_delays_s,
+            partitions=(partitions or {}).get(svc.name, 1),
+        )
         for name, spec in st.exchanges.items():
             t.exchanges.setdefault(name, spec)
         t.queues.extend(st.queues)
@@ -169,8 +227,12 @@ __all__ = [
     "dlx",
     "full_topology",
     "main_queue",
+    "partition_queue",
+    "partitions_exchange",
+    "replicas_queue",
     "retry_exchange",
     "retry_queue",
+    "router_lock",
     "service_exchange",
     "service_topology",
 ]

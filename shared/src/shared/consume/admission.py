@@ -16,6 +16,7 @@ from shared.bounds import EventTimeWindow
 from shared.envelope import CloudEvent, parse, short_errors
 from shared.errors import ContractViolation, SchemaInvalid, UnknownType
 from shared.service import Incoming, Route, ServiceDefinition
+from shared.topology import partitions_exchange
 
 ANY_KEY = "*"  # the partition key of a message whose route names no documents
 
@@ -45,7 +46,7 @@ class Admission:
         route = self.svc.route_for(ev.type)
         if route is None:
             raise UnknownType(f"service {self.svc.name} has no handler for type {ev.type!r}")
-        exchange, key = arrival(m)
+        exchange, key = arrival(m, self.svc.name)
         check_arrival(ev.type, exchange, key, route)
         try:
             data = route.model.model_validate(ev.data)
@@ -61,12 +62,14 @@ class Admission:
         return Parsed(m, ev, route, inc, preload, keys)
 
 
-def arrival(m: AbstractIncomingMessage) -> tuple[str, str]:
+def arrival(m: AbstractIncomingMessage, service: str | None = None) -> tuple[str, str]:
     """The exchange and routing key a message was published with. A message delivered through
     the default exchange came back from a retry queue or an operator's replay, and its failure
-    headers name where it first arrived; on any other exchange the broker's own values count,
-    so a publisher cannot claim another exchange through headers it writes itself."""
-    if m.exchange:
+    headers name where it first arrived; so does one the partition router of `service` moved
+    (it writes the broker's values it read into those headers, and only the service's own user
+    may publish to its partitions exchange). On any other exchange the broker's own values
+    count, so a publisher cannot claim another exchange through headers it writes itself."""
+    if m.exchange and (service is None or m.exchange != partitions_exchange(service)):
         return m.exchange, m.routing_key or ""
     headers = m.headers or {}
     return str(headers.get(F.H_ORIG_EXCHANGE) or ""), str(headers.get(F.H_ORIG_KEY) or "")

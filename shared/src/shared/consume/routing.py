@@ -9,7 +9,7 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from shared import failures as F
 from shared.acks import Settler
-from shared.consume.admission import Parsed
+from shared.consume.admission import Parsed, arrival
 from shared.errors import PermanentError, RetryableError
 from shared.logging import get_logger
 from shared.messaging import Publisher
@@ -48,14 +48,15 @@ class FailureRouter:
             return
         delays = self.settings.retry_delays_s
         delay = delays[min(attempts - 1, len(delays) - 1)]
+        exchange, key = arrival(p.message, self.service)
         headers = F.failure_headers(
             previous=dict(p.message.headers or {}),
             exc=exc,
             kind="handler_error",
             service=self.service,
             queue=self.queue,
-            exchange=p.message.exchange or "",
-            routing_key=p.message.routing_key or t,
+            exchange=exchange,
+            routing_key=key or t,
             event_type=t,
         )
         log.warning(
@@ -83,14 +84,15 @@ class FailureRouter:
     ) -> None:
         """Publish the message to the service's DLQ with failure headers, then ack it."""
         t = event_type or "unknown"
+        exchange, key = arrival(m, self.service)
         headers = F.failure_headers(
             previous=dict(m.headers or {}),
             exc=exc,
             kind=kind,
             service=self.service,
             queue=self.queue,
-            exchange=m.exchange or "",
-            routing_key=m.routing_key or "",
+            exchange=exchange,
+            routing_key=key,
             event_type=event_type,
         )
         log.warning(
@@ -103,7 +105,7 @@ class FailureRouter:
         )
         await self.publisher.publish_raw(
             dlx(self.service),
-            m.routing_key or t,
+            key or t,
             m.body,
             _props(m),
             headers=headers,

@@ -48,6 +48,13 @@ class BatchScheduler:
         self.pending.append(p)
         self.wake.set()
 
+    def withdraw(self, match: Callable[[Any], bool]) -> Batch:
+        """The pending messages whose delivery matches (a partition given up), taken out."""
+        out = [p for p in self.pending if match(p.message)]
+        if out:
+            self.pending = [p for p in self.pending if not match(p.message)]
+        return out
+
     def take_all(self) -> Batch:
         """Every message no batch has taken yet (to give back on shutdown)."""
         waiting, self.pending = self.pending, []
