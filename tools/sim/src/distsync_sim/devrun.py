@@ -24,7 +24,7 @@ from typing import Any
 from distsync_ops.stack import remove_stack, write_stack
 from shared.settings import DEFAULT_PORTS
 
-DLQ_API_PORT = 8090
+DLQ_API_PORT = int(os.environ.get("DISTSYNC_DEV_DLQ_PORT", "8090"))
 OPEN_WARNING = """
 *****************************************************************************************
 *  AUTHENTICATION IS OFF (DISTSYNC_AUTH_MODE=open): a laptop run. Every HTTP API on this   *
@@ -88,6 +88,9 @@ def run_all(data_dir: str = ".data", services: list[str] | None = None) -> int:
                 "--log-level",
                 "WARNING",
             ],
+            # its own session: the terminal's Ctrl-C goes to this process group only, so the
+            # database is not stopped under the services but after them (`finally` below)
+            start_new_session=True,
         )
         if not _wait_port(port, 30):
             db.terminate()
