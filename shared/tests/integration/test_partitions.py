@@ -159,3 +159,46 @@ async def test_scaling_from_one_to_three_replicas_and_back_under_load_loses_and_
     finally:
         for rt in [first, *more]:
             await rt.stop()
+
+
+async def _layout(mongo, db) -> int | None:
+    doc = await mongo[db]["partition_layout"].find_one({"_id": "layout"})
+    return int(doc["count"]) if doc else None
+
+
+@pytest.mark.parametrize("before,after", [(4, 6), (6, 3)])
+async def test_changing_the_partition_count_mid_stream_keeps_order_and_loses_nothing(
+    amqp_url, mongodb_url, mongo, db_name, before, after
+):
+    svc = sequence_service()
+    keys = [f"r{i}" for i in range(16)]
+
+    def cfg(n: int):
+        # a small prefetch leaves most of a partition's backlog in the queue, not in hand
+        return settings_for(
+            amqp_url,
+            mongodb_url,
+            db_name,
+            partitions=n,
+            batch_size=10,
+            prefetch=20,
+            partition_balance_s=0.5,
+        )
+
+    old = await start(svc, cfg(before))
+    await publish_steps(amqp_url, keys, 50)
+    await eventually(lambda: _any_applied(mongo, db_name, 100), timeout=30)
+    await old.stop()  # the rollout: the old replica drains, partitions keep their backlog
+    await publish_steps(amqp_url, keys, 50, start=50)  # meanwhile the queue fills up
+    new = [await start(svc, cfg(after)), await start(svc, cfg(after))]
+    try:
+        await eventually(lambda: _all_applied(mongo, db_name, keys, 100), timeout=120)
+        _in_order(await _steps(mongo, db_name), keys, 100)
+        assert await _layout(mongo, db_name) == after
+        names = [partition_queue(svc.name, i) for i in range(max(before, after))]
+        for n in [f"{svc.name}.main", *names]:
+            assert await queue_depth(amqp_url, n) == 0, n
+        assert await mongo[db_name]["inbox"].count_documents({}) == len(keys) * 100
+    finally:
+        for rt in new:
+            await rt.stop()
