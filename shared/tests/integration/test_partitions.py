@@ -138,25 +138,37 @@ async def test_scaling_from_one_to_three_replicas_and_back_under_load_loses_and_
     keys = [f"s{i}" for i in range(20)]
     first = await start(svc, s)
     more: list[ServiceRuntime] = []
+    rounds = 0
+    scaled_in = asyncio.Event()
+
+    async def feed() -> None:  # load until the scale-in is over, in rounds of 10 per key
+        nonlocal rounds
+        while not scaled_in.is_set():
+            await publish_steps(amqp_url, keys, 10, start=rounds)
+            rounds += 10
+
+    async def all_three_hold() -> bool:
+        return all(rt.consumer._partitions.held() for rt in [first, *more])  # type: ignore[union-attr]
+
+    feeding = asyncio.create_task(feed())
     try:
-        feed = asyncio.create_task(publish_steps(amqp_url, keys, 150))
         await eventually(lambda: _any_applied(mongo, db_name, 200), timeout=30)
         more = [await start(svc, s), await start(svc, s)]  # scale out under load
-
-        async def all_three_hold() -> bool:
-            return all(rt.consumer._partitions.held() for rt in [first, *more])  # type: ignore[union-attr]
-
         await eventually(all_three_hold, timeout=60)
         for rt in more:  # scale in: each drains before it leaves
             await rt.stop()
         more = []
-        await feed
-        await eventually(lambda: _all_applied(mongo, db_name, keys, 150), timeout=120)
-        _in_order(await _steps(mongo, db_name), keys, 150)
+        scaled_in.set()
+        await feeding
+        await eventually(lambda: _all_applied(mongo, db_name, keys, rounds), timeout=120)
+        _in_order(await _steps(mongo, db_name), keys, rounds)
         await eventually(lambda: _queues_empty(amqp_url, svc), timeout=30)
-        assert await mongo[db_name]["inbox"].count_documents({}) == len(keys) * 150
+        assert await mongo[db_name]["inbox"].count_documents({}) == len(keys) * rounds
         assert await queue_depth(amqp_url, f"{svc.name}.dlq") == 0
     finally:
+        scaled_in.set()
+        with contextlib.suppress(Exception):
+            await feeding
         for rt in [first, *more]:
             await rt.stop()
 
