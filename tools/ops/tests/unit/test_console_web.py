@@ -127,3 +127,23 @@ def test_a_snapshot_groups_counts_charts_and_samples() -> None:
     assert snap.hourly[HOURS - 1] == SAMPLE + 10 and snap.hourly[HOURS - 6] == 3
     view = snap.view()
     assert "ids" not in view["groups"][0] and view["group_count"] == 2
+
+
+async def test_the_app_closes_the_consoles_walks_and_connections_when_it_shuts_down() -> None:
+    from fastapi import FastAPI
+
+    from distsync_ops.console_web.api import console_api
+    from distsync_ops.console_web.summary import SummaryCache
+
+    closed: list[str] = []
+
+    class Cache(SummaryCache):
+        async def close(self) -> None:
+            closed.append("cache")
+            await super().close()
+
+    app = FastAPI()
+    app.include_router(console_api(D.DlqSettings(), Cache(D.DlqSettings())))
+    async with app.router.lifespan_context(app):  # what uvicorn runs around serving
+        assert closed == []
+    assert closed and set(closed) == {"cache"}  # (FastAPI may run an included handler twice)

@@ -33,6 +33,14 @@ def console_api(settings: D.DlqSettings, cache: SummaryCache | None = None) -> A
             admin.append(D.Admin(settings))
         return admin[0].db
 
+    async def close() -> None:
+        """At the app's shutdown: the snapshot walks, their broker connection, the admin client."""
+        await cache.close()
+        while admin:
+            await admin.pop().close()
+
+    r.add_event_handler("shutdown", close)
+
     @r.get("/me")
     async def me(request: Request) -> dict[str, Any]:
         """Who the credentials name, and their scopes: the sign-in page checks them with this."""

@@ -142,6 +142,20 @@ class SummaryCache:
                 out[t] = f"{type(e).__name__}: {e}"[:300]
         return out
 
+    async def close(self) -> None:
+        """Stop the walks in progress (each gives its messages back as its channel closes) and
+        close the connection kept for depths: at shutdown, nothing is left open."""
+        for task in self.walks.values():
+            task.cancel()
+        for task in self.walks.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.walks.clear()
+        broker, self._broker = self._broker, None
+        if broker is not None:
+            with contextlib.suppress(Exception):
+                await broker.__aexit__(None, None, None)
+
     def walking(self, target: str) -> bool:
         task = self.walks.get(target)
         return task is not None and not task.done()
