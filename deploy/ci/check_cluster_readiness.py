@@ -14,6 +14,10 @@ one a broken fixture (fixtures/broken-day-one-*.yaml) and the real overlays and 
               sidecar's grafana_dashboard label
   alerts      every alert has a summary, a description and an http(s) runbook_url
   jobs        every Job is re-runnable under GitOps (Argo CD or Helm hook with a delete policy)
+  partitions  a service with DISTSYNC_PARTITIONS = P > 1 (docs/deploy.md, "Partitions"): its
+              autoscaler's maximum is at most P (a replica beyond P would hold no partition), KEDA
+              sums the backlog of <svc>.main and every <svc>.part.<i>, and the topology (Job
+              `--partitions`, or the operator's Queue objects) declares the same P partitions
 
 Usage: check_cluster_readiness.py [--dev] FILE [FILE ...]   exits 1 on any finding.
 """
@@ -21,6 +25,7 @@ Usage: check_cluster_readiness.py [--dev] FILE [FILE ...]   exits 1 on any findi
 from __future__ import annotations
 
 import argparse
+import itertools
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -217,6 +222,90 @@ def jobs(docs: list[Doc]) -> list[str]:
     return out
 
 
+def _partitions_of(docs: list[Doc]) -> dict[str, int]:
+    """Deployment name -> the DISTSYNC_PARTITIONS its container reads (env, then ConfigMaps)."""
+    maps = {d["metadata"]["name"]: d.get("data") or {} for d in _of(docs, "ConfigMap")}
+    out = {}
+    for d in _of(docs, "Deployment"):
+        value = "1"
+        for c in _containers(d):
+            for ref in c.get("envFrom", []):
+                name = (ref.get("configMapRef") or {}).get("name")
+                value = maps.get(name, {}).get("DISTSYNC_PARTITIONS", value)
+            for env in c.get("env", []):
+                if env.get("name") == "DISTSYNC_PARTITIONS" and "value" in env:
+                    value = env["value"]
+        out[d["metadata"]["name"]] = int(value)
+    return out
+
+
+def _declared_partitions(job: Doc) -> tuple[int, dict[str, int]]:
+    """What `distsync topology apply` declares: (DISTSYNC_PARTITIONS, --partitions SVC=N)."""
+    default, named = 1, {}
+    for c in _containers(job):
+        args = [*c.get("command", []), *c.get("args", [])]
+        for flag, value in itertools.pairwise(args):
+            if flag == "--partitions":
+                svc, _, n = value.partition("=")
+                named[svc] = int(n)
+        for env in c.get("env", []):
+            if env.get("name") == "DISTSYNC_PARTITIONS":
+                default = int(env["value"])
+    return default, named
+
+
+def _keda_partitions(d: Doc, svc: str, count: int) -> list[str]:
+    triggers = [t for t in d["spec"].get("triggers", []) if t.get("type") == "rabbitmq"]
+    read = {t.get("metadata", {}).get("queueName") for t in triggers}
+    wanted = [f"{svc}.main", *(f"{svc}.part.{i}" for i in range(count))]
+    out = [f"{_name(d)}: does not read {q}'s backlog" for q in wanted if q not in read]
+    formula = ((d["spec"].get("advanced") or {}).get("scalingModifiers") or {}).get("formula", "")
+    terms = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", formula))
+    if len(triggers) > 1 and not all(t.get("name") in terms for t in triggers):
+        out.append(
+            f"{_name(d)}: its queue triggers are not summed (scalingModifiers.formula); the HPA "
+            "would follow the longest queue alone"
+        )
+    return out
+
+
+def partitions(docs: list[Doc]) -> list[str]:
+    counts = _partitions_of(docs)
+    out = []
+    for d in _of(docs, "ScaledObject", "HorizontalPodAutoscaler"):
+        svc = d["spec"]["scaleTargetRef"]["name"]
+        count = counts.get(svc, 1)
+        if count <= 1:
+            continue
+        keda = d["kind"] == "ScaledObject"
+        key = "maxReplicaCount" if keda else "maxReplicas"
+        most = int(d["spec"].get(key, 100 if keda else 1))  # KEDA's default maximum is 100
+        if most > count:
+            out.append(
+                f"{_name(d)}: {key} {most} > DISTSYNC_PARTITIONS {count} of Deployment/{svc} "
+                "(the replicas beyond it would hold no partition)"
+            )
+        if keda:
+            out += _keda_partitions(d, svc, count)
+    for job in (j for j in _of(docs, "Job") if j["metadata"]["name"] == "distsync-topology"):
+        default, named = _declared_partitions(job)
+        for svc, count in counts.items():
+            declared = named.get(svc, default)
+            if (count > 1 or svc in named) and declared != count:
+                out.append(
+                    f"{_name(job)}: declares {declared} partitions of {svc}, whose Deployment "
+                    f"consumes {count}"
+                )
+    queues = {q["spec"].get("name") for q in _of(docs, "Queue")}
+    if queues:
+        for svc, count in counts.items():
+            missing = [f"{svc}.part.{i}" for i in range(count) if count > 1]
+            missing = [q for q in missing if q not in queues]
+            if missing:
+                out.append(f"Deployment/{svc}: no Queue object declares {', '.join(missing)}")
+    return out
+
+
 RULES: dict[str, Callable[[list[Doc]], list[str]]] = {
     "keda": keda,
     "netpol": netpol,
@@ -225,6 +314,7 @@ RULES: dict[str, Callable[[list[Doc]], list[str]]] = {
     "monitoring": monitoring,
     "alerts": alerts,
     "jobs": jobs,
+    "partitions": partitions,
 }
 
 

@@ -94,6 +94,10 @@ INGRESS_TYPES: dict[str, tuple[str, ...]] = {
 # The ingress service publishes what HTTP callers, files and EDI send, on the ingress exchanges.
 INGRESS_SERVICE = "ingress"
 
+# The services that consume, so may partition their queue (all but the ingress, which consumes
+# nothing): DISTSYNC_PARTITIONS > 1 (docs/deploy.md, "Partitions").
+PARTITIONED = tuple(s for s in SERVICES if s != INGRESS_SERVICE)
+
 # Exchanges a service may publish to besides its own <service>.events and <service>.dlx.
 EXTRA_WRITES: dict[str, tuple[str, ...]] = {
     "carrier-tracking": ("carrier.events",),
@@ -126,17 +130,38 @@ def dlq_lock(service: str) -> str:
     return r"distsync\.dlq-lock\." + _re(service) + r"\.dlq"
 
 
+def router_lock(service: str) -> str:
+    """The exclusive queue whose holder routes `<service>.main` into the partitions
+    (shared.topology.router_lock)."""
+    return r"distsync\.router-lock\." + _re(service)
+
+
+def partition_objects(service: str) -> tuple[str, str]:
+    """(what the service configures and reads, what it writes) of its partitions
+    (docs/deploy.md, "Partitions"): the exchange `<service>.partitions`, which only this user
+    may publish to (the router; the consumer trusts the headers it sets), the queues
+    `<service>.part.<i>` (written only to bind them), and `<service>.replicas`, which it reads."""
+    objects = _re(service) + r"\.(partitions|part\.[0-9]+|replicas)"
+    return objects, _re(service) + r"\.(partitions|part\.[0-9]+)"
+
+
 def service_permissions(service: str) -> dict[str, str]:
     """Its own objects only. Not the default exchange (amq.default): through it a user may write
     into any queue by name, so retries go through the service's own `<service>.retry`."""
     own = _re(service) + r"\.(events|dlx|retry|main|dlq|retry\.[0-9]+s)"
-    writes = [own] + [_re(x) for x in EXTRA_WRITES.get(service, ())]
+    configure, writes, reads = [own, dlq_lock(service)], [own], [own]
+    if service in PARTITIONED:
+        objects, written = partition_objects(service)
+        configure += [objects, router_lock(service)]
+        writes.append(written)
+        reads.append(objects)
+    writes += [_re(x) for x in EXTRA_WRITES.get(service, ())]
     return {
         "user": service,
         "vhost": VHOST,
-        "configure": _alt([own, dlq_lock(service)]),
+        "configure": _alt(configure),
         "write": _alt(writes),
-        "read": "^" + own + "$",
+        "read": _alt(reads),
     }
 
 

@@ -5,7 +5,9 @@ declares every exchange, queue and binding that `distsync topology apply` declar
 `Exchange`, `Queue` and `Binding` objects (rabbitmq.com/v1beta1) the operator keeps in place, and
 removes the topology Job. The objects come from the same code the Job runs
 (shared.topology.full_topology over every service's routes), so they cannot drift; tests/deploy
-checks the committed files are this script's output.
+checks the committed files are this script's output. The partitions are those the topology Job
+declares (its `--partitions SERVICE=N` arguments in deploy/k8s/base/topology/job.yaml, the
+production counts; docs/deploy.md, "Partitions").
 
     uv run python deploy/rabbitmq/generate_topology_operator.py           # rewrite the files
     uv run python deploy/rabbitmq/generate_topology_operator.py --check   # exit 1 if stale
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import re
 import sys
 from pathlib import Path
@@ -51,10 +54,26 @@ def _doc(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+TOPOLOGY_JOB = ROOT / "deploy/k8s/base/topology/job.yaml"
+
+
+def job_partitions(job: Path = TOPOLOGY_JOB) -> dict[str, int]:
+    """Each service's partition count, as the topology Job's `distsync topology apply` gets it."""
+    from shared.cli import partition_counts
+    from shared.topology import all_services
+
+    doc = yaml.safe_load(job.read_text())
+    (container,) = doc["spec"]["template"]["spec"]["containers"]
+    args = [str(a) for a in container.get("args", [])]
+    named = [value for flag, value in itertools.pairwise(args) if flag == "--partitions"]
+    env = {e["name"]: e.get("value") for e in container.get("env", [])}
+    return partition_counts(all_services(), int(env.get("DISTSYNC_PARTITIONS") or 1), named)
+
+
 def documents() -> dict[str, list[dict[str, Any]]]:
     from shared.topology import all_services, full_topology
 
-    topo = full_topology(all_services())
+    topo = full_topology(all_services(), partitions=job_partitions())
     exchanges = [
         _doc(
             "Exchange",

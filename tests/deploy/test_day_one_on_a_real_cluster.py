@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import itertools
 import json
 import os
 import subprocess
@@ -77,6 +78,19 @@ def rendered(kubectl: str, dev_secrets: Path) -> dict[str, list[dict[str, Any]]]
         ("broken-day-one-alerts.yaml", "alerts", "DistsyncServiceDown has no description"),
         ("broken-day-one-alerts.yaml", "alerts", "'docs/observability.md#runbook-service-down'"),
         ("broken-day-one-jobs.yaml", "jobs", "Job/mongodb-init: immutable Job without a hook"),
+        (
+            "broken-day-one-partitions.yaml",
+            "partitions",
+            "maxReplicaCount 10 > DISTSYNC_PARTITIONS 4",
+        ),
+        ("broken-day-one-partitions.yaml", "partitions", "Autoscaler/receipt: maxReplicas 6 > DIS"),
+        ("broken-day-one-partitions.yaml", "partitions", "does not read receipt.part.3's backlog"),
+        (
+            "broken-day-one-partitions.yaml",
+            "partitions",
+            "ScaledObject/receipt: its queue triggers",
+        ),
+        ("broken-day-one-partitions.yaml", "partitions", "declares 2 partitions of receipt, whose"),
     ],
 )
 def test_each_rule_flags_its_defect_put_back(
@@ -307,6 +321,7 @@ def test_the_oldest_supported_kubernetes_is_validated_too(lint_python: str) -> N
 def test_the_topology_operator_overlay_declares_what_topology_apply_declares(
     rendered: dict[str, list[dict[str, Any]]],
 ) -> None:
+    from shared.cli import partition_counts
     from shared.topology import all_services, full_topology
 
     check = run(sys.executable, "deploy/rabbitmq/generate_topology_operator.py", "--check")
@@ -315,7 +330,15 @@ def test_the_topology_operator_overlay_declares_what_topology_apply_declares(
     names = {(d["kind"], d["metadata"]["name"]) for d in docs}
     assert ("Job", "distsync-topology") not in names and ("Job", "mongodb-init") in names
     assert ("ServiceAccount", "distsync-topology") not in names
-    topo = full_topology(all_services())
+    # the partitions the prod overlay's topology Job declares, which the operator's objects replace
+    (job,) = [
+        d for d in rendered["prod"] if d["kind"] == "Job" and "topology" in d["metadata"]["name"]
+    ]
+    args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    named = [v for flag, v in itertools.pairwise(args) if flag == "--partitions"]
+    counts = partition_counts(all_services(), 1, named)
+    assert {n for n, c in counts.items() if c == 12} == set(SERVICE_NAMES) - {"ingress"}
+    topo = full_topology(all_services(), partitions=counts)
     specs = {
         k: [d["spec"] for d in docs if d["kind"] == k] for k in ("Exchange", "Queue", "Binding")
     }

@@ -152,13 +152,29 @@ def test_service_scales_on_its_own_queue_with_keda_and_on_cpu_without(
 ) -> None:
     scaled = _find(k8s_base, "ScaledObject", service)
     assert scaled["spec"]["scaleTargetRef"]["name"] == service
-    (trigger,) = scaled["spec"]["triggers"]
+    triggers = scaled["spec"]["triggers"]
     if service in PUBLISH_ONLY:
         # nothing arrives on its queue: KEDA's cpu scaler, like the HPA without KEDA
+        (trigger,) = triggers
         assert trigger == {"type": "cpu", "metricType": "Utilization", "metadata": {"value": "70"}}
         assert scaled["spec"]["minReplicaCount"] >= 1  # the cpu scaler cannot scale to zero
     else:
-        _assert_queue_trigger(k8s_base, service, trigger)
+        # its queue and its partitions (docs/deploy.md, "Partitions"), their backlogs summed
+        config = _find(k8s_base, "ConfigMap", f"{service}-config")["data"]
+        count = int(config.get("DISTSYNC_PARTITIONS", "1"))
+        queues = [
+            f"{service}.main",
+            *(f"{service}.part.{i}" for i in range(count if count > 1 else 0)),
+        ]
+        assert [t["metadata"]["queueName"] for t in triggers] == queues
+        for trigger in triggers:
+            _assert_queue_trigger(k8s_base, service, trigger)
+        formula = scaled["spec"]["advanced"]["scalingModifiers"]["formula"]
+        assert formula.split(" + ") == [t["name"] for t in triggers]
+        if count > 1:  # a replica beyond the partitions would hold none
+            assert scaled["spec"]["maxReplicaCount"] <= count
+            hpa = _find(k8s_base, "HorizontalPodAutoscaler", service)
+            assert hpa["spec"]["maxReplicas"] <= count
     hpa = _find(k8s_base, "HorizontalPodAutoscaler", service)
     assert hpa["spec"]["scaleTargetRef"] == {
         "apiVersion": "apps/v1",
@@ -173,7 +189,8 @@ def _assert_queue_trigger(
     k8s_base: list[dict[str, Any]], service: str, trigger: dict[str, Any]
 ) -> None:
     assert trigger["type"] == "rabbitmq"
-    assert trigger["metadata"]["queueName"] == f"{service}.main"
+    assert trigger["metadata"]["protocol"] == "amqp"  # KEDA's user reads depths, nothing else
+    assert trigger["metadata"]["queueName"].startswith(f"{service}.")
     auth = _find(k8s_base, "TriggerAuthentication", trigger["authenticationRef"]["name"])
     # KEDA's own Secret (fully qualified host, read-only user), never the service's AMQP_URL
     assert auth["spec"]["secretTargetRef"] == [

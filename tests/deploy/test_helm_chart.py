@@ -151,3 +151,68 @@ def test_reconcile_values_reach_the_reconciliation_or_leave_it_out(helm: str) ->
         k for k in without if k[0] not in broker and ("reconcil" in k[1] or "pushgateway" in k[1])
     }
     assert not left, left
+
+
+def test_a_partition_count_reaches_the_service_the_topology_job_and_keda(helm: str) -> None:
+    docs = template(helm, "--set", "services.returns.partitions=6,services.returns.maxReplicas=6")
+    assert docs[("ConfigMap", "returns-config")]["data"]["DISTSYNC_PARTITIONS"] == "6"
+    assert docs[("ConfigMap", "receipt-config")]["data"]["DISTSYNC_PARTITIONS"] == "12"
+    assert "DISTSYNC_PARTITIONS" not in docs[("ConfigMap", "ingress-config")]["data"]
+    args = docs[("Job", "distsync-topology")]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[:3] == ["distsync", "topology", "apply"]
+    assert "returns=6" in args and "receipt=12" in args and not any("ingress" in a for a in args)
+    scaled = docs[("ScaledObject", "returns")]["spec"]
+    queues = [t["metadata"]["queueName"] for t in scaled["triggers"]]
+    assert queues == ["returns.main", *(f"returns.part.{i}" for i in range(6))]
+    assert scaled["advanced"]["scalingModifiers"]["formula"] == " + ".join(
+        t["name"] for t in scaled["triggers"]
+    )
+    assert all(t["authenticationRef"]["name"] == "keda-rabbitmq" for t in scaled["triggers"])
+
+
+def test_the_chart_refuses_more_replicas_than_partitions(helm: str) -> None:
+    result = run(helm, "template", "x", str(CHART), "--set", "services.receipt.partitions=4")
+    assert result.returncode != 0
+    assert "services.receipt.maxReplicas (12) exceeds services.receipt.partitions (4)" in (
+        result.stderr
+    )
+    fixed = run(  # fixed replicas: no autoscaler maximum to exceed
+        helm,
+        "template",
+        "x",
+        str(CHART),
+        "--set",
+        "services.receipt.partitions=4,autoscaling.mode=none",
+    )
+    assert fixed.returncode == 0, fixed.stderr
+    too_many = run(
+        helm,
+        "template",
+        "x",
+        str(CHART),
+        "--set",
+        "services.receipt.partitions=4,autoscaling.mode=none,services.receipt.replicas=5",
+    )
+    assert "services.receipt.replicas (5) exceeds services.receipt.partitions (4)" in (
+        too_many.stderr
+    )
+
+
+def test_the_chart_refuses_partitions_the_topology_operator_objects_do_not_declare(
+    helm: str,
+) -> None:
+    for count in ("6", "16"):
+        result = run(
+            helm,
+            "template",
+            "x",
+            str(CHART),
+            "--set",
+            f"topology.operator=true,services.receipt.partitions={count}",
+            "--set",
+            "services.receipt.maxReplicas=6",
+        )
+        assert result.returncode != 0
+        assert "differs from the topology operator's Queue objects" in result.stderr
+    same = run(helm, "template", "x", str(CHART), "--set", "topology.operator=true")
+    assert same.returncode == 0, same.stderr

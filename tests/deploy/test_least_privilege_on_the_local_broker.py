@@ -427,6 +427,107 @@ async def test_the_dlq_age_gauge_renews_its_dlq_without_the_default_exchange(
         await conn.close()
 
 
+PARTITIONED = "receipt"
+PARTITIONS = 3
+
+
+def _partition_objects(service: str, count: int) -> Any:
+    """Only the partition objects of `service_topology(..., partitions=count)`, as the code
+    declares them (the exchange, the partition queues with their bindings, the replicas queue)."""
+    from shared.topology import (
+        Topology,
+        partition_queue,
+        partitions_exchange,
+        replicas_queue,
+        service_topology,
+    )
+    from shared.topology import all_services as installed
+
+    (svc,) = [s for s in installed() if s.name == service]
+    full = service_topology(svc, partitions=count)
+    names = {partition_queue(service, i) for i in range(count)} | {replicas_queue(service)}
+    ex = partitions_exchange(service)
+    return Topology({ex: full.exchanges[ex]}, [q for q in full.queues if q.name in names])
+
+
+async def test_a_partitioned_service_runs_its_partitions_with_its_own_user(
+    broker: Broker, topology: None
+) -> None:
+    """What `DISTSYNC_PARTITIONS` > 1 does as the service's generated user: declare the partition
+    objects (a service that declares its own topology), take the router lock, move a message
+    from `<svc>.main` into a partition, consume it there and be counted on `<svc>.replicas`."""
+    from shared.topology import declare
+
+    marker = uuid.uuid4().hex
+    conn = await aio_pika.connect(broker.url(PARTITIONED))
+    try:
+        ch = await conn.channel(publisher_confirms=True)
+        await declare(ch, _partition_objects(PARTITIONED, PARTITIONS))
+        await ch.declare_queue(f"distsync.router-lock.{PARTITIONED}", exclusive=True)
+        await (await ch.get_queue(f"{PARTITIONED}.main", ensure=False)).get(
+            no_ack=False, fail=False, timeout=10
+        )  # the router reads the main queue
+        partitions = await ch.get_exchange(f"{PARTITIONED}.partitions", ensure=False)
+        await partitions.publish(
+            aio_pika.Message(marker.encode(), message_id=marker, delivery_mode=2),
+            routing_key="2",
+            mandatory=True,
+            timeout=10,
+        )
+        # a single-active-consumer queue refuses basic.get: consume, as the replicas do
+        part = await ch.get_queue(f"{PARTITIONED}.part.2", ensure=False)
+        arrived: asyncio.Queue[aio_pika.abc.AbstractIncomingMessage] = asyncio.Queue()
+        await part.consume(arrived.put, no_ack=True)
+        got = await asyncio.wait_for(arrived.get(), timeout=30)
+        assert got.message_id == marker
+        replicas = await ch.get_queue(f"{PARTITIONED}.replicas", ensure=False)
+
+        async def ignore(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            return None
+
+        await replicas.consume(ignore)
+        counted = await ch.declare_queue(f"{PARTITIONED}.replicas", passive=True)
+        assert counted.declaration_result.consumer_count == 1
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("user", ["erp", "wms", "carrier", "commerce", "availability", "ingress"])
+async def test_no_one_else_may_publish_into_a_services_partitions(
+    broker: Broker, topology: None, user: str
+) -> None:
+    """The consumer trusts the original exchange and routing key the router writes into a
+    partitioned message's headers: a source system or another service must not forge one."""
+    from shared.topology import declare
+
+    admin = await aio_pika.connect(broker.admin_url)
+    try:
+        await declare(await admin.channel(), _partition_objects(PARTITIONED, PARTITIONS))
+    finally:
+        await admin.close()
+    with pytest.raises(Refused) as refused:
+        await publish(broker.url(user), f"{PARTITIONED}.partitions", "0")
+    assert f"{PARTITIONED}.partitions" in str(refused.value)
+    with pytest.raises(Refused):
+        await read_one(broker.url(user), f"{PARTITIONED}.part.0")
+
+
+async def test_another_service_can_neither_take_the_router_lock_nor_declare_the_partitions(
+    broker: Broker, topology: None
+) -> None:
+    conn = await aio_pika.connect(broker.url("availability"))
+    try:
+        ch = await conn.channel()
+        with pytest.raises(Refused):
+            await ch.declare_queue(f"distsync.router-lock.{PARTITIONED}", exclusive=True)
+    finally:
+        await conn.close()
+    with pytest.raises(Refused):
+        await declare_queue(broker.url("availability"), f"{PARTITIONED}.part.0", {})
+    with pytest.raises(Refused):  # the ingress consumes nothing: no partitions of its own
+        await declare_queue(broker.url("ingress"), "ingress.part.0", {"x-queue-type": "quorum"})
+
+
 def test_topology_apply_agrees_with_the_definitions_on_a_real_broker(
     broker: Broker, topology: None
 ) -> None:

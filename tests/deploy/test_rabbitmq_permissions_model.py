@@ -120,6 +120,34 @@ def test_a_service_may_take_the_dlq_tools_lock_on_its_own_dlq_only(
     assert not re.search(perm["read"], f"distsync.dlq-lock.{service}.dlq")
 
 
+def test_a_consuming_service_alone_may_run_its_partitions(
+    definitions: dict[str, Any], service: str
+) -> None:
+    """Partitions (docs/deploy.md, "Partitions"): the service declares and reads its partition
+    queues and replicas queue, takes its router lock, and alone publishes to `<svc>.partitions`;
+    the ingress, which consumes nothing, has none."""
+    perms = {p["user"]: p for p in definitions["permissions"]}
+    parts = [f"{service}.part.0", f"{service}.part.11", f"{service}.part.127"]
+    objects = [f"{service}.partitions", *parts, f"{service}.replicas"]
+    lock = f"distsync.router-lock.{service}"
+    partitioned = service != "ingress"
+    mine = perms[service]
+    for name in objects:
+        assert bool(re.search(mine["configure"], name)) == partitioned, name
+        assert bool(re.search(mine["read"], name)) == partitioned, name
+    assert bool(re.search(mine["configure"], lock)) == partitioned
+    for name in (f"{service}.partitions", *parts):  # publish; bind the partition queues
+        assert bool(re.search(mine["write"], name)) == partitioned, name
+    assert not re.search(mine["write"], f"{service}.replicas")  # nothing is ever routed there
+    for name in (f"{service}.part.x", f"{service}.partitionsx", f"{service}.part.1.main"):
+        assert not any(re.search(mine[w], name) for w in ("configure", "write", "read")), name
+    for user, perm in perms.items():
+        if user in (service, "distsync-admin"):
+            continue
+        for what in ("configure", "write", "read"):
+            assert not any(re.search(perm[what], n) for n in (*objects, lock)), (user, what)
+
+
 def test_only_the_admin_user_may_write_to_the_default_exchange(
     definitions: dict[str, Any],
 ) -> None:

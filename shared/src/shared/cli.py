@@ -13,13 +13,14 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from shared.service import ServiceDefinition
 
 COMMANDS_GROUP = "distsync.commands"
+MAX_PARTITIONS = 1024  # as ServiceSettings.partitions
 CORE_COMMANDS = ("run", "topology")
 # the package that brings each other command, named when it is not installed
 PROVIDED_BY = {
@@ -64,10 +65,17 @@ def cmd_topology_apply(args: argparse.Namespace) -> int:
     from shared.topology import declare, full_topology
 
     settings = ServiceSettings()
+    services = _services()
+    try:
+        counts = partition_counts(services.values(), settings.partitions, args.partitions or [])
+    except ValueError as e:
+        emit(args, {"ok": False, "error": str(e)}, f"topology apply refused: {e}")
+        return 2
     topo = full_topology(
-        _services().values(),
+        services.values(),
         delivery_limit=settings.delivery_limit,
         retry_delays_s=settings.retry_delays_s,
+        partitions=counts,
     )
 
     async def go() -> None:
@@ -88,6 +96,7 @@ def cmd_topology_apply(args: argparse.Namespace) -> int:
         "exchanges": sorted(topo.exchanges),
         "queues": [q.name for q in topo.queues],
         "bindings": sum(len(q.bindings) for q in topo.queues),
+        "partitions": {name: n for name, n in counts.items() if n > 1},
     }
     emit(
         args,
@@ -96,6 +105,27 @@ def cmd_topology_apply(args: argparse.Namespace) -> int:
         f"{payload['bindings']} bindings",
     )
     return 0
+
+
+def partition_counts(
+    services: Iterable[ServiceDefinition], default: int, overrides: Sequence[str]
+) -> dict[str, int]:
+    """Each service's partition count: `default` (DISTSYNC_PARTITIONS) for every service that
+    consumes (binds its queue somewhere), unless a `SERVICE=N` override names it; a service that
+    consumes nothing (the ingress) has no partitions, as it would have nothing to route."""
+    known = {s.name: s for s in services}
+    counts = {name: default if svc.bindings() else 1 for name, svc in known.items()}
+    for item in overrides:
+        name, sep, value = item.partition("=")
+        bad = f"--partitions {item!r}"
+        if not sep or not value.isdigit() or not 1 <= int(value) <= MAX_PARTITIONS:
+            raise ValueError(f"{bad}: expected SERVICE=N, 1 <= N <= {MAX_PARTITIONS}")
+        if name not in known:
+            raise ValueError(f"{bad}: unknown service; known: {', '.join(known)}")
+        if int(value) > 1 and not known[name].bindings():
+            raise ValueError(f"{bad}: {name} consumes nothing, so it has no partitions")
+        counts[name] = int(value)
+    return counts
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -114,6 +144,13 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     tsub = t.add_subparsers(dest="action", required=True)
     ta = tsub.add_parser("apply", help="declare every exchange, queue and binding, idempotently")
     ta.add_argument("--json", action="store_true")
+    ta.add_argument(
+        "--partitions",
+        action="append",
+        metavar="SERVICE=N",
+        help="partitions of SERVICE's queue (repeatable); default DISTSYNC_PARTITIONS (1) for "
+        "every service that consumes",
+    )
     ta.set_defaults(fn=cmd_topology_apply)
 
     installed = {ep.name: ep for ep in entry_points(group=COMMANDS_GROUP)}

@@ -12,6 +12,7 @@ app.kubernetes.io/part-of: distsync
 The groups of files/ this release deploys, as a YAML list.
 */}}
 {{- define "distsync.groups" -}}
+{{- include "distsync.checkPartitions" . }}
 - auth
 {{- range $name, $svc := .Values.services }}
 {{- if $svc.enabled }}
@@ -47,6 +48,32 @@ The groups of files/ this release deploys, as a YAML list.
 {{- end }}
 {{- if .Values.reconcile.enabled }}
 - reconcile
+{{- end }}
+{{- end }}
+
+{{/*
+Refuses partition counts the deployment cannot serve (docs/deploy.md, "Partitions"): an
+autoscaler maximum above them (a replica beyond them would hold nothing), and, with the topology
+operator, counts other than those its generated Queue objects (files/topology-operator) declare.
+*/}}
+{{- define "distsync.checkPartitions" -}}
+{{- range $name, $svc := .Values.services }}
+{{- if hasKey $svc "partitions" }}
+{{- $n := int $svc.partitions }}
+{{- if and (gt $n 1) (ne $.Values.autoscaling.mode "none") (gt (int $svc.maxReplicas) $n) }}
+{{- fail (printf "services.%s.maxReplicas (%d) exceeds services.%s.partitions (%d): the replicas beyond it would hold no partition" $name (int $svc.maxReplicas) $name $n) }}
+{{- end }}
+{{- if and (gt $n 1) (eq $.Values.autoscaling.mode "none") (gt (int $svc.replicas) $n) }}
+{{- fail (printf "services.%s.replicas (%d) exceeds services.%s.partitions (%d): the replicas beyond it would hold no partition" $name (int $svc.replicas) $name $n) }}
+{{- end }}
+{{- if and $.Values.topology.enabled $.Values.topology.operator }}
+{{- $last := $.Files.Glob (printf "files/topology-operator/Queue-queue-%s.part.%d-*.yaml" $name (sub $n 1)) }}
+{{- $next := $.Files.Glob (printf "files/topology-operator/Queue-queue-%s.part.%d-*.yaml" $name $n) }}
+{{- if or (and (gt $n 1) (not $last)) $next }}
+{{- fail (printf "services.%s.partitions (%d) differs from the topology operator's Queue objects: run deploy/rabbitmq/generate_topology_operator.py with that count, or use the topology Job" $name $n) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -91,6 +118,9 @@ Applies the values to one object of files/ (in place).
 {{- $_ := set $meta "labels" $labels -}}
 {{- if hasKey $v.services .group -}}
 {{- $svc := index $v.services .group -}}
+{{- if and (eq $doc.kind "ConfigMap") (hasKey $svc "partitions") (eq $doc.metadata.name (printf "%s-config" .group)) -}}
+{{- $_ := set $doc.data "DISTSYNC_PARTITIONS" (toString (int $svc.partitions)) -}}
+{{- end -}}
 {{- if eq $doc.kind "Deployment" -}}
 {{- $pod := $doc.spec.template.spec -}}
 {{- $c := index $pod.containers 0 -}}
@@ -119,6 +149,9 @@ Applies the values to one object of files/ (in place).
 {{- $svc := index $v.services $doc.metadata.name -}}
 {{- $_ := set $doc.spec "minReplicaCount" (int $svc.minReplicas) -}}
 {{- $_ := set $doc.spec "maxReplicaCount" (int $svc.maxReplicas) -}}
+{{- if hasKey $svc "partitions" -}}
+{{- include "distsync.partitionTriggers" (dict "doc" $doc "count" (int $svc.partitions)) -}}
+{{- end -}}
 {{- else if eq $doc.kind "HorizontalPodAutoscaler" -}}
 {{- $svc := index $v.services $doc.metadata.name -}}
 {{- $_ := set $doc.spec "minReplicas" (int $svc.minReplicas) -}}
@@ -147,6 +180,13 @@ Applies the values to one object of files/ (in place).
 {{- $c := index $doc.spec.template.spec.containers 0 -}}
 {{- if eq .group "topology" -}}
 {{- $_ := set $c "image" (printf "%s/tools:%s" $v.image.registry (default $v.image.tag $v.topology.tag)) -}}
+{{- $args := list "distsync" "topology" "apply" -}}
+{{- range $name, $svc := $v.services -}}
+{{- if hasKey $svc "partitions" -}}
+{{- $args = concat $args (list "--partitions" (printf "%s=%d" $name (int $svc.partitions))) -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $c "args" $args -}}
 {{- $_ := set $c "imagePullPolicy" $v.image.pullPolicy -}}
 {{- else -}}
 {{- $_ := set $c "image" $v.mongodb.image -}}
@@ -173,4 +213,28 @@ Applies the values to one object of files/ (in place).
 {{- $_ := set $doc.spec "hostnames" (list $v.webhooks.host) -}}
 {{- $_ := set $doc.spec "parentRefs" (list (dict "group" "gateway.networking.k8s.io" "kind" "Gateway" "name" $g.name "namespace" $g.namespace "sectionName" $g.sectionName)) -}}
 {{- end -}}
+{{- end }}
+
+{{/*
+A ScaledObject's queue triggers for `count` partitions (in place): its first trigger (the main
+queue) and one copy per partition queue, summed by scalingModifiers.
+*/}}
+{{- define "distsync.partitionTriggers" -}}
+{{- $spec := .doc.spec -}}
+{{- $main := index $spec.triggers 0 -}}
+{{- $queue := $main.metadata.queueName -}}
+{{- $svc := trimSuffix ".main" $queue -}}
+{{- $triggers := list $main -}}
+{{- $names := list $main.name -}}
+{{- if gt .count 1 -}}
+{{- range $i := until .count -}}
+{{- $t := deepCopy $main -}}
+{{- $_ := set $t "name" (printf "part%d" $i) -}}
+{{- $_ := set $t.metadata "queueName" (printf "%s.part.%d" $svc $i) -}}
+{{- $triggers = append $triggers $t -}}
+{{- $names = append $names $t.name -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $spec "triggers" $triggers -}}
+{{- $_ := set $spec.advanced.scalingModifiers "formula" (join " + " $names) -}}
 {{- end }}
