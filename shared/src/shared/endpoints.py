@@ -3,8 +3,9 @@
 Each entry is a full AMQP URL (a comma inside a password is written `%2C`). A robust connection
 starts on a random endpoint, so replicas spread over the nodes, and when the node it is on goes
 away (or an attempt fails) it moves to the next endpoint in the list, restoring its channels,
-queues and consumers as aio-pika's `RobustConnection` does. The connection options in a URL's
-query string (`heartbeat`, ...) are read from the first entry.
+queues and consumers as aio-pika's `RobustConnection` does. Give every entry the same query
+string: the AMQP options (`heartbeat`, ...) are read from the entry connected to, aio-pika's own
+(`reconnect_interval`, ...) from the first.
 """
 
 from __future__ import annotations
@@ -116,11 +117,17 @@ class MultiEndpointConnection(RobustConnection):
 
 
 async def connect_robust(
-    endpoints: Sequence[str], *, name: str, reconnect_interval: float = 1.0
+    endpoints: Sequence[str],
+    *,
+    name: str,
+    reconnect_interval: float = 1.0,
+    start: int | None = None,
 ) -> MultiEndpointConnection:
-    """An open MultiEndpointConnection named `name` in the broker's connection list."""
+    """An open MultiEndpointConnection named `name` in the broker's connection list, starting
+    on endpoint `start` (random when None)."""
     conn = MultiEndpointConnection(
         endpoints,
+        start=start,
         client_properties={"connection_name": name},
         reconnect_interval=reconnect_interval,
     )

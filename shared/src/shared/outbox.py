@@ -24,7 +24,7 @@ from pymongo.errors import PyMongoError
 
 from shared.logging import get_logger
 from shared.metrics import OUTBOX_MOVED_ASIDE
-from shared.relay.drain import OUTAGE, Drain, PageSender, mark, read_page
+from shared.relay.drain import OUTAGE, Drain, PageSender, is_outage, mark, read_page
 from shared.relay.layout import OUTBOX, outbox_doc, outbox_events, readable_events, setup
 from shared.relay.lease import LEASE, Lease
 from shared.relay.watch import GAUGE_S, STALL_S, Watch
@@ -130,7 +130,7 @@ class OutboxRelay:
                 raise
             except Exception as e:  # keep the events, retry later; never end the task
                 backoff = min(max(backoff * 2, 0.5), 5.0)
-                if isinstance(e, (*OUTAGE, PyMongoError)):  # broker or database down
+                if is_outage(e) or isinstance(e, PyMongoError):  # broker or database down
                     log.warning("outbox_relay_failed", error=repr(e)[:500], retry_in_s=backoff)
                 else:
                     log.error(

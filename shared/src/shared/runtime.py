@@ -20,6 +20,7 @@ from shared.auth.scopes import read_scope
 from shared.cloudevent import CloudEvent
 from shared.consume.router import LAYOUT, PartitionRouter, plain_connection
 from shared.consumer import Consumer
+from shared.endpoints import first_answering
 from shared.http import create_app
 from shared.logging import configure, get_logger
 from shared.messaging import Publisher, connect
@@ -155,7 +156,7 @@ class ServiceRuntime:
                     self.svc,
                     delivery_limit=s.delivery_limit,
                     retry_delays_s=s.retry_delays_s,
-                    partitions=s.partitions,
+                    partitions=s.partitions if self.svc.routes else 1,
                 ),
             )
             await ch.close()
@@ -183,13 +184,15 @@ class ServiceRuntime:
             sessions=self.sessions,
         )
         await self.consumer.start(partitions=await self._partitions_to_consume())
-        if s.partitions > 1:
+        if s.partitions > 1 and self.svc.routes:  # a publish-only service routes nothing
             self.router = PartitionRouter(
                 self.svc,
                 s,
                 self.db,
                 self.publisher,
-                lambda: plain_connection(s.amqp_url, f"distsync-{self.svc.name}-router"),
+                lambda: first_answering(
+                    s.amqp_url, lambda u: plain_connection(u, f"distsync-{self.svc.name}-router")
+                ),
             )
             self.router.start()
         for task in periodic_tasks(self.svc):
@@ -220,7 +223,7 @@ class ServiceRuntime:
         """The configured count, or the count the router last routed with when that is
         higher: a lowered count leaves partitions that must still be drained."""
         n = self.settings.partitions
-        if n <= 1:
+        if n <= 1 or not self.svc.routes:
             return 1
         doc = await self.db[LAYOUT].find_one({"_id": "layout"})
         return max(n, int(doc["count"])) if doc else n

@@ -72,7 +72,9 @@ class PartitionSet:
 
     async def start(self) -> None:
         self._members = await self.connection.channel()
-        q = await self._members.get_queue(replicas_queue(self.service), ensure=False)
+        # ensure=True: a queue the robust channel knows, so its consumer comes back after a
+        # reconnect (aio-pika restores only declared queues, not get_queue(ensure=False) ones)
+        q = await self._members.get_queue(replicas_queue(self.service), ensure=True)
         await q.consume(_ignore)
         self._probe = await self.connection.channel()
         for i in range(self.count):
@@ -100,7 +102,7 @@ class PartitionSet:
             self._last[i] = loop.time()
             await self._deliver(m)
 
-        q = await ch.get_queue(partition_queue(self.service, i), ensure=False)
+        q = await ch.get_queue(partition_queue(self.service, i), ensure=True)  # restored too
         await q.consume(on_message)
 
     async def release(self, i: int, reason: str) -> None:

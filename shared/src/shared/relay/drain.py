@@ -33,6 +33,16 @@ OUTAGE = (
     asyncio.CancelledError,
 )
 
+
+
+def is_outage(err: BaseException) -> bool:
+    """An OUTAGE, or aio-pika's RuntimeError for a channel asked of a connection that is
+    reconnecting (to another node of a cluster, say)."""
+    return isinstance(err, OUTAGE) or (
+        isinstance(err, RuntimeError) and "Connection was not opened" in str(err)
+    )
+
+
 Queue = list[tuple[Any, dict[str, Any]]]  # one key's events, in order, with their document ids
 
 
@@ -125,7 +135,7 @@ class PageSender:
                     # Nobody subscribed to this type: recorded on the document and in
                     # distsync_messages_published_total{outcome="unroutable"}; not retried.
                     d.unroutable[doc_id].append(e["id"])
-                elif isinstance(err, OUTAGE):
+                elif is_outage(err):
                     d.errors.append(err)
                     d.fail(q, wave)
                 else:

@@ -24,6 +24,7 @@ from shared.amqp_batch import (
 )
 from shared.amqp_wire import RawProperties, tolerate_undecodable_properties
 from shared.dlq_message import BROKER_COUNTERS
+from shared.endpoints import connect_first
 
 CONNECTION_NAME = "distsync-dlq"  # what the management UI shows
 
@@ -68,7 +69,7 @@ class Broker:
 
     async def __aenter__(self) -> Broker:
         tolerate_undecodable_properties()  # a DLQ must be readable whatever it holds
-        self.conn = await aiormq.connect(
+        self.conn = await connect_first(
             self.url, client_properties={"connection_name": CONNECTION_NAME}
         )
         return self

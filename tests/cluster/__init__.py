@@ -1,0 +1,1 @@
+"""Failover tests on a real three-node RabbitMQ cluster started by the tests."""
