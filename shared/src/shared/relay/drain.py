@@ -34,7 +34,6 @@ OUTAGE = (
 )
 
 
-
 def is_outage(err: BaseException) -> bool:
     """An OUTAGE, or aio-pika's RuntimeError for a channel asked of a connection that is
     reconnecting (to another node of a cluster, say)."""
