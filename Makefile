@@ -40,6 +40,7 @@ bench: install
 	$(UV) run python -m benchmarks.runtime_bench
 	$(UV) run python -m benchmarks.availability_bench
 	$(UV) run python -m benchmarks.stack_bench
+	$(UV) run python -m benchmarks.replicas_bench
 
 bench-dlq: install
 	$(UV) run python -m benchmarks.dlq_bench

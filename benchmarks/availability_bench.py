@@ -97,7 +97,11 @@ async def preload(url: str, items: list[tuple[str, str, bytes]]) -> None:
     await conn.close()
 
 
-def start(amqp: str, mongo: str, db: str, port: int | None = None) -> subprocess.Popen[bytes]:
+def start(
+    amqp: str, mongo: str, db: str, port: int | None = None, log: Any = None, **extra: str
+) -> subprocess.Popen[bytes]:
+    """One availability process; `extra` adds settings (e.g. DISTSYNC_PARTITIONS), `log` (a
+    file) takes its output."""
     env = dict(
         os.environ,
         AMQP_URL=amqp,
@@ -107,8 +111,12 @@ def start(amqp: str, mongo: str, db: str, port: int | None = None) -> subprocess
         DISTSYNC_LOG_LEVEL="WARNING",
         DISTSYNC_DECLARE_TOPOLOGY="false",
         DISTSYNC_AUTH_MODE="open",  # a local benchmark stack
+        **extra,
     )
-    return subprocess.Popen([sys.executable, "-m", "shared.cli", "run", "availability"], env=env)
+    cmd = [sys.executable, "-m", "shared.cli", "run", "availability"]
+    if log is None:
+        return subprocess.Popen(cmd, env=env)
+    return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 async def throughput(

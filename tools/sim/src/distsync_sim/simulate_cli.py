@@ -43,6 +43,20 @@ def register(sub: Any) -> None:
         default=None,
         help="start SecantusDB and the services (default: only if nothing answers on 8001-8005)",
     )
+    p.add_argument(
+        "--replicas",
+        action="append",
+        default=None,
+        metavar="N|SERVICE=N",
+        help="spawned processes per consuming service: N for each, or SERVICE=N "
+        "(comma-separated or repeated; default 1)",
+    )
+    p.add_argument(
+        "--partitions",
+        type=int,
+        default=None,
+        help="DISTSYNC_PARTITIONS of every spawned service (default: the services' own, 1)",
+    )
     p.add_argument("--dup-rate", type=float, default=0.02, help="share of events sent twice")
     p.add_argument("--bad-rate", type=float, default=0.002, help="bad messages per event")
     p.add_argument("--window", type=int, default=8, help="reordering window, in events")
@@ -74,7 +88,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     for noisy in ("aio_pika", "aiormq"):  # reconnect chatter while the broker restarts
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
 
+    from distsync_sim.simulate.scale import partitions_env, replica_counts
+
     actions = tuple(a for a in (args.chaos_actions or "").split(",") if a) or None
+    try:
+        replicas = replica_counts(args.replicas)
+        service_env = partitions_env(args.partitions)
+    except ValueError as e:
+        print(f"simulate: {e}", file=sys.stderr)
+        return 2
     opts = Options(
         events=args.events,
         rate=args.rate,
@@ -94,6 +116,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         command=command_line(),
         snapshot=args.snapshot,
         snapshot_drift=args.snapshot_drift,
+        replicas=replicas,
+        service_env=service_env,
     )
     try:
         report = asyncio.run(run(opts))

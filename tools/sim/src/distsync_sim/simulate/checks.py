@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from distsync_sim.simulate import cluster as cl
-from distsync_sim.simulate import observe, truth_orders
+from distsync_sim.simulate import observe, scale, truth_orders
 from distsync_sim.simulate.faults import BadMessage
 from distsync_sim.simulate.observe import Listener, Publisher
 from distsync_sim.simulate.progress import Progress
@@ -20,10 +20,12 @@ from shared.settings import ServiceSettings
 from shared.topology import all_services, full_topology
 
 
-def queue_names() -> list[str]:
+def queue_names(partitions: int = 1) -> list[str]:
+    """The queues a drained run finds empty: with partitions, theirs too."""
     s = ServiceSettings()
     topo = full_topology(all_services(), retry_delays_s=s.retry_delays_s)
-    return [q.name for q in topo.queues if not q.name.endswith(".dlq") and q.name != "unrouted"]
+    names = [q.name for q in topo.queues if not q.name.endswith(".dlq") and q.name != "unrouted"]
+    return names + scale.partition_queues(partitions)
 
 
 def expected_inbox(
@@ -60,7 +62,7 @@ async def drain(
     from pymongo import AsyncMongoClient
 
     assert listener.conn is not None
-    names = queue_names()
+    names = queue_names(cluster.partitions)
     instance_urls = [p.url for p in cluster.procs.values()] or list(cluster.urls.values())
     mongo: AsyncMongoClient[Any] | None = None
     if cluster.spawned and cluster.mongodb_url:

@@ -126,6 +126,7 @@ class Cluster:
     spawned: bool = False
     db_server: SecantusServer | None = None
     workdir: Path | None = None
+    partitions: int = 1  # DISTSYNC_PARTITIONS of the spawned services
 
     def proc(self, service: str) -> Proc | None:
         return self.procs.get(service)
@@ -221,6 +222,7 @@ def spawn(
         spawned=True,
         db_server=db_server,
         workdir=workdir,
+        partitions=int((extra_env or {}).get("DISTSYNC_PARTITIONS", "1")),
     )
     for svc in SERVICES:
         for i in range((replicas or {}).get(svc, 1)):

@@ -42,12 +42,19 @@ def _cmp_line(name: str, c: dict[str, Any], what: str) -> str:
     return line
 
 
+def _scale(config: dict[str, Any]) -> str:
+    """Replicas and partitions, when the run asked for more than one of either."""
+    reps = ", ".join(f"{s} x{n}" for s, n in (config.get("replicas") or {}).items() if n > 1)
+    parts = config.get("partitions") or 1
+    return (f"; replicas {reps}" if reps else "") + (f"; {parts} partitions" if parts > 1 else "")
+
+
 def render_text(r: dict[str, Any]) -> str:
     out = [
         f"distsync simulate: {'OK' if r['ok'] else 'FAILED'}",
         f"  command          {r['command']}",
         f"  mode             {r['mode']}; seed {r['seed']}; {r['config']['skus']} SKUs; "
-        f"locations {', '.join(r['config']['locations'])}",
+        f"locations {', '.join(r['config']['locations'])}{_scale(r['config'])}",
     ]
     e = r["events"]
     out.append(

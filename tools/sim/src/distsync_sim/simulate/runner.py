@@ -270,6 +270,7 @@ async def _simulate(
             "bad_rate": opts.bad_rate,
             "chaos": [a.__dict__ for a in actions],
             "replicas": opts.replicas,
+            "partitions": cluster.partitions,
         },
         "events": {
             "business": c.bootstrap + c.business,
