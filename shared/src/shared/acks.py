@@ -50,6 +50,13 @@ class Settler:
             return set()
         return set(st.outstanding)
 
+    def sending(self, channel: Any) -> bool:
+        """An ack frame for `channel` is being written: closing the channel now would let it
+        reach the broker after the close, on a channel number the broker no longer knows,
+        and the broker closes the whole connection for that (504 CHANNEL_ERROR)."""
+        st = self._chan.get(id(channel))
+        return st is not None and st.channel is channel and st.sending > 0
+
     def all_settled(self) -> bool:
         return all(not st.outstanding or st.channel.is_closed for st in self._chan.values())
 
@@ -74,8 +81,21 @@ class Settler:
             if st is not None:
                 st.outstanding.discard(m.delivery_tag or 0)
                 touched[id(st.channel)] = st
-        for st in touched.values():
-            await st.flush()
+        # counted as sending from the moment their tags leave `outstanding`: the flushes run
+        # one after another, and a channel whose turn has not come yet must not look settled
+        waiting = list(touched.values())
+        for st in waiting:
+            st.sending += 1
+        try:
+            while waiting:
+                st = waiting.pop(0)
+                try:
+                    await st.flush()
+                finally:
+                    st.sending -= 1
+        finally:
+            for st in waiting:  # a flush was cancelled: the others will not be written
+                st.sending -= 1
         self._note_settled()
 
     async def ack_one(self, m: AbstractIncomingMessage) -> None:
@@ -104,6 +124,7 @@ class _ChannelAcks:
         self.outstanding: set[int] = set()  # delivered to us, not yet settled
         self.highest = 0  # highest tag delivered to us
         self.acked_to = 0  # a `multiple` ack went out up to here
+        self.sending = 0  # acks settled in `outstanding` whose frame is not written yet
 
     async def flush(self) -> None:
         """Ack (multiple) up to just below the lowest unsettled tag, if that moved."""

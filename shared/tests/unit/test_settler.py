@@ -73,3 +73,36 @@ async def test_each_channel_keeps_its_own_tags() -> None:
     await s.ack([ma[1], ma[2], mb[1]])
     assert a.frames == [("ack", 2, True)]
     assert b.frames == [("ack", 1, True)]
+
+
+class SlowChannel(FakeChannel):
+    """A channel whose ack frame waits until `written` is set (a busy connection)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import asyncio
+
+        self.written = asyncio.Event()
+
+    async def basic_ack(self, delivery_tag: int, multiple: bool = False) -> None:
+        await self.written.wait()
+        await super().basic_ack(delivery_tag, multiple)
+
+
+async def test_a_channel_whose_ack_frame_is_not_written_yet_is_not_ready_to_close() -> None:
+    """A batch spans partitions: its acks go out channel by channel. A partition being handed
+    over must not close its channel while its ack waits for another channel's turn, or the
+    frame reaches the broker after the close (504 CHANNEL_ERROR closes the whole connection)."""
+    import asyncio
+
+    s, a, b = Settler(), SlowChannel(), FakeChannel()
+    ma, mb = deliver(s, a, range(1, 3)), deliver(s, b, range(1, 3))
+    acking = asyncio.create_task(s.ack([ma[1], mb[1], ma[2], mb[2]]))
+    await asyncio.sleep(0)
+    assert s.outstanding(b) == set()  # b's tags are settled in the books...
+    assert s.sending(b)  # ...but its frame waits behind a's
+    assert s.sending(a)
+    a.written.set()
+    await acking
+    assert not s.sending(a) and not s.sending(b)
+    assert b.frames == [("ack", 2, True)]
