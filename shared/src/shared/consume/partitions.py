@@ -118,7 +118,7 @@ class PartitionSet:
         for p in self._withdraw(lambda m: m.channel is raw):
             sub.withheld.add(p.message.delivery_tag or 0)
         deadline = asyncio.get_running_loop().time() + self.settings.shutdown_grace_s
-        while self._acks.outstanding(raw) - sub.withheld:
+        while self._acks.outstanding(raw) - sub.withheld or self._acks.sending(raw):
             if asyncio.get_running_loop().time() > deadline:
                 log.warning("partition_release_timed_out", service=self.service, partition=i)
                 break
