@@ -39,6 +39,7 @@ from .common import (
     CpuMeter,
     applied_count,
     bind_downstream,
+    broker_pid,
     cpu_probe_ms,
     metric_total,
     wait_applied,
@@ -70,7 +71,14 @@ class Row:
 
 
 async def run_config(
-    base: str, mongo: str, partitions: int, replicas: int, n: int, skus: int, seed: int
+    base: str,
+    mongo: str,
+    partitions: int,
+    replicas: int,
+    n: int,
+    skus: int,
+    seed: int,
+    db_pid: int | None = None,
 ) -> Row:
     """One configuration on a vhost and database of its own."""
     row = Row(partitions, replicas)
@@ -90,7 +98,10 @@ async def run_config(
         procs = [start(amqp, mongo, db, p, log, DISTSYNC_PARTITIONS=str(partitions)) for p in ports]
         try:
             await _ready(list(ports))
-            cpu = CpuMeter({f"replica{i + 1}": p.pid for i, p in enumerate(procs)}).start()
+            pids: dict[str, int | None] = {f"replica{i + 1}": p.pid for i, p in enumerate(procs)}
+            # the shared parts too: the database server, the broker, this publisher
+            pids |= {"database": db_pid, "broker": broker_pid(), "publisher": os.getpid()}
+            cpu = CpuMeter(pids).start()
             before = applied_count(*ports)
             t0 = await publish_live(amqp, items)
             t1 = await wait_applied(list(ports), before + n, timeout=600)
@@ -181,9 +192,10 @@ async def main() -> None:
     LOGS.mkdir(exist_ok=True)
     print(f"replica logs: {LOGS}/PARTITIONSxREPLICAS.log", flush=True)
     t_run = time.perf_counter()
-    with amqp_server() as base, mongodb_server() as (mongo, _srv):
+    with amqp_server() as base, mongodb_server() as (mongo, srv):
+        db_pid = srv.proc.pid if srv and srv.proc else None
         for p, r in configs:
-            row = await run_config(base, mongo, p, r, args.events, args.skus, seed=1)
+            row = await run_config(base, mongo, p, r, args.events, args.skus, 1, db_pid)
             rows.append(row)
             print(
                 f"partitions={p} replicas={r}: {row.rate:,.0f} events/s; {row.positions}; "

@@ -114,7 +114,10 @@ class Settler:
         """`m` went out in a frame of its own: a later `multiple` ack passes over it."""
         st = self._state(m)
         if st is not None:
-            st.outstanding.discard(m.delivery_tag or 0)
+            tag = m.delivery_tag or 0
+            st.outstanding.discard(tag)
+            if tag > st.acked_to:
+                st.alone.add(tag)
         self._note_settled()
 
 
@@ -125,11 +128,22 @@ class _ChannelAcks:
         self.highest = 0  # highest tag delivered to us
         self.acked_to = 0  # a `multiple` ack went out up to here
         self.sending = 0  # acks settled in `outstanding` whose frame is not written yet
+        self.alone: set[int] = set()  # above `acked_to`, acked or nacked in a frame of their own
 
     async def flush(self) -> None:
-        """Ack (multiple) up to just below the lowest unsettled tag, if that moved."""
+        """Ack (multiple) up to just below the lowest unsettled tag, if that moved.
+
+        The frame names the highest tag in that range not settled alone: the broker answers a
+        `multiple` ack whose own tag it no longer holds with PRECONDITION_FAILED (unknown
+        delivery tag) and closes the channel, when nothing above that tag is unacked."""
         floor = min(self.outstanding) - 1 if self.outstanding else self.highest
-        if floor > self.acked_to:
-            self.acked_to = floor
+        if floor <= self.acked_to:
+            return
+        tag, below = floor, self.acked_to
+        while tag > below and tag in self.alone:
+            tag -= 1
+        self.acked_to = floor
+        self.alone = {t for t in self.alone if t > floor}
+        if tag > below:
             with contextlib.suppress(Exception):  # channel gone: redelivered, inbox absorbs it
-                await self.channel.basic_ack(delivery_tag=floor, multiple=True)
+                await self.channel.basic_ack(delivery_tag=tag, multiple=True)

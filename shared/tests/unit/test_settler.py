@@ -106,3 +106,20 @@ async def test_a_channel_whose_ack_frame_is_not_written_yet_is_not_ready_to_clos
     await acking
     assert not s.sending(a) and not s.sending(b)
     assert b.frames == [("ack", 2, True)]
+
+
+async def test_the_multiple_ack_never_names_a_tag_already_settled_alone() -> None:
+    """The broker closes the channel (PRECONDITION_FAILED, unknown delivery tag) for a
+    `multiple` ack whose own tag was acked before, when no unacked delivery lies above it."""
+    s, ch = Settler(), FakeChannel()
+    m = deliver(s, ch, range(1, 6))
+    await s.ack_one(m[5])  # a duplicate in the batch, acked on its own
+    await s.ack([m[1], m[2], m[3], m[4]])
+    assert ch.frames == [("ack", 5, False), ("ack", 4, True)]
+    # two settled alone at the top: the multiple ack stops below both
+    m = deliver(s, ch, range(6, 10))
+    await s.nack_one(m[9])
+    await s.nack_one(m[8])
+    await s.ack([m[6], m[7]])
+    assert ch.frames[2:] == [("nack", 9, True), ("nack", 8, True), ("ack", 7, True)]
+    assert s.all_settled()

@@ -67,14 +67,21 @@ async def handle_pack_completed(msg: Incoming[m.PackCompleted], uow: UnitOfWork)
 
 
 async def handle_shipment_shipped(msg: Incoming[m.ShipmentShipped], uow: UnitOfWork) -> None:
-    """The shipment, with the tracking updates parked under its tracking number."""
+    """The shipment, with the tracking updates parked under its tracking number.
+
+    The parking document is written even when nothing is parked. A tracking update for this
+    number may be in another transaction at the same moment (another replica: it is partitioned
+    by tracking number, this by order), finding no reference and parking itself. Each would
+    read what the other writes (the reference, the parking document) without writing what the
+    other writes: under snapshot isolation both commit and the update stays parked for good.
+    Writing the parking document on both sides makes them conflict, so one is redone and sees
+    the other."""
     d = msg.data
     tracking = store.tracking_key(d.tracking_number)
     await _remember(uow, store.shipment_key(d.shipment_id), d.order_id)
     await _remember(uow, tracking, d.order_id)
     parked = store.parked_from_doc(await uow.get(store.PENDING, tracking))
-    if parked:
-        uow.put(store.PENDING, tracking, store.parked_to_doc(()))
+    uow.put(store.PENDING, tracking, store.parked_to_doc((), claimed_by=msg.id))
     await record(uow, d.order_id, [to_fact(msg), *parked], msg)
 
 

@@ -56,8 +56,13 @@ def parked_from_doc(doc: dict[str, Any] | None) -> tuple[Fact, ...]:
     return tuple(fact_from_doc(f) for f in doc.get("facts", ())) if doc else ()
 
 
-def parked_to_doc(parked: tuple[Fact, ...]) -> dict[str, Any]:
-    return {"facts": [fact_to_doc(f) for f in parked]}
+def parked_to_doc(parked: tuple[Fact, ...], claimed_by: str | None = None) -> dict[str, Any]:
+    """`claimed_by`: the shipment event that took the parked updates (see
+    handlers.handle_shipment_shipped); a value of its own, so the write is never a no-op."""
+    doc: dict[str, Any] = {"facts": [fact_to_doc(f) for f in parked]}
+    if claimed_by is not None:
+        doc["claimed_by"] = claimed_by
+    return doc
 
 
 def order_to_doc(order: Order, *, updated_at: datetime) -> dict[str, Any]:

@@ -181,3 +181,27 @@ async def test_mapping_override_file_from_settings_is_used(kit: Any, tmp_path: P
     h = kit.History()
     await deliver([h.created(0), h.reported(1, "ZREL")], uow)
     assert uow.store[store.ORDERS]["ORD-1"]["status"] == "allocated"
+
+
+async def test_a_shipment_and_a_parking_scan_in_concurrent_transactions_write_one_document(
+    kit: Any,
+) -> None:
+    """With partitions, shipment.shipped (keyed by order) and a scan without order id (keyed by
+    tracking number) can run at once on two replicas, each from the same snapshot. The scan
+    finds no reference and parks; the shipment finds nothing parked. Snapshot isolation lets
+    both commit unless they write a document in common: then the database refuses one and it
+    is redone against the other's result. Each unit of work here starts from the same store."""
+    import copy
+
+    h = kit.History()
+    base = await deliver([h.created(0)], InMemoryUnitOfWork("order-status"))
+    scan = h.scan(30, "delivered", "1Z7", None, with_order=False)
+    shipped = h.shipped(20, "S7", "1Z7", L1=10)
+    writes = []
+    for f in (scan, shipped):
+        uow = InMemoryUnitOfWork("order-status", copy.deepcopy(base.store))
+        route = SERVICE.route_for(f.type)
+        assert route is not None
+        await route.handler(incoming(f), uow)
+        writes.append({(c, k) for c, k, _ in uow.dirty_items()})
+    assert (store.PENDING, "tracking:1Z7") in writes[0] & writes[1]

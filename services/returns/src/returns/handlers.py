@@ -87,3 +87,11 @@ async def expire(uow: UnitOfWork, rma_id: str, now: datetime) -> bool:
         return False
     await save_rma(uow, before, after, emits, now=now, correlationid=rma_id)
     return True
+
+
+def preload_rma(data: ReturnAuthorized | ReturnReceived | ReturnInspected) -> list[tuple[str, str]]:
+    """The RMA a message is about: read with its batch, and the key that keeps one RMA's
+    messages in order (one batch at a time in a replica; one partition across replicas). The
+    pending shares it changes are found from the RMA and read in the handler; two RMAs that
+    share one conflict on its document and the later transaction is redone."""
+    return [(store.RMAS, data.rma_id)]

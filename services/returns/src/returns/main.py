@@ -7,6 +7,7 @@ from returns.handlers import (
     handle_return_authorized,
     handle_return_inspected,
     handle_return_received,
+    preload_rma,
 )
 from returns.messages import (
     ReturnAuthorized,
@@ -32,9 +33,18 @@ SERVICE = ServiceDefinition(
             ReturnAuthorized,
             handle_return_authorized,
             ("erp.events", "commerce.events"),
+            preload_rma,
         ),
-        Route("return.received", ReturnReceived, handle_return_received, ("wms.events",)),
-        Route("return.inspected", ReturnInspected, handle_return_inspected, ("wms.events",)),
+        Route(
+            "return.received", ReturnReceived, handle_return_received, ("wms.events",), preload_rma
+        ),
+        Route(
+            "return.inspected",
+            ReturnInspected,
+            handle_return_inspected,
+            ("wms.events",),
+            preload_rma,
+        ),
     ),
     publishes=(
         Publication("return.status_changed", ReturnStatusChanged, "The RMA reached a status."),

@@ -22,7 +22,7 @@ from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from shared import failures as F
 from shared.acks import Settler
-from shared.consume.admission import ANY_KEY, Admission, arrival, peek_type
+from shared.consume.admission import Admission, arrival, peek_type
 from shared.consume.routing import FailureRouter
 from shared.envelope import EnvelopeError
 from shared.errors import PermanentError, Unpublishable
@@ -30,6 +30,7 @@ from shared.logging import get_logger
 from shared.messaging import Outgoing, Publisher
 from shared.metrics import ROUTED, ROUTER_ACTIVE
 from shared.partitioning import partition_of
+from shared.retention import dedup_horizon
 from shared.service import ServiceDefinition
 from shared.topology import main_queue, partition_queue, partitions_exchange, router_lock
 
@@ -67,7 +68,7 @@ class PartitionRouter:
         self.count = int(settings.partitions)
         self._dead_letters = dead_letters
         self._connect = connect  # () -> a plain (not robust) connection
-        self._admission = Admission(svc, settings.event_time_window())
+        self._admission = Admission(svc, settings.event_time_window(), dedup_horizon(settings))
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.active = False
@@ -174,7 +175,9 @@ class PartitionRouter:
             except PermanentError as e:
                 await failures.dead_letter(m, e, e.kind, peek_type(m))
                 continue
-            key = p.keys[0] if p.keys[0] != ANY_KEY else p.envelope.id
+            # the aggregate: a route that names no documents has one key for all its messages
+            # (ANY_KEY), so they share one partition and keep their order, as on one replica
+            key = p.keys[0]
             items.append(self._outgoing(m, partition_of(key, self.count), p.envelope.type))
             sent.append(m)
         answers = await publisher.publish_many(items)
