@@ -268,8 +268,10 @@ def broker_is_local(url: str) -> bool:
     return host in ("127.0.0.1", "localhost") and shutil.which("rabbitmqctl") is not None
 
 
-def restart_broker(down_s: float) -> float:
-    """`rabbitmqctl stop_app`, wait, `start_app`; returns how long AMQP was unreachable."""
+def restart_broker(down_s: float, url: str = "amqp://127.0.0.1:5672/") -> float:
+    """`rabbitmqctl stop_app`, wait, `start_app` on the node the environment names
+    (RABBITMQ_NODENAME, as rabbitmqctl reads it; the local default node without it), then
+    wait for `url`'s port; returns how long AMQP was unreachable."""
     t0 = time.monotonic()
     subprocess.run(["rabbitmqctl", "-q", "stop_app"], check=True, capture_output=True)
     time.sleep(down_s)
@@ -277,5 +279,6 @@ def restart_broker(down_s: float) -> float:
     subprocess.run(
         ["rabbitmqctl", "-q", "await_startup"], check=False, capture_output=True, timeout=120
     )
-    wait_port("127.0.0.1", 5672, 60)
+    parts = urlsplit(url)
+    wait_port(parts.hostname or "127.0.0.1", parts.port or 5672, 60)
     return time.monotonic() - t0
