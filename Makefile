@@ -4,7 +4,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV ?= uv
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-unit lint typecheck check-deploy bench bench-dlq bench-e2e bench-reconcile topology clean
+.PHONY: install run test test-unit lint typecheck check-deploy bench bench-dlq bench-e2e bench-reconcile bench-long topology clean
 
 install:
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
@@ -51,6 +51,11 @@ bench-e2e: install
 ## `distsync reconcile stock` on a million-row snapshot: rows/s and peak memory
 bench-reconcile: install
 	$(UV) run python -m benchmarks.reconcile_bench
+
+## a million events through availability while its database grows (15 minutes or more); the
+## figures, a CSV and a plot go to docs/benchmarks/long_run.*
+bench-long: install
+	$(UV) run python -m benchmarks.long_run
 
 clean:
 	rm -rf .data .bench .pytest_cache .mypy_cache .ruff_cache

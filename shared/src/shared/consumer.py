@@ -34,6 +34,7 @@ from shared.errors import PermanentError
 from shared.logging import get_logger
 from shared.messaging import Publisher
 from shared.metrics import BATCH_SIZE, CONSUMED, EVENT_LAG
+from shared.retention import dedup_horizon
 from shared.service import ServiceDefinition
 from shared.sessions import SessionRegistry
 from shared.topology import main_queue
@@ -80,7 +81,7 @@ class Consumer:
         self._workers: list[asyncio.Task[None]] = []
         self._metric_children: dict[str, tuple[Any, Any]] = {}
         self._acks = Settler()
-        self._admission = Admission(svc, settings.event_time_window())
+        self._admission = Admission(svc, settings.event_time_window(), dedup_horizon(settings))
         self._router = FailureRouter(svc.name, self.queue_name, settings, publisher, self._acks)
         self._batches = BatchScheduler(svc.name, settings, self.process, self._give_back)
         self._txn = BatchTransaction(

@@ -1,4 +1,8 @@
-"""The inbox: one document per processed message id, so a redelivery has no second effect."""
+"""The inbox: one document per processed message id, so a redelivery has no second effect.
+
+An id is kept until its event time is older than DISTSYNC_INBOX_RETENTION_S, then purged
+(`shared.retention`), and admission refuses deliveries that old, so a purged id is never
+applied again."""
 
 from __future__ import annotations
 
@@ -10,9 +14,9 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 INBOX = "inbox"
 DUPLICATE_KEY = 11000
-FORGET_TTL = "forget_ttl"  # the TTL index on the event time (see `setup`)
-FORGET_MARGIN_S = 86400  # clock skew between the services and the database, and then some
-_OPTIONS_CONFLICT = (85, 86)  # IndexOptionsConflict, IndexKeySpecsConflict
+TIME_INDEX = "time_1"  # the event time, which the retention purge deletes by
+LEGACY_TTL = "forget_ttl"  # the TTL index earlier releases expired ids with (see `setup`)
+_GONE = (26, 27)  # NamespaceNotFound, IndexNotFound
 
 
 class AlreadyApplied(Exception):
@@ -46,38 +50,30 @@ async def record(
         raise
 
 
-async def setup(
-    db: Any, index_correlation: bool = False, forget_after_s: float | None = None
-) -> None:
+async def setup(db: Any, index_correlation: bool = False, index_time: bool = True) -> None:
     """The inbox's indexes. `correlationid` is opt-in (every secondary index is paid on each
     message; `distsync trace` scans without it): DISTSYNC_INBOX_CORRELATION_INDEX=true where
     traces are frequent.
 
-    `forget_after_s` (DISTSYNC_INBOX_TTL, on by default): a TTL index on the event time deletes
-    an applied id once its event is older than that, which the runtime sets to the event-time
-    window (DISTSYNC_EVENT_TIME_MAX_AGE_DAYS) plus a day. A duplicate arriving after its record
-    is gone is older than the window and is refused as `out_of_range` before the inbox is
-    asked, so forgetting never lets an event apply twice: the window is the redelivery horizon.
-    Changing the window changes the index in place (collMod); None drops it (ids are kept
-    forever)."""
+    `index_time` (DISTSYNC_INBOX_TTL, on by default): a plain index on the event time, by which
+    the retention purge finds expired ids (`shared.retention`); without retention it is dropped,
+    one index write per message fewer. Releases before the purge expired ids by a TTL index
+    (`forget_ttl`, on the same field); it is replaced by the plain one at the first start."""
     if index_correlation:
         await db[INBOX].create_index("correlationid", sparse=True)
-    if forget_after_s is None:
-        names = [ix["name"] async for ix in await db[INBOX].list_indexes()]
-        if FORGET_TTL in names:
-            await db[INBOX].drop_index(FORGET_TTL)
-        return
-    seconds = int(forget_after_s)
+    names = [ix["name"] async for ix in await db[INBOX].list_indexes()]
+    if LEGACY_TTL in names:
+        await drop_index(db[INBOX], LEGACY_TTL)
+    if index_time:
+        await db[INBOX].create_index("time", name=TIME_INDEX)
+    elif TIME_INDEX in names:
+        await drop_index(db[INBOX], TIME_INDEX)
+
+
+async def drop_index(coll: Any, name: str) -> None:
+    """Drop an index; one another replica starting at the same moment dropped first is fine."""
     try:
-        await db[INBOX].create_index("time", expireAfterSeconds=seconds, name=FORGET_TTL)
+        await coll.drop_index(name)
     except OperationFailure as e:
-        if e.code not in _OPTIONS_CONFLICT:
+        if e.code not in _GONE:
             raise
-        await db.command(
-            "collMod", INBOX, index={"name": FORGET_TTL, "expireAfterSeconds": seconds}
-        )
-
-
-def forget_after_s(event_time_max_age_days: float) -> float:
-    """How long after its event time an applied id is kept: the event-time window and a margin."""
-    return event_time_max_age_days * 86400 + FORGET_MARGIN_S

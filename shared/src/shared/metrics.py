@@ -112,3 +112,9 @@ ROUTED = Counter(
     "Messages the router moved from the service queue into a partition",
     ["service"],
 )
+RETENTION_DELETED = Counter(
+    "distsync_retention_deleted_total",
+    "Documents the retention purge deleted: inbox ids past DISTSYNC_INBOX_RETENTION_S, sent "
+    "outbox documents past DISTSYNC_OUTBOX_RETENTION_S (see shared.retention)",
+    ["service", "collection"],
+)

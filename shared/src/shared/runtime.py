@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
-from shared import dlq_age, inbox, outbox
+from shared import dlq_age, inbox, outbox, retention
 from shared.auth import AuthConfigError, AuthSettings, Guard, declare_schemes, secure_router
 from shared.auth.scopes import read_scope
 from shared.cloudevent import CloudEvent
@@ -131,11 +131,7 @@ class ServiceRuntime:
             self.guard.check()  # AuthConfigError: authentication missing or wrong, do not start
             await self.guard.warm_up()
         await self.db.command("ping")
-        await inbox.setup(
-            self.db,
-            s.inbox_correlation_index,
-            inbox.forget_after_s(s.event_time_max_age_days) if s.inbox_ttl else None,
-        )
+        await inbox.setup(self.db, s.inbox_correlation_index, index_time=s.inbox_ttl)
         await outbox.setup(self.db, index_correlation=s.outbox_correlation_index)
         if self.svc.setup_store is not None:
             await self.svc.setup_store(self.db)
@@ -199,6 +195,14 @@ class ServiceRuntime:
             self._tasks.append(
                 asyncio.create_task(self._periodic(task.name, task.interval_s, task.fn))
             )
+        retention.export_zero(self.svc.name)
+        self._tasks.append(
+            asyncio.create_task(
+                self._periodic(
+                    retention.RETENTION_TASK, s.retention_purge_interval_s, retention.purge_task
+                )
+            )
+        )
         if serve_http:
             cfg = uvicorn.Config(
                 self.app,

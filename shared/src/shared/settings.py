@@ -6,7 +6,7 @@ import functools
 from datetime import timedelta
 from typing import TypeVar
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.bounds import DEFAULT_MAX_AGE, DEFAULT_MAX_AHEAD, EventTimeWindow
@@ -58,9 +58,17 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_s: float = 25.0
     declare_topology: bool = True  # declare this service's topology at start
     inbox_correlation_index: bool = False  # index inbox.correlationid (faster trace, slower writes)
-    # forget an applied id once its event is older than the event-time window plus a day (a
-    # duplicate is refused as out_of_range by then: shared.inbox.setup); false keeps ids forever
+    # retention (shared.retention): an applied id is purged once its event time is older than
+    # inbox_retention_s, and a delivery older than that minus dedup_horizon_margin_s (clock
+    # skew, time in flight) is dead-lettered as beyond_dedup_horizon, so a forgotten id is never
+    # applied twice; inbox_ttl=false keeps every id and admits any time inside the window
     inbox_ttl: bool = True
+    inbox_retention_s: float = Field(default=14 * 86400, gt=0)
+    dedup_horizon_margin_s: float = Field(default=86400, ge=0)
+    # sent outbox documents are purged this long after they were sent (unsent ones never)
+    outbox_retention_s: float = Field(default=7 * 86400, gt=0)
+    retention_purge_interval_s: float = Field(default=60.0, gt=0)  # how often each replica purges
+    retention_purge_chunk: int = Field(default=5000, ge=1, le=100_000)  # documents per delete
     outbox_correlation_index: bool = False  # index outbox.correlationids (same trade-off)
     dlq_age_gauge: bool = True  # peek at the head of <service>.dlq every 30 s (shared.dlq_age)
     dlq_age_walk: bool = False  # RabbitMQ 3.x: walk the whole DLQ to read its head (shared.dlq_age)
@@ -73,6 +81,16 @@ class ServiceSettings(BaseSettings):
     event_time_max_ahead_s: float = Field(
         default=DEFAULT_MAX_AHEAD.total_seconds(), ge=0, le=366 * 86400
     )
+
+    @model_validator(mode="after")
+    def _horizon_after_margin(self) -> ServiceSettings:
+        """The deduplication horizon (retention minus margin) must be a positive span."""
+        if self.inbox_ttl and self.inbox_retention_s <= self.dedup_horizon_margin_s:
+            raise ValueError(
+                "inbox_retention_s must exceed dedup_horizon_margin_s: the difference is how old "
+                "an event may be and still be accepted"
+            )
+        return self
 
     def event_time_window(self) -> EventTimeWindow:
         """The window the consumer's parser holds event times to."""

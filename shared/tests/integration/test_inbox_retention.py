@@ -1,57 +1,59 @@
-"""The inbox forgets an applied id only once a duplicate of it would be refused anyway: its TTL
-index follows the event-time window, is changed in place when the window changes, and is
-dropped when retention is turned off. And past the window a duplicate is refused by admission,
-before the inbox is asked."""
+"""The inbox forgets an applied id only once a duplicate of it would be refused anyway: the purge
+deletes by a plain index on the event time (the TTL indexes of earlier releases are replaced at
+start), and past the deduplication horizon a duplicate is refused by admission, before the
+inbox is asked."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from shared import inbox
-from shared.bounds import EventTimeWindow
-from shared.envelope import EnvelopeError, build, parse
+from shared import inbox, outbox, retention
+from shared.consume.admission import Admission
+from shared.envelope import build
 from shared.settings import ServiceSettings
 
 pytestmark = pytest.mark.integration
 
 
-async def ttl_of(db: Any) -> int | None:
-    async for ix in await db[inbox.INBOX].list_indexes():
-        if ix["name"] == inbox.FORGET_TTL:
-            assert dict(ix["key"]) == {"time": 1}
-            return int(ix["expireAfterSeconds"])
-    return None
+async def indexes(coll: Any) -> dict[str, dict[str, Any]]:
+    return {ix["name"]: dict(ix) async for ix in await coll.list_indexes()}
 
 
-async def test_the_ttl_follows_the_event_time_window(mongo: Any, db_name: str) -> None:
+async def test_start_replaces_the_ttl_indexes_of_earlier_releases_with_plain_ones(
+    mongo: Any, db_name: str
+) -> None:
     db = mongo[db_name]
-    await db.create_collection(inbox.INBOX)
-    defaults = ServiceSettings()
-    assert defaults.inbox_ttl
-    horizon = inbox.forget_after_s(defaults.event_time_max_age_days)
-    await inbox.setup(db, forget_after_s=horizon)
-    assert await ttl_of(db) == int(defaults.event_time_max_age_days * 86400 + 86400)
+    await db[inbox.INBOX].create_index("time", expireAfterSeconds=3651 * 86400, name="forget_ttl")
+    await db[outbox.OUTBOX].create_index("sent_at", expireAfterSeconds=7 * 86400, name="sent_ttl")
 
-    await inbox.setup(db, forget_after_s=inbox.forget_after_s(30))  # the window narrowed
-    assert await ttl_of(db) == 31 * 86400
-    await inbox.setup(db, forget_after_s=inbox.forget_after_s(30))  # a restart: unchanged
-    assert await ttl_of(db) == 31 * 86400
+    for _ in range(2):  # a restart changes nothing
+        await inbox.setup(db)
+        await outbox.setup(db)
+        ix = await indexes(db[inbox.INBOX])
+        assert "forget_ttl" not in ix and dict(ix[inbox.TIME_INDEX]["key"]) == {"time": 1}
+        ox = await indexes(db[outbox.OUTBOX])
+        assert "sent_ttl" not in ox
+        assert not [i for i in (*ix.values(), *ox.values()) if "expireAfterSeconds" in i]
 
-    await inbox.setup(db, forget_after_s=None)  # DISTSYNC_INBOX_TTL=false
-    assert await ttl_of(db) is None
-    await inbox.setup(db, forget_after_s=None)
-    assert await ttl_of(db) is None
+    await inbox.setup(db, index_time=False)  # DISTSYNC_INBOX_TTL=false: nothing to purge by
+    assert inbox.TIME_INDEX not in await indexes(db[inbox.INBOX])
 
 
 def test_a_duplicate_that_outlived_its_inbox_record_is_refused_before_the_inbox() -> None:
-    days = 30
-    window = EventTimeWindow(max_age=timedelta(days=days), max_ahead=timedelta(hours=1))
-    # the record of an event is deleted forget_after_s after its event time
-    event_time = datetime.now(UTC) - timedelta(seconds=inbox.forget_after_s(days))
+    settings = ServiceSettings()
+    horizon = retention.dedup_horizon(settings)
+    assert horizon is not None
+    # the purge deletes an id once its event time is inbox_retention_s old
+    event_time = datetime.now(UTC) - timedelta(seconds=settings.inbox_retention_s)
     body = build("inventory.adjusted", {"sku": "A"}, source="wms/x", time=event_time)
-    with pytest.raises(EnvelopeError) as e:
-        parse(body.to_json_bytes(), window=window)
-    assert e.value.kind == "out_of_range"
+    delivery = SimpleNamespace(
+        body=body.to_json_bytes(), exchange="wms.events", routing_key=body.type, headers={}
+    )
+    svc = SimpleNamespace(name="any", route_for=lambda t: None, shared_reads=frozenset())
+    with pytest.raises(retention.BeyondDedupHorizon) as e:
+        Admission(svc, settings.event_time_window(), horizon).parse(delivery)  # type: ignore[arg-type]
+    assert e.value.kind == "beyond_dedup_horizon"

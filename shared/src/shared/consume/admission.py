@@ -15,6 +15,7 @@ from shared import failures as F
 from shared.bounds import EventTimeWindow
 from shared.envelope import CloudEvent, parse, short_errors
 from shared.errors import ContractViolation, SchemaInvalid, UnknownType
+from shared.retention import DedupHorizon
 from shared.service import Incoming, Route, ServiceDefinition
 from shared.topology import partitions_exchange
 
@@ -36,13 +37,22 @@ class Parsed:
 class Admission:
     """Checks one service's deliveries as they arrive, so no invalid message reaches a batch."""
 
-    def __init__(self, svc: ServiceDefinition, window: EventTimeWindow | None) -> None:
+    def __init__(
+        self,
+        svc: ServiceDefinition,
+        window: EventTimeWindow | None,
+        horizon: DedupHorizon | None = None,
+    ) -> None:
         self.svc = svc
         self.window = window
+        self.horizon = horizon  # older events could apply twice: `beyond_dedup_horizon`
 
     def parse(self, m: AbstractIncomingMessage) -> Parsed:
         """The delivery as a `Parsed`; EnvelopeError or PermanentError when it cannot be one."""
         ev = parse(m.body, window=self.window)
+        now = datetime.now(UTC)
+        if self.horizon is not None:
+            self.horizon.check(ev.time, now)
         route = self.svc.route_for(ev.type)
         if route is None:
             raise UnknownType(f"service {self.svc.name} has no handler for type {ev.type!r}")
@@ -52,7 +62,7 @@ class Admission:
             data = route.model.model_validate(ev.data)
         except ValidationError as e:
             raise SchemaInvalid(f"data of {ev.type} is invalid: {short_errors(e)}") from e
-        inc = Incoming(ev, data, exchange, key, datetime.now(UTC))
+        inc = Incoming(ev, data, exchange, key, now)
         preload: list[tuple[str, str]] = []
         if route.preload is not None:
             with contextlib.suppress(Exception):  # the handler will fail on it, in its batch

@@ -13,10 +13,12 @@ from bson import Binary, CodecOptions
 from pymongo import ASCENDING
 
 from shared.cloudevent import mirrored_properties
+from shared.inbox import drop_index
 from shared.messaging import Outgoing
 from shared.uow import PendingEvent
 
 OUTBOX = "outbox"
+LEGACY_TTL = "sent_ttl"  # the TTL index earlier releases expired sent documents with
 _PAYLOAD_OPTIONS: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True, tzinfo=UTC)
 _FIELDS = ("id", "key", "exchange", "routing_key", "type")
 
@@ -88,11 +90,15 @@ def outgoing(e: dict[str, Any]) -> Outgoing:
     )
 
 
-async def setup(db: Any, retention_s: int = 7 * 86400, *, index_correlation: bool = False) -> None:
-    """The relay's index and the retention TTL. The `correlationids` index, which only
-    `distsync trace` reads, is opt-in (DISTSYNC_OUTBOX_CORRELATION_INDEX=true): a batch carries
-    one entry per correlation id, written on insert and again when the relay marks it sent."""
+async def setup(db: Any, *, index_correlation: bool = False) -> None:
+    """The relay's index, which the retention purge also deletes sent documents by
+    (`shared.retention`). The `correlationids` index, which only `distsync trace` reads, is
+    opt-in (DISTSYNC_OUTBOX_CORRELATION_INDEX=true): a batch carries one entry per correlation
+    id, written on insert and again when the relay marks it sent. Releases before the purge
+    expired sent documents by a TTL index (`sent_ttl`); it is dropped at the first start."""
     await db[OUTBOX].create_index([("sent_at", ASCENDING), ("seq", ASCENDING)])
-    await db[OUTBOX].create_index("sent_at", expireAfterSeconds=retention_s, name="sent_ttl")
+    names = [ix["name"] async for ix in await db[OUTBOX].list_indexes()]
+    if LEGACY_TTL in names:
+        await drop_index(db[OUTBOX], LEGACY_TTL)
     if index_correlation:
         await db[OUTBOX].create_index("correlationids")

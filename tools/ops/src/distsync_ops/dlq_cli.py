@@ -68,6 +68,13 @@ def register(sub: Any) -> None:
     c.add_argument("--rate", type=_positive_float, metavar="N", help="at most N messages/s")
     c.add_argument("--dry-run", action="store_true", help="say what would happen, change nothing")
     c.add_argument("--force", action="store_true", help="also replay flagged messages")
+    c.add_argument(
+        "--beyond-horizon",
+        action="store_true",
+        help="also replay messages whose event is older than the deduplication horizon "
+        "(DISTSYNC_INBOX_RETENTION_S minus DISTSYNC_DEDUP_HORIZON_MARGIN_S, as the services "
+        "have them); a service dead-letters them again unless its own horizon was widened",
+    )
     c.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     _common(c, user=True)
     c.set_defaults(fn=cmd_replay)
@@ -222,7 +229,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
         fail(args, "--to and --direct contradict each other", EXIT_USAGE)
         return EXIT_USAGE
     opts = D.ReplayOptions(
-        to=args.to, direct=args.direct, rate=args.rate, dry_run=args.dry_run, force=args.force
+        to=args.to,
+        direct=args.direct,
+        rate=args.rate,
+        dry_run=args.dry_run,
+        force=args.force,
+        beyond_horizon=args.beyond_horizon,
     )
     if not args.dry_run and sel.is_all and sel.limit is None:
         where = "their own queue" if args.direct else (args.to or "where they came from")

@@ -137,6 +137,12 @@ def render_outcome(o: D.Outcome) -> str:
         lines.append(
             f"skipped {o.skipped_flagged} flagged messages (replayed too often): --force to include"
         )
+    if o.skipped_beyond_horizon:
+        lines.append(
+            f"skipped {o.skipped_beyond_horizon} messages older than the deduplication horizon "
+            "(the services would dead-letter them again as beyond_dedup_horizon): "
+            "--beyond-horizon to include"
+        )
     if o.renewed:
         lines.append(f"{o.renewed} messages moved to the DLQ tail (renewed: see the runbook)")
     if o.failed:

@@ -23,6 +23,7 @@ class Outcome:
     matched: int = 0
     done: int = 0
     skipped_flagged: int = 0
+    skipped_beyond_horizon: int = 0  # older than the services' deduplication horizon
     failed: int = 0
     errors: list[str] = field(default_factory=list)
     plan: Counter[str] = field(default_factory=Counter)

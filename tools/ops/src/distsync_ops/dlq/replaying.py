@@ -19,6 +19,7 @@ from distsync_ops.dlq.settings import DlqSettings
 from distsync_ops.dlq.values import _int
 from shared import failures as F
 from shared.dlq_message import dlx_of
+from shared.retention import DedupHorizon, dedup_horizon
 from shared.topology import UNROUTED, main_queue
 
 
@@ -59,6 +60,29 @@ class ReplayOptions:
     rate: float | None = None
     dry_run: bool = False
     force: bool = False  # replay flagged messages too
+    beyond_horizon: bool = False  # replay messages older than the deduplication horizon too
+
+
+def event_time(m: DeadLetter) -> datetime | None:
+    """The CloudEvent `time` of the body, as the service will read it; None when the body has
+    none it could read (the service refuses such a message whatever its age)."""
+    ev = m.event
+    t = ev.get("time") if ev is not None else None
+    if not isinstance(t, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(t)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def beyond_horizon(m: DeadLetter, horizon: DedupHorizon | None, now: datetime) -> bool:
+    """Would the service refuse this message as `beyond_dedup_horizon` (shared.retention)?
+    Replayed, it would only come back to the DLQ. A message that died longer ago than the
+    horizon is always such a message: its event is older than its first failure."""
+    t = event_time(m)
+    return horizon is not None and t is not None and horizon.problem(t, now) is not None
 
 
 def _back_into_dlq(exchange: str, key: str, queue: str) -> bool:
@@ -128,6 +152,8 @@ async def _replay(
     slots = asyncio.Semaphore(max(1, settings.dlq_inflight // chunk_size))
     inflight: set[asyncio.Task[None]] = set()
     read_limit = selector.limit if selector.is_all else None
+    horizon = dedup_horizon(settings)
+    started = datetime.now(UTC)
 
     async with scanning(broker, o.queue, settings, limit=read_limit) as scan:
         o.depth = scan.depth
@@ -191,6 +217,10 @@ async def _replay(
                     continue
                 if m.flagged(settings.dlq_flag_replays) and not opts.force:
                     o.skipped_flagged += 1
+                    await scan.keep(item)
+                    continue
+                if not opts.beyond_horizon and beyond_horizon(m, horizon, started):
+                    o.skipped_beyond_horizon += 1
                     await scan.keep(item)
                     continue
                 o.matched += 1

@@ -1,0 +1,192 @@
+"""Retention without a database: the deduplication horizon admission holds events to, and the
+purge's chunked deletes against an in-memory collection that answers as MongoDB does (a range
+on a date matches only dates: never null, never a missing field)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+from pydantic import BaseModel, ValidationError
+
+from shared import retention
+from shared.consume.admission import Admission
+from shared.envelope import build
+from shared.inbox import INBOX
+from shared.relay.layout import OUTBOX
+from shared.service import Route, ServiceDefinition
+from shared.settings import ServiceSettings
+
+NOW = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+class Thing(BaseModel):
+    key: str
+
+
+async def _ignore(msg: Any, uow: Any) -> None:
+    del msg, uow
+
+
+SVC = ServiceDefinition(
+    name="ret-unit", routes=(Route("thing.happened", Thing, _ignore, ("wms.events",)),)
+)
+
+
+def delivery(at: datetime) -> Any:
+    body = build("thing.happened", {"key": "a"}, source="wms/t", time=at).to_json_bytes()
+    return SimpleNamespace(
+        body=body, exchange="wms.events", routing_key="thing.happened", headers={}
+    )
+
+
+def test_the_horizon_is_the_inbox_retention_less_the_margin_and_off_with_the_inbox_ttl() -> None:
+    defaults = ServiceSettings()
+    assert defaults.inbox_retention_s == 14 * 86400 and defaults.dedup_horizon_margin_s == 86400
+    assert defaults.outbox_retention_s == 7 * 86400
+    assert retention.dedup_horizon(defaults) == retention.DedupHorizon(13 * DAY)
+    assert retention.dedup_horizon(ServiceSettings(inbox_ttl=False)) is None
+    short = ServiceSettings(inbox_retention_s=60, dedup_horizon_margin_s=15)
+    assert retention.dedup_horizon(short) == retention.DedupHorizon(timedelta(seconds=45))
+
+
+def test_a_margin_that_swallows_the_retention_is_refused_at_start() -> None:
+    with pytest.raises(ValidationError, match="inbox_retention_s must exceed"):
+        ServiceSettings(inbox_retention_s=86400, dedup_horizon_margin_s=86400)
+    ServiceSettings(inbox_retention_s=86400, dedup_horizon_margin_s=86400, inbox_ttl=False)
+
+
+def test_admission_dead_letters_an_event_older_than_the_horizon_with_its_reason() -> None:
+    admission = Admission(SVC, None, retention.DedupHorizon(13 * DAY))
+    now = datetime.now(UTC)
+    assert admission.parse(delivery(now - 13 * DAY + timedelta(minutes=1))).envelope.id
+    with pytest.raises(retention.BeyondDedupHorizon) as e:
+        admission.parse(delivery(now - 13 * DAY - timedelta(minutes=1)))
+    assert e.value.kind == "beyond_dedup_horizon"
+    assert "beyond the deduplication horizon of 13 days" in str(e.value)
+    assert "DISTSYNC_INBOX_RETENTION_S" in str(e.value)
+    # without a horizon (DISTSYNC_INBOX_TTL=false) only the event-time window counts
+    assert Admission(SVC, None).parse(delivery(now - 400 * DAY)).envelope.id
+
+
+class FakeCollection:
+    """Just what the purge uses: find(filter on one field, projection).sort().limit(), iterated,
+    and delete_many({field: {"$lte": bound}}); with the type bracketing of MongoDB's ranges."""
+
+    def __init__(self, docs: list[dict[str, Any]]) -> None:
+        self.docs = docs
+        self.deletes: list[int] = []  # documents each delete_many removed
+        self.reads = 0
+
+    def find(self, flt: dict[str, Any], projection: dict[str, Any]) -> FakeCollection:
+        ((self._field, cond),) = flt.items()
+        self._lt = cond["$lt"]
+        return self
+
+    def sort(self, field: str, direction: int) -> FakeCollection:
+        assert field == self._field and direction == 1
+        return self
+
+    def limit(self, n: int) -> FakeCollection:
+        self.reads += 1
+        self._rows = sorted(
+            (d for d in self.docs if self._before(d.get(self._field), self._lt, strict=True)),
+            key=lambda d: d[self._field],
+        )[:n]
+        return self
+
+    def __aiter__(self) -> FakeCollection:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        if not self._rows:
+            raise StopAsyncIteration
+        return {self._field: self._rows.pop(0)[self._field]}
+
+    async def delete_many(self, flt: dict[str, Any]) -> Any:
+        ((field, cond),) = flt.items()
+        keep = [d for d in self.docs if not self._before(d.get(field), cond["$lte"], strict=False)]
+        n = len(self.docs) - len(keep)
+        self.docs = keep
+        self.deletes.append(n)
+        return SimpleNamespace(deleted_count=n)
+
+    @staticmethod
+    def _before(v: Any, bound: datetime, *, strict: bool) -> bool:
+        if not isinstance(v, datetime):  # null, missing, a string: never in a date range
+            return False
+        return v < bound if strict else v <= bound
+
+
+async def test_the_purge_deletes_only_expired_documents_in_bounded_chunks() -> None:
+    cutoff = NOW - 14 * DAY
+    expired = [{"_id": i, "time": cutoff - timedelta(seconds=i + 1)} for i in range(23)]
+    kept = [
+        {"_id": "recent", "time": cutoff + timedelta(seconds=1)},
+        {"_id": "at-cutoff", "time": cutoff},
+        {"_id": "no-time"},
+        {"_id": "null-time", "time": None},
+        {"_id": "text-time", "time": "2001-01-01T00:00:00Z"},
+    ]
+    coll = FakeCollection(expired + kept)
+    assert await retention.purge_expired(coll, "time", cutoff, chunk=5) == 23
+    assert sorted(d["_id"] for d in coll.docs) == sorted(d["_id"] for d in kept)
+    assert coll.deletes == [5, 5, 5, 5, 3]
+    assert await retention.purge_expired(coll, "time", cutoff, chunk=5) == 0
+
+
+async def test_a_backlog_larger_than_one_read_is_purged_over_several_reads() -> None:
+    cutoff = NOW
+    coll = FakeCollection(
+        [{"_id": i, "time": cutoff - timedelta(milliseconds=i + 1)} for i in range(250)]
+    )
+    assert await retention.purge_expired(coll, "time", cutoff, chunk=3) == 250
+    assert coll.docs == [] and max(coll.deletes) == 3
+    assert coll.reads == 5  # the bounds of 60 documents (3 x SLICES) per read
+
+
+async def test_a_chunk_grows_only_by_documents_sharing_its_bound() -> None:
+    t = NOW - 30 * DAY
+    coll = FakeCollection([{"_id": i, "time": t} for i in range(7)])
+    assert await retention.purge_expired(coll, "time", NOW, chunk=3) == 7
+    assert coll.deletes[0] == 7 and sum(coll.deletes) == 7
+
+
+def deleted(service: str, collection: str) -> float:
+    v = REGISTRY.get_sample_value(
+        "distsync_retention_deleted_total", {"service": service, "collection": collection}
+    )
+    return v or 0.0
+
+
+async def test_a_round_purges_old_ids_and_sent_documents_and_never_an_unsent_one() -> None:
+    settings = ServiceSettings()
+    inbox = FakeCollection(
+        [
+            {"_id": "old", "time": NOW - 15 * DAY},
+            {"_id": "young", "time": NOW - 13 * DAY},
+        ]
+    )
+    outbox = FakeCollection(
+        [
+            {"_id": "sent-long-ago", "created_at": NOW - 9 * DAY, "sent_at": NOW - 8 * DAY},
+            {"_id": "sent-lately", "created_at": NOW - 9 * DAY, "sent_at": NOW - 6 * DAY},
+            {"_id": "never-sent", "created_at": NOW - 300 * DAY, "sent_at": None},
+        ]
+    )
+    db = {INBOX: inbox, OUTBOX: outbox}
+    retention.export_zero("ret-unit-a")
+    assert deleted("ret-unit-a", INBOX) == 0
+    assert await retention.purge(db, "ret-unit-a", settings, NOW) == {INBOX: 1, OUTBOX: 1}
+    assert [d["_id"] for d in inbox.docs] == ["young"]
+    assert [d["_id"] for d in outbox.docs] == ["sent-lately", "never-sent"]
+    assert deleted("ret-unit-a", INBOX) == 1 and deleted("ret-unit-a", OUTBOX) == 1
+
+    keep_ids = ServiceSettings(inbox_ttl=False)
+    inbox.docs.append({"_id": "old-again", "time": NOW - 400 * DAY})
+    assert await retention.purge(db, "ret-unit-a", keep_ids, NOW) == {OUTBOX: 0}
+    assert len(inbox.docs) == 2
