@@ -1,8 +1,15 @@
-"""Whole-system benchmark: sustained events/s through all five services (availability with two
-replicas), visibility latency, peak RSS per service process, and the bare baseline of the
-runtime benchmark measured in the same run.
+"""Whole-system benchmark: sustained events/s through all five services, visibility latency,
+peak RSS per service process, and the bare baseline of the runtime benchmark measured in the
+same run.
 
     uv run python -m benchmarks.e2e_bench [--events 6000] [--latency-rate 0] [--seconds 60]
+        [--replicas availability=2] [--partitions 1]
+
+`--replicas` and `--partitions` are the simulator's (`distsync simulate --help`): the default is
+one process per service, no partitions. Two replicas without partitions take batches from one
+queue over the same documents and redo transactions after write conflicts; with `--partitions`
+(at least the replicas) each replica owns its partitions' documents, and every service pays for
+the router's extra hop.
 
 Prints figures; asserts nothing. Runs the simulator in spawn mode (SecantusDB daemon started
 here unless MONGODB_URL is set, a throwaway vhost on the local RabbitMQ). The simulator's
@@ -20,16 +27,22 @@ from typing import Any
 import aio_pika
 
 from distsync_sim.simulate.runner import Options, run
+from distsync_sim.simulate.scale import partitions_env, replica_counts
 from distsync_sim.testing import amqp_server, isolated_vhost, mongodb_server
 from shared.topology import declare, service_topology
 
 from .bench_service import SERVICE
 from .runtime_bench import baseline_throughput
 
-REPLICAS = {"availability": 2}
 
-
-def _opts(events: int, rate: float, seconds: float | None, seed: int) -> Options:
+def _opts(
+    events: int,
+    rate: float,
+    seconds: float | None,
+    seed: int,
+    replicas: dict[str, int],
+    partitions: int | None,
+) -> Options:
     return Options(
         events=events,
         rate=rate,
@@ -40,7 +53,8 @@ def _opts(events: int, rate: float, seconds: float | None, seed: int) -> Options
         bad_rate=0.0,
         window=1,
         spawn=True,
-        replicas=dict(REPLICAS),
+        replicas=dict(replicas),
+        service_env=partitions_env(partitions),
         command="python -m benchmarks.e2e_bench",
     )
 
@@ -75,14 +89,19 @@ async def main() -> None:
     ap.add_argument("--seconds", type=float, default=60, help="length of the latency run")
     ap.add_argument("--baseline-events", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--replicas", action="append", help="N or SERVICE=N, as `distsync simulate` takes it"
+    )
+    ap.add_argument("--partitions", type=int, default=None, help="DISTSYNC_PARTITIONS")
     args = ap.parse_args()
+    replicas = replica_counts(args.replicas)
 
-    flood = await run(_opts(args.events, 0, None, args.seed))
+    flood = await run(_opts(args.events, 0, None, args.seed, replicas, args.partitions))
     t = flood["timing"]
     events_s = t["throughput"]
     msgs_s = _applied(flood) / max(t["processing_s"], 1e-6)
     rate = args.latency_rate or max(5.0, round(events_s / 2))
-    steady = await run(_opts(10**9, rate, args.seconds, args.seed + 1))
+    steady = await run(_opts(10**9, rate, args.seconds, args.seed + 1, replicas, args.partitions))
     base = await baseline(args.baseline_events)
 
     rss: dict[str, float] = {}
@@ -93,7 +112,8 @@ async def main() -> None:
     print(
         f"  machine: {os.cpu_count()} cores; database: "
         f"{'MONGODB_URL' if os.environ.get('MONGODB_URL') else 'SecantusDB daemon (one, shared)'}"
-        f"; availability x{REPLICAS['availability']} replicas, the others x1"
+        f"; replicas {', '.join(f'{k} x{v}' for k, v in sorted(replicas.items())) or 'x1'}"
+        f", partitions {args.partitions or 1}"
     )
     print(
         f"  sustained: {events_s:.0f} source events/s ({flood['events']['business']} events, "
