@@ -24,15 +24,14 @@ from typing import Any
 
 import aio_pika
 
-from distsync_sim.testing import amqp_server, free_port, isolated_vhost, mongodb_server
+from distsync_sim.testing import free_port
 from shared.envelope import build
 from shared.runtime import mongo_client
-from shared.topology import all_services, declare, full_topology
 
 from .common import (
     CpuMeter,
     applied_count,
-    bind_downstream,
+    availability_stack,
     broker_pid,
     cpu_probe_ms,
     fsync_probe_ms,
@@ -234,12 +233,8 @@ async def main() -> None:
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     probe_before, fsync_before = cpu_probe_ms(), fsync_probe_ms()
-    with amqp_server() as base, isolated_vhost(base) as amqp, mongodb_server() as (mongo, srv):
+    async with availability_stack() as (amqp, mongo, srv):
         db_pid = srv.proc.pid if srv and srv.proc else None
-        conn = await aio_pika.connect(amqp)
-        await declare(await conn.channel(), full_topology(all_services()))
-        await conn.close()
-        await bind_downstream(amqp, "availability.events", "availability.#")
         none: tuple[float, float, str] = (0.0, 0.0, "skipped")
         one, rss1, cpu1 = (
             none

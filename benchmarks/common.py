@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import AsyncIterator
 
 import aio_pika
+
+from distsync_sim.testing import SecantusServer, amqp_server, isolated_vhost, mongodb_server
+from shared.topology import all_services, declare, full_topology
 
 
 def rss_peak_mb(pid: int) -> float:
@@ -144,6 +149,19 @@ async def bind_downstream(amqp: str, exchange: str, routing_key: str) -> None:
     q = await ch.declare_queue(f"{exchange}.downstream", arguments={"x-max-length": 1000})
     await q.bind(exchange, routing_key)
     await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def availability_stack() -> AsyncIterator[tuple[str, str, SecantusServer | None]]:
+    """A throwaway vhost with the whole topology declared and availability's emitted events
+    bound downstream, and a database: yields (AMQP URL, MongoDB URL, the embedded server or None
+    when MONGODB_URL names one)."""
+    with amqp_server() as base, isolated_vhost(base) as amqp, mongodb_server() as (mongo, srv):
+        conn = await aio_pika.connect(amqp)
+        await declare(await conn.channel(), full_topology(all_services()))
+        await conn.close()
+        await bind_downstream(amqp, "availability.events", "availability.#")
+        yield amqp, mongo, srv
 
 
 def pct(xs: list[float], p: float) -> float:

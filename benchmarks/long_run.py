@@ -70,14 +70,13 @@ from typing import Any
 import aio_pika
 import httpx
 
-from distsync_sim.testing import amqp_server, free_port, isolated_vhost, mongodb_server
+from distsync_sim.testing import free_port
 from shared.cloudevent import encode, format_time
 from shared.envelope import parse
 from shared.runtime import mongo_client
-from shared.topology import all_services, declare, full_topology
 
 from .availability_bench import start
-from .common import bind_downstream, cpu_probe_ms, cpu_seconds, pct
+from .common import availability_stack, cpu_probe_ms, cpu_seconds, pct
 from .stack_bench import LOCATIONS, _ready
 
 STALL_S = 120.0  # nothing applied for this long: the run has failed
@@ -642,12 +641,8 @@ async def main() -> None:
     assert check.type == "inventory.adjusted"
     events = Events(n, args.skus, args.seed)  # the check's draw must not count
     progress = Progress()
-    with amqp_server() as base, isolated_vhost(base) as amqp, mongodb_server() as (mongo, srv):
+    async with availability_stack() as (amqp, mongo, srv):
         db_pid = srv.proc.pid if srv and srv.proc else None
-        conn = await aio_pika.connect(amqp)
-        await declare(await conn.channel(), full_topology(all_services()))
-        await conn.close()
-        await bind_downstream(amqp, "availability.events", "availability.#")
         db_name = "bench_long_" + uuid.uuid4().hex[:6]
         port = free_port()
         proc = start(

@@ -35,16 +35,15 @@ from collections.abc import Awaitable, Callable
 import aio_pika
 import httpx
 
-from distsync_sim.testing import amqp_server, free_port, isolated_vhost, mongodb_server
+from distsync_sim.testing import free_port
 from shared.envelope import build
 from shared.runtime import mongo_client
 from shared.service import SERVICE_NAMES
-from shared.topology import all_services, declare, full_topology
 
 from .common import (
     CpuMeter,
     applied_count,
-    bind_downstream,
+    availability_stack,
     broker_pid,
     cpu_probe_ms,
     pct,
@@ -279,12 +278,8 @@ async def main() -> None:
     skip = set(filter(None, args.skip.split(",")))
     probe = cpu_probe_ms()
     rounds: list[list[Result]] = []
-    with amqp_server() as base, isolated_vhost(base) as amqp, mongodb_server() as (mongo, srv):
+    async with availability_stack() as (amqp, mongo, srv):
         db_pid = srv.proc.pid if srv and srv.proc else None
-        conn = await aio_pika.connect(amqp)
-        await declare(await conn.channel(), full_topology(all_services()))
-        await conn.close()
-        await bind_downstream(amqp, "availability.events", "availability.#")
         peers = [
             ("bare", "benchmarks.contenders.bare"),
             ("faststream", "benchmarks.contenders.faststream_peer"),
