@@ -2,10 +2,9 @@
 
     uv run python -m benchmarks.purge_probe [--ids 100000] [--batch 100] [--chunk 1000]
 
-Records `--ids` inbox documents shaped as `shared.inbox` writes them (with its index on `time`)
-in `insert_many` batches of `--batch`, then deletes them all the way `shared.retention` does:
-one read finds the bounds of up to 20 chunks in index order, each chunk is one `delete_many` up
-to its bound. Prints the database's CPU per document for each phase (from /proc, so the
+Records `--ids` inbox ids with `shared.inbox` (its indexes, `record` in batches of `--batch`,
+outside a transaction), then purges them all with `shared.retention.purge_expired` in chunks of
+`--chunk`. Prints the database's CPU per document for each phase (from /proc, so the
 database must run on this machine: the SecantusDB daemon it starts, unless MONGODB_URL names
 one whose pid `--db-pid` gives). Explains the long run's step when retention starts: in the
 steady state every event is recorded and, later, purged. Prints figures; asserts nothing.
@@ -15,56 +14,37 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import AsyncMongoClient
 
 from distsync_sim.testing import mongodb_server
-from shared.retention import SLICES
+from shared import inbox
+from shared.retention import purge_expired
 
-
-def cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+from .common import cpu_seconds
 
 
 async def probe(url: str, pid: int, ids: int, batch: int, chunk: int) -> None:
     client: AsyncMongoClient[Any] = AsyncMongoClient(url)
-    coll = client["purge_probe"]["inbox"]
-    await coll.drop()
-    await coll.create_index("time", name="time_1")
+    db = client["purge_probe"]
+    await db[inbox.INBOX].drop()
+    await inbox.setup(db)
     t0 = datetime.now(UTC) - timedelta(hours=1)
-    c0, w0 = cpu_s(pid), time.perf_counter()
+    c0, w0 = cpu_seconds(pid), time.perf_counter()
     for i in range(0, ids, batch):
-        docs = [
-            {
-                "_id": str(uuid.uuid4()),
-                "type": "inventory.adjusted",
-                "time": t0 + timedelta(milliseconds=j),
-                "at": t0,
-                "correlationid": None,
-            }
+        entries = [
+            (str(uuid.uuid4()), "inventory.adjusted", t0 + timedelta(milliseconds=j), None)
             for j in range(i, min(i + batch, ids))
         ]
-        await coll.insert_many(docs)
-    c1, w1 = cpu_s(pid), time.perf_counter()
-    deleted = 0
-    cutoff = t0 + timedelta(hours=2)
-    while True:
-        cur = coll.find({"time": {"$lt": cutoff}}, {"time": 1, "_id": 0})
-        bounds = await cur.sort("time", ASCENDING).limit(chunk * SLICES).to_list()
-        if not bounds:
-            break
-        for k in range(chunk - 1, len(bounds) + chunk - 1, chunk):
-            bound = bounds[min(k, len(bounds) - 1)]["time"]
-            deleted += (await coll.delete_many({"time": {"$lte": bound}})).deleted_count
-    c2, w2 = cpu_s(pid), time.perf_counter()
-    await coll.drop()
+        await inbox.record(db, entries, t0, None)
+    c1, w1 = cpu_seconds(pid), time.perf_counter()
+    deleted = await purge_expired(db[inbox.INBOX], "time", t0 + timedelta(hours=2), chunk)
+    c2, w2 = cpu_seconds(pid), time.perf_counter()
+    await db[inbox.INBOX].drop()
     await client.close()
     print(f"database CPU per inbox id ({ids:,} ids)")
     print(f"  record, insert_many of {batch}: {1000 * (c1 - c0) / ids:.3f} ms ({w1 - w0:.1f} s)")
