@@ -4,7 +4,7 @@ start?
 
     uv run python -m benchmarks.long_run [--events 1000000] [--skus 100000] [--window 25000]
         [--rate R] [--lead 20000] [--inbox-retention-s 300] [--horizon-margin-s 60]
-        [--outbox-retention-s 60] [--purge-interval-s 10] [--prefill] [--count-db]
+        [--inbox-bucket-s S] [--outbox-retention-s 60] [--purge-interval-s 10] [--prefill] [--count-db]
         [--out docs/benchmarks/long_run]
 
 The publisher builds each event as it sends it (its `time` is the moment it is published) and
@@ -27,8 +27,9 @@ At the end every position is read back over HTTP and compared with the sums publ
 Retention runs on a short horizon, so that a run of minutes shows the steady state a deployment
 reaches after weeks. With the defaults (14 days of inbox ids, 7 days of sent outbox documents)
 nothing would expire during the run and it would measure a database that only grows. Here the
-inbox keeps `--inbox-retention-s` (300 s: at about 1,500 events/s the inbox levels off near
-450,000 ids after five minutes, and from then on the purge deletes as fast as events arrive),
+inbox keeps `--inbox-retention-s` (300 s, in buckets of a quarter of that, `--inbox-bucket-s`:
+at about 1,500 events/s the inbox levels off near 450,000-560,000 ids after five minutes, and
+from then on a bucket of about 110,000 ids is dropped every 75 s),
 sent outbox documents `--outbox-retention-s` (60 s), and the purge runs every
 `--purge-interval-s` (10 s) so that each round is small. Positions are never purged: they grow
 towards `--skus` x 3 through the whole run. The deduplication horizon is the retention less
@@ -71,6 +72,7 @@ import aio_pika
 import httpx
 
 from distsync_sim.testing import free_port
+from shared import inbox
 from shared.cloudevent import encode, format_time
 from shared.envelope import parse
 from shared.runtime import mongo_client
@@ -616,6 +618,7 @@ async def main() -> None:
     ap.add_argument("--rate", type=float, default=None, help="events/s offered (default: all)")
     ap.add_argument("--lead", type=int, default=20_000, help="most events sent, not applied")
     ap.add_argument("--inbox-retention-s", type=float, default=300.0)
+    ap.add_argument("--inbox-bucket-s", type=float, default=None, help="default: retention / 4")
     ap.add_argument("--horizon-margin-s", type=float, default=60.0)
     ap.add_argument("--outbox-retention-s", type=float, default=60.0)
     ap.add_argument("--purge-interval-s", type=float, default=10.0)
@@ -652,6 +655,9 @@ async def main() -> None:
             port,
             DISTSYNC_INBOX_RETENTION_S=str(args.inbox_retention_s),
             DISTSYNC_DEDUP_HORIZON_MARGIN_S=str(args.horizon_margin_s),
+            **(
+                {"DISTSYNC_INBOX_BUCKET_S": str(args.inbox_bucket_s)} if args.inbox_bucket_s else {}
+            ),
             DISTSYNC_OUTBOX_RETENTION_S=str(args.outbox_retention_s),
             DISTSYNC_RETENTION_PURGE_INTERVAL_S=str(args.purge_interval_s),
         )
@@ -660,8 +666,11 @@ async def main() -> None:
 
         async def count_db() -> dict[str, int]:
             return {
-                name: int(await db[name].estimated_document_count())
-                for name in ("inbox", "outbox", "positions")
+                "inbox": await inbox.estimated(db),
+                **{
+                    name: int(await db[name].estimated_document_count())
+                    for name in ("outbox", "positions")
+                },
             }
 
         async def snap(p: Progress, k: int) -> None:

@@ -31,6 +31,7 @@ from pathlib import Path
 import aio_pika
 
 from distsync_sim.testing import amqp_server, free_port, isolated_vhost, mongodb_server
+from shared.inbox import count as inbox_count
 from shared.runtime import mongo_client
 from shared.topology import all_services, declare, full_topology
 
@@ -115,7 +116,7 @@ async def run_config(
             row.handoffs = metric_total(ports, "distsync_partition_handoffs_total")
             row.routed = metric_total(ports, "distsync_partition_routed_total")
             row.positions = await _read_back(ports[0], expected)
-            row.inbox = int(await client[db]["inbox"].count_documents({}))
+            row.inbox = int(await inbox_count(client[db]))
             right = re.search(r"(\d+)/(\d+) positions right", row.positions)
             row.exact = bool(right and right[1] == right[2] and row.inbox == n)
         except (TimeoutError, OSError) as e:

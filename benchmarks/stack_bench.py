@@ -37,6 +37,7 @@ import httpx
 
 from distsync_sim.testing import free_port
 from shared.envelope import build
+from shared.inbox import count as inbox_count
 from shared.runtime import mongo_client
 from shared.service import SERVICE_NAMES
 
@@ -247,7 +248,7 @@ async def run_peer(
         async def applied() -> int:
             if proc.poll() is not None:
                 raise RuntimeError(f"{module} exited with {proc.returncode}")
-            return int(await db.inbox.count_documents({}))
+            return int(await inbox_count(db))
 
         t1 = await wait_count(applied, len(items))
         cpu.stop()

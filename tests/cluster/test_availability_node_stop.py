@@ -22,7 +22,7 @@ from distsync_sim.testing import free_port, open_auth
 from runtime_support import eventually
 from shared import endpoints
 from shared.envelope import build
-from shared.inbox import INBOX
+from shared.inbox import count as inbox_count
 from shared.messaging import Outgoing, Publisher, connect
 from shared.runtime import ServiceRuntime
 from shared.topology import declare, dlq, full_topology, main_queue, partition_queue
@@ -148,11 +148,11 @@ async def test_availability_keeps_exact_totals_when_its_node_stops_mid_stream(
         await publishing
 
         async def all_applied() -> bool:
-            return await rt.db[INBOX].count_documents({}) >= EVENTS
+            return await inbox_count(rt.db) >= EVENTS
 
         await eventually(all_applied, timeout=180, interval=0.5)
         t_done = time.monotonic()
-        assert await rt.db[INBOX].count_documents({}) == EVENTS
+        assert await inbox_count(rt.db) == EVENTS
         got = await positions(base, {sku for sku, _ in totals})
         assert got == {k: float(v) for k, v in totals.items()}
         assert await depth(vhost.url, dlq(SERVICE.name)) == 0

@@ -14,6 +14,7 @@ import pytest
 
 from benchmarks.common import applied_count, metric_total
 from distsync_sim.testing import isolated_vhost
+from shared.inbox import count as inbox_count
 from shared.runtime import mongo_client
 from tests.e2e.harness import eventually
 from tests.e2e.replica_procs import Changes, Feed, Replicas, depths, totals_wrong
@@ -49,12 +50,12 @@ async def _all_applied(r: Replicas, feed: Feed, timeout: float) -> None:
     try:
 
         async def done() -> bool:
-            inbox = await client[r.db]["inbox"].count_documents({})
+            inbox = await inbox_count(client[r.db])
             queued = await depths(r.amqp_url, P)
             return inbox >= feed.n and not any(queued.values())
 
         await eventually(done, timeout=timeout, interval=0.5)
-        assert await client[r.db]["inbox"].count_documents({}) == feed.n
+        assert await inbox_count(client[r.db]) == feed.n
     finally:
         await client.close()
 

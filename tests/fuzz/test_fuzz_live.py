@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
+from shared import inbox
 from shared.topology import INGRESS_EXCHANGES, all_services
 from tests.e2e.dlq_tools import dlq
 from tests.e2e.harness import eventually, get_json
@@ -155,7 +156,7 @@ async def test_hostile_traffic_is_applied_or_dead_lettered_with_a_reason_and_the
                 applied: set[str] = set()
                 if name != "unrouted":
                     db = client[f"e2e_{cluster.tag}_{name.replace('-', '_')}"]
-                    async for d in db["inbox"].find({"_id": {"$in": list(ids)}}, {"_id": 1}):
+                    async for d in inbox.find(db, {"_id": {"$in": list(ids)}}, {"_id": 1}):
                         applied.add(d["_id"])
                 missing = ids - dead - applied
                 if missing:

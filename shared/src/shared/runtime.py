@@ -131,7 +131,7 @@ class ServiceRuntime:
             self.guard.check()  # AuthConfigError: authentication missing or wrong, do not start
             await self.guard.warm_up()
         await self.db.command("ping")
-        await inbox.setup(self.db, s.inbox_correlation_index, index_time=s.inbox_ttl)
+        await inbox.Inbox.of(self.db, s).setup()
         await outbox.setup(self.db, index_correlation=s.outbox_correlation_index)
         if self.svc.setup_store is not None:
             await self.svc.setup_store(self.db)

@@ -65,6 +65,8 @@ class ServiceSettings(BaseSettings):
     inbox_ttl: bool = True
     inbox_retention_s: float = Field(default=14 * 86400, gt=0)
     dedup_horizon_margin_s: float = Field(default=86400, ge=0)
+    # the width of one inbox bucket (shared.inbox); unset: a quarter of inbox_retention_s
+    inbox_bucket_s: float | None = Field(default=None, ge=1)
     # sent outbox documents are purged this long after they were sent (unsent ones never)
     outbox_retention_s: float = Field(default=7 * 86400, gt=0)
     retention_purge_interval_s: float = Field(default=60.0, gt=0)  # how often each replica purges

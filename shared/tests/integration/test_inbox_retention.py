@@ -1,7 +1,7 @@
-"""The inbox forgets an applied id only once a duplicate of it would be refused anyway: the purge
-deletes by a plain index on the event time (the TTL indexes of earlier releases are replaced at
-start), and past the deduplication horizon a duplicate is refused by admission, before the
-inbox is asked."""
+"""The inbox forgets an applied id only once a duplicate of it would be refused anyway: buckets
+are dropped whole after the retention, the single inbox an upgrade finds is purged by a plain
+index on the event time (the TTL indexes of earlier releases are replaced at start), and past
+the deduplication horizon a duplicate is refused by admission, before the inbox is asked."""
 
 from __future__ import annotations
 
@@ -31,16 +31,28 @@ async def test_start_replaces_the_ttl_indexes_of_earlier_releases_with_plain_one
     await db[outbox.OUTBOX].create_index("sent_at", expireAfterSeconds=7 * 86400, name="sent_ttl")
 
     for _ in range(2):  # a restart changes nothing
-        await inbox.setup(db)
+        await inbox.Inbox.of(db, ServiceSettings()).setup()
         await outbox.setup(db)
-        ix = await indexes(db[inbox.INBOX])
+        ix = await indexes(db[inbox.INBOX])  # the legacy inbox: purged by its time index
         assert "forget_ttl" not in ix and dict(ix[inbox.TIME_INDEX]["key"]) == {"time": 1}
         ox = await indexes(db[outbox.OUTBOX])
         assert "sent_ttl" not in ox
         assert not [i for i in (*ix.values(), *ox.values()) if "expireAfterSeconds" in i]
+        buckets = [n for n in await inbox.collections(db) if n != inbox.INBOX]
+        assert len(buckets) == 1  # the current one, ready before the first batch
+        assert list(await indexes(db[buckets[0]])) == ["_id_"]  # no index on the time
 
-    await inbox.setup(db, index_time=False)  # DISTSYNC_INBOX_TTL=false: nothing to purge by
+    # DISTSYNC_INBOX_TTL=false: every id kept in the one collection, nothing to purge by
+    await inbox.Inbox.of(db, ServiceSettings(inbox_ttl=False)).setup()
     assert inbox.TIME_INDEX not in await indexes(db[inbox.INBOX])
+
+
+async def test_a_new_deployment_has_no_legacy_inbox(mongo: Any, db_name: str) -> None:
+    db = mongo[db_name]
+    await inbox.Inbox.of(db, ServiceSettings()).setup()
+    assert inbox.INBOX not in await inbox.collections(db)
+    await inbox.Inbox.of(db, ServiceSettings(inbox_ttl=False)).setup()
+    assert inbox.INBOX in await inbox.collections(db)
 
 
 def test_a_duplicate_that_outlived_its_inbox_record_is_refused_before_the_inbox() -> None:

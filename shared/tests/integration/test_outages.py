@@ -18,6 +18,7 @@ from runtime_support import (
     settings_for,
     start,
 )
+from shared.inbox import count as inbox_count
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +44,7 @@ async def test_a_database_outage_is_retried_and_then_succeeds_with_one_effect(am
             return d["total"] if d else None
 
         await eventually(lambda: _is(total(), 55), timeout=60)
-        assert await client["outage"]["inbox"].count_documents({}) == 10
+        assert await inbox_count(client["outage"]) == 10
     finally:
         await rt.stop()
         if client is not None:

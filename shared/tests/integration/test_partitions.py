@@ -18,6 +18,7 @@ from runtime_support import (
     start,
 )
 from shared import failures as F
+from shared.inbox import count as inbox_count
 from shared.runtime import ServiceRuntime
 from shared.topology import partition_queue
 
@@ -92,7 +93,7 @@ async def test_two_replicas_split_the_partitions_and_keep_each_keys_order(
         assert len(dead) == 1
         assert dead[0].headers[F.H_ORIG_EXCHANGE] == "wms.events"
         assert dead[0].headers[F.H_QUEUE] == f"{svc.name}.main"
-        assert await mongo[db_name]["inbox"].count_documents({}) == len(keys) * 120
+        assert await inbox_count(mongo[db_name]) == len(keys) * 120
         assert [a.router.active, b.router.active].count(True) == 1  # type: ignore[union-attr]
     finally:
         await a.stop()
@@ -117,7 +118,7 @@ async def test_a_crashed_replicas_partitions_and_router_move_to_the_survivor(
         await eventually(lambda: _all_applied(mongo, db_name, keys, 80), timeout=120)
         _in_order(await _steps(mongo, db_name), keys, 80)
         await eventually(lambda: _queues_empty(amqp_url, svc), timeout=30)
-        assert await mongo[db_name]["inbox"].count_documents({}) == len(keys) * 80
+        assert await inbox_count(mongo[db_name]) == len(keys) * 80
         assert b.router is not None and b.router.active
         assert await queue_depth(amqp_url, f"{svc.name}.dlq") == 0
     finally:
@@ -125,7 +126,7 @@ async def test_a_crashed_replicas_partitions_and_router_move_to_the_survivor(
 
 
 async def _any_applied(mongo, db, n) -> bool:
-    return await mongo[db]["inbox"].count_documents({}) >= n
+    return await inbox_count(mongo[db]) >= n
 
 
 async def test_scaling_from_one_to_three_replicas_and_back_under_load_loses_and_reorders_nothing(
@@ -163,7 +164,7 @@ async def test_scaling_from_one_to_three_replicas_and_back_under_load_loses_and_
         await eventually(lambda: _all_applied(mongo, db_name, keys, rounds), timeout=120)
         _in_order(await _steps(mongo, db_name), keys, rounds)
         await eventually(lambda: _queues_empty(amqp_url, svc), timeout=30)
-        assert await mongo[db_name]["inbox"].count_documents({}) == len(keys) * rounds
+        assert await inbox_count(mongo[db_name]) == len(keys) * rounds
         assert await queue_depth(amqp_url, f"{svc.name}.dlq") == 0
     finally:
         scaled_in.set()
@@ -210,7 +211,7 @@ async def test_changing_the_partition_count_mid_stream_keeps_order_and_loses_not
         names = [partition_queue(svc.name, i) for i in range(max(before, after))]
         for n in [f"{svc.name}.main", *names]:
             assert await queue_depth(amqp_url, n) == 0, n
-        assert await mongo[db_name]["inbox"].count_documents({}) == len(keys) * 100
+        assert await inbox_count(mongo[db_name]) == len(keys) * 100
     finally:
         for rt in new:
             await rt.stop()

@@ -5,6 +5,7 @@ DLQ with its reason instead of being applied (again)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,13 +37,12 @@ def pending(key: str) -> PendingEvent:
     return PendingEvent("rt.events", key, ev)
 
 
-async def test_the_purge_deletes_expired_ids_and_sent_documents_and_keeps_the_rest(
+async def test_the_purge_drops_expired_buckets_purges_the_legacy_inbox_and_keeps_the_rest(
     mongo: Any, db_name: str
 ) -> None:
     db = mongo[db_name]
-    await inbox.setup(db)
-    await outbox.setup(db)
     now = datetime.now(UTC)
+    # the single inbox of an earlier release, as an upgrade finds it
     old = [
         {"_id": f"old-{i}", "type": "t", "time": now - 15 * DAY + timedelta(seconds=i), "at": now}
         for i in range(12)
@@ -51,6 +51,15 @@ async def test_the_purge_deletes_expired_ids_and_sent_documents_and_keeps_the_re
         {"_id": f"young-{i}", "type": "t", "time": now - 12 * DAY, "at": now} for i in range(3)
     ]
     await db[inbox.INBOX].insert_many([*old, *young, {"_id": "no-time", "type": "t", "at": now}])
+    settings = ServiceSettings(retention_purge_chunk=5)
+    box = inbox.Inbox.of(db, settings)
+    await box.setup()
+    await outbox.setup(db)
+    # ids applied 18 days ago (their bucket has expired) and now
+    for at, prefix in ((now - 18 * DAY, "gone"), (now, "kept")):
+        entries = [(f"{prefix}-{i}", "t", at - timedelta(seconds=i), None) for i in range(4)]
+        await box.prepare([e[2] for e in entries], at)
+        await box.record(entries, at, None)
     docs = {
         "sent-8d": outbox_doc([pending("a")], now - 9 * DAY) | {"sent_at": now - 8 * DAY},
         "sent-1d": outbox_doc([pending("b")], now - 9 * DAY) | {"sent_at": now - DAY},
@@ -58,13 +67,55 @@ async def test_the_purge_deletes_expired_ids_and_sent_documents_and_keeps_the_re
     }
     for name, doc in docs.items():
         await db[outbox.OUTBOX].insert_one(doc | {"_id": name})
+    assert len(await inbox.collections(db)) == 3
 
-    settings = ServiceSettings(retention_purge_chunk=5)
-    assert await retention.purge(db, "ret-int", settings) == {inbox.INBOX: 12, outbox.OUTBOX: 1}
-    left = sorted([d["_id"] async for d in db[inbox.INBOX].find({}, {"_id": 1})])
-    assert left == sorted(["no-time", *(d["_id"] for d in young)])
+    assert await retention.purge(db, "ret-int", settings) == {inbox.INBOX: 16, outbox.OUTBOX: 1}
+    left = sorted([d["_id"] async for d in inbox.find(db, {}, {"_id": 1})])
+    assert left == sorted(["no-time", *(d["_id"] for d in young), *(f"kept-{i}" for i in range(4))])
+    assert await inbox.collections(db) == [inbox.INBOX, box.target(now, now)]
     assert sorted([d["_id"] async for d in db[outbox.OUTBOX].find({})]) == ["sent-1d", "unsent"]
     assert await retention.purge(db, "ret-int", settings) == {inbox.INBOX: 0, outbox.OUTBOX: 0}
+
+
+async def test_an_id_is_recognised_in_an_older_bucket_under_its_own_time_or_a_new_one(
+    amqp_url: str, mongodb_url: str, mongo: Any, db_name: str
+) -> None:
+    """A redelivery, or the same id resent with a new time (a file sent again through the
+    ingress), lands in a later bucket than the first copy: the batch reads the older ones."""
+    svc = counter_service()
+    settings = settings_for(
+        amqp_url,
+        mongodb_url,
+        db_name,
+        inbox_retention_s=60,
+        inbox_bucket_s=1,
+        dedup_horizon_margin_s=1,
+    )
+    rt = await start(svc, settings)
+    try:
+        ev = build("thing.happened", {"key": "k", "n": 5}, source="wms/test")
+        await publish(
+            amqp_url, "wms.events", "thing.happened", ev.to_json_bytes(), message_id=ev.id
+        )
+        await eventually(lambda: _is(counter(mongo, db_name, "k"), 5))
+        first = await inbox.collections(mongo[db_name])
+        await asyncio.sleep(2.2)  # two buckets on
+        later = build(
+            "thing.happened", {"key": "k", "n": 5}, source="wms/test", id=ev.id
+        )  # same id, a time two seconds later
+        assert later.time > ev.time
+        for body in (ev.to_json_bytes(), later.to_json_bytes()):
+            await publish(amqp_url, "wms.events", "thing.happened", body, message_id=ev.id)
+        marker = build("thing.happened", {"key": "marker", "n": 1}, source="wms/test")
+        await publish(
+            amqp_url, "wms.events", "thing.happened", marker.to_json_bytes(), message_id=marker.id
+        )
+        await eventually(lambda: _is(counter(mongo, db_name, "marker"), 1))
+        assert await counter(mongo, db_name, "k") == 5  # neither copy applied again
+        assert await inbox.count(mongo[db_name], {"_id": ev.id}) == 1
+        assert await inbox.collections(mongo[db_name]) != first  # it did change bucket
+    finally:
+        await rt.stop()
 
 
 async def counter(mongo: Any, db: str, key: str) -> int | None:
@@ -99,10 +150,10 @@ async def test_a_running_service_purges_and_dead_letters_what_its_inbox_no_longe
         body = ev.to_json_bytes()
         await publish(amqp_url, "wms.events", "thing.happened", body, message_id=ev.id)
         await eventually(lambda: _is(counter(mongo, db_name, "kept"), 5))
-        assert await db[inbox.INBOX].find_one({"_id": ev.id})
+        assert await inbox.count(db, {"_id": ev.id}) == 1
 
         async def forgotten() -> bool:
-            gone = await db[inbox.INBOX].count_documents({}) == 0
+            gone = await inbox.count(db) == 0
             return gone and await db[outbox.OUTBOX].count_documents({}) == 0
 
         await eventually(forgotten, timeout=20)  # the service's own periodic purge

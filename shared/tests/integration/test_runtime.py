@@ -20,6 +20,7 @@ from runtime_support import (
 )
 from shared import failures as F
 from shared.envelope import build
+from shared.inbox import count as inbox_count
 
 pytestmark = pytest.mark.integration
 
@@ -135,7 +136,7 @@ async def test_a_rejected_message_is_dead_lettered_at_once_and_saves_nothing(
         msgs = await eventually(lambda: drain_queue(amqp_url, f"{svc.name}.dlq"))
         assert msgs[0].headers[F.H_KIND] == "rejected"
         assert "no conversion for unit CS" in msgs[0].headers[F.H_EXC_MSG]
-        assert await mongo[db_name]["inbox"].count_documents({}) == 0
+        assert await inbox_count(mongo[db_name]) == 0
     finally:
         await rt.stop()
 
@@ -218,7 +219,7 @@ async def _outbox_sent(mongo, db, n):
 
 
 async def _inbox_has(mongo, db, n):
-    return await mongo[db]["inbox"].count_documents({}) == n
+    return await inbox_count(mongo[db]) == n
 
 
 async def _depth_zero(url, queue):
@@ -244,7 +245,7 @@ async def test_two_replicas_on_one_queue_end_with_the_same_totals_as_one(
         for k in keys:
             await eventually(lambda k=k: _eq(total(mongo, db_name, k), 50), timeout=60)
         await eventually(lambda: _outbox_sent(mongo, db_name, 200), timeout=30)
-        assert await mongo[db_name]["inbox"].count_documents({}) == 200
+        assert await inbox_count(mongo[db_name]) == 200
     finally:
         await a.stop()
         await b.stop()
@@ -261,7 +262,7 @@ async def test_sigterm_style_shutdown_mid_stream_loses_and_doubles_nothing(
         await publish(amqp_url, "wms.events", "thing.happened", body)
     await eventually(lambda: _inbox_at_least(mongo, db_name, 20))
     await rt.stop()  # stop consuming, finish the batch in hand, flush the outbox
-    done = await mongo[db_name]["inbox"].count_documents({})
+    done = await inbox_count(mongo[db_name])
     assert await total(mongo, db_name, "drain") == done
     rt2 = await start(svc, s)
     try:
@@ -272,7 +273,7 @@ async def test_sigterm_style_shutdown_mid_stream_loses_and_doubles_nothing(
 
 
 async def _inbox_at_least(mongo, db, n):
-    return await mongo[db]["inbox"].count_documents({}) >= n
+    return await inbox_count(mongo[db]) >= n
 
 
 async def test_two_lanes_apply_every_message_once_and_ack_all_of_them_even_across_a_restart(
@@ -294,7 +295,7 @@ async def test_two_lanes_apply_every_message_once_and_ack_all_of_them_even_acros
         for k in keys:
             await eventually(lambda k=k: _eq(total(mongo, db_name, k), 50), timeout=60)
         await eventually(lambda: _depth_zero(amqp_url, f"{svc.name}.main"), timeout=30)
-        assert await mongo[db_name]["inbox"].count_documents({}) == 400
+        assert await inbox_count(mongo[db_name]) == 400
         assert len(await drain_queue(amqp_url, f"{svc.name}.dlq")) == 1
     finally:
         await rt2.stop()

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import REGISTRY
 from pydantic import BaseModel, ValidationError
 
-from shared import retention
+from shared import inbox, retention
 from shared.consume.admission import Admission
 from shared.envelope import build
 from shared.inbox import INBOX
@@ -163,13 +163,38 @@ def deleted(service: str, collection: str) -> float:
     return v or 0.0
 
 
-async def test_a_round_purges_old_ids_and_sent_documents_and_never_an_unsent_one() -> None:
-    settings = ServiceSettings()
-    inbox = FakeCollection(
-        [
-            {"_id": "old", "time": NOW - 15 * DAY},
-            {"_id": "young", "time": NOW - 13 * DAY},
-        ]
+class FakeDb(dict[str, FakeCollection]):
+    """Collections by name, as many as a purge round asks for."""
+
+    dropped: list[str]
+
+    def __init__(self, colls: dict[str, FakeCollection]) -> None:
+        super().__init__(colls)
+        self.dropped = []
+
+    async def list_collection_names(self) -> list[str]:
+        return list(self)
+
+    def __missing__(self, name: str) -> FakeCollection:
+        return FakeCollection([])
+
+
+async def _estimate(coll: FakeCollection) -> int:
+    return len(coll.docs)
+
+
+async def test_a_round_drops_expired_buckets_purges_the_legacy_inbox_and_keeps_unsent() -> None:
+    settings = ServiceSettings()  # 14 days kept, buckets of 3.5 days
+    width = round(settings.inbox_retention_s / 4)
+    assert inbox.Inbox.of(FakeDb({}), settings).width == width
+    old = inbox.bucket_at(NOW - 18 * DAY, width)  # ends 14.5-18 days ago: dropped
+    edge = inbox.bucket_at(old.end, width)  # ends within the last 14 days: kept
+    assert old.end <= NOW - 14 * DAY < edge.end
+    buckets = {
+        b.name: FakeCollection([{"_id": f"{b.name}-{i}"} for i in range(3)]) for b in (old, edge)
+    }
+    legacy = FakeCollection(
+        [{"_id": "old", "time": NOW - 15 * DAY}, {"_id": "young", "time": NOW - 13 * DAY}]
     )
     outbox = FakeCollection(
         [
@@ -178,15 +203,27 @@ async def test_a_round_purges_old_ids_and_sent_documents_and_never_an_unsent_one
             {"_id": "never-sent", "created_at": NOW - 300 * DAY, "sent_at": None},
         ]
     )
-    db = {INBOX: inbox, OUTBOX: outbox}
+    db = FakeDb({INBOX: legacy, OUTBOX: outbox, **buckets, "positions": FakeCollection([])})
+    for c in db.values():
+        c.estimated_document_count = lambda c=c: _estimate(c)  # type: ignore[attr-defined]
+        c.drop = lambda c=c, db=db: _drop(db, c)  # type: ignore[attr-defined]
     retention.export_zero("ret-unit-a")
     assert deleted("ret-unit-a", INBOX) == 0
-    assert await retention.purge(db, "ret-unit-a", settings, NOW) == {INBOX: 1, OUTBOX: 1}
-    assert [d["_id"] for d in inbox.docs] == ["young"]
+    assert await retention.purge(db, "ret-unit-a", settings, NOW) == {INBOX: 4, OUTBOX: 1}
+    assert sorted(db) == sorted([INBOX, OUTBOX, edge.name, "positions"])  # the legacy stays
+    assert [d["_id"] for d in legacy.docs] == ["young"]
     assert [d["_id"] for d in outbox.docs] == ["sent-lately", "never-sent"]
-    assert deleted("ret-unit-a", INBOX) == 1 and deleted("ret-unit-a", OUTBOX) == 1
+    assert deleted("ret-unit-a", INBOX) == 4 and deleted("ret-unit-a", OUTBOX) == 1
+    assert await retention.purge(db, "ret-unit-a", settings, NOW) == {INBOX: 0, OUTBOX: 0}
 
     keep_ids = ServiceSettings(inbox_ttl=False)
-    inbox.docs.append({"_id": "old-again", "time": NOW - 400 * DAY})
-    assert await retention.purge(db, "ret-unit-a", keep_ids, NOW) == {OUTBOX: 0}
-    assert len(inbox.docs) == 2
+    legacy.docs.append({"_id": "old-again", "time": NOW - 400 * DAY})
+    assert await retention.purge(db, "ret-unit-a", keep_ids, NOW + 30 * DAY) == {OUTBOX: 1}
+    assert len(legacy.docs) == 2 and edge.name in db
+
+
+async def _drop(db: FakeDb, coll: FakeCollection) -> None:
+    for name, c in list(db.items()):
+        if c is coll:
+            del db[name]
+            db.dropped.append(name)

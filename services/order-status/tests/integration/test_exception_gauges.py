@@ -14,6 +14,7 @@ from order_status.main import SERVICE, refresh_exception_gauge
 from order_status.settings import OrderStatusSettings
 from runtime_support import eventually, publish
 from shared.envelope import build
+from shared.inbox import count as inbox_count
 from shared.runtime import ServiceRuntime
 from shared.service import TaskContext
 
@@ -45,7 +46,7 @@ class Erp:
         """Once everything sent is applied: (orders in exception, oldest exception seconds)."""
 
         async def applied() -> bool:
-            return await self.rt.db["inbox"].count_documents({}) >= self.sent
+            return await inbox_count(self.rt.db) >= self.sent
 
         await eventually(applied)
         ctx = TaskContext("order-status", self.rt.db, self.rt.settings, _no_tx)

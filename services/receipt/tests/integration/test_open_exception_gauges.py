@@ -16,6 +16,7 @@ from receipt.messages import EXCEPTION_KINDS
 from receipt.settings import ReceiptSettings
 from runtime_support import eventually, publish
 from shared.envelope import build
+from shared.inbox import count as inbox_count
 from shared.runtime import ServiceRuntime
 from shared.service import TaskContext
 
@@ -65,7 +66,7 @@ class Systems:
         """Once everything sent is applied: kind -> (open exceptions, oldest seconds)."""
 
         async def applied() -> bool:
-            return await self.rt.db["inbox"].count_documents({}) >= self.sent
+            return await inbox_count(self.rt.db) >= self.sent
 
         await eventually(applied)
         await refresh_open_exceptions(TaskContext("receipt", self.rt.db, self.rt.settings, _no_tx))

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shared import inbox as inboxes
 from shared.outbox import outbox_events
 from shared.service import SERVICE_NAMES
 
@@ -96,7 +97,7 @@ async def collect(client: Any, dbs: Mapping[str, str], correlationid: str) -> Tr
     for service, db_name in sorted(dbs.items()):
         db = client[db_name]
         try:
-            inbox = await db["inbox"].find({"correlationid": correlationid}).to_list()
+            inbox = [d async for d in inboxes.find(db, {"correlationid": correlationid})]
             batches = await db["outbox"].find({"correlationids": correlationid}).to_list()
             outbox = [
                 {

@@ -26,6 +26,7 @@ from runtime_support import (
 )
 from shared.envelope import build
 from shared.errors import Rejected
+from shared.inbox import count as inbox_count
 from shared.service import Incoming, Route, ServiceDefinition
 from shared.topology import declare, full_topology
 from shared.uow import UnitOfWork
@@ -155,7 +156,7 @@ async def test_replaying_a_fixed_cause_drains_the_dlq_and_each_message_is_applie
         await eventually(lambda: _count(mongo, db_name, 20))
         await eventually(lambda: depth_is(amqp_url, dlq, 0))
         assert_each_applied_once(await applied(mongo, db_name), ids)
-        assert await mongo[db_name]["inbox"].count_documents({}) == 20
+        assert await inbox_count(mongo[db_name]) == 20
 
         again = await D.replay(s, svc.name, D.Selector(), D.ReplayOptions())
         assert again.matched == 0
@@ -302,7 +303,7 @@ async def _count(mongo: Any, db: str, n: int) -> bool:
 
 
 async def _inbox(mongo: Any, db: str, n: int) -> bool:
-    return await mongo[db]["inbox"].count_documents({}) == n
+    return await inbox_count(mongo[db]) == n
 
 
 async def _ready(value: bool) -> bool:

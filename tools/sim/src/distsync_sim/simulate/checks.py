@@ -16,6 +16,7 @@ from distsync_sim.simulate.observe import Listener, Publisher
 from distsync_sim.simulate.progress import Progress
 from distsync_sim.simulate.report import latency_summary
 from distsync_sim.simulate.stream import Stream
+from shared import inbox
 from shared.settings import ServiceSettings
 from shared.topology import all_services, full_topology
 
@@ -90,8 +91,7 @@ async def drain(
             if mongo is not None and expected is not None:
                 with contextlib.suppress(Exception):
                     for svc, n in expected().items():
-                        inbox = mongo[cluster.db_names[svc]]["inbox"]
-                        have = int(await inbox.estimated_document_count())
+                        have = await inbox.estimated(mongo[cluster.db_names[svc]])
                         if have < n:
                             short[svc] = n - have
             busy = {n: d for n, d in depths.items() if d != 0}

@@ -15,6 +15,7 @@ import aio_pika
 import httpx
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 
+from shared import inbox
 from shared.failures import H_EXC_MSG as H_MSG
 from shared.failures import H_KIND, H_TYPE
 from shared.service import SERVICE_NAMES, service_exchange
@@ -255,14 +256,16 @@ async def found_ids(db: Any, collection: str, ids: list[str], scan: bool = False
     """Which of `ids` are in `collection`; `scan` reads every id once (a database of our own)
     instead of looking them up in chunks."""
     out: set[str] = set()
-    if scan:
-        async for d in db[collection].find({}, {"_id": 1}):
-            out.add(d["_id"])
-        return out
-    for i in range(0, len(ids), 5000):
-        chunk = ids[i : i + 5000]
-        async for d in db[collection].find({"_id": {"$in": chunk}}, {"_id": 1}):
-            out.add(d["_id"])
+    names = await inbox.collections(db) if collection == inbox.INBOX else [collection]
+    for name in names:  # the inbox is a collection per time bucket
+        if scan:
+            async for d in db[name].find({}, {"_id": 1}):
+                out.add(d["_id"])
+            continue
+        for i in range(0, len(ids), 5000):
+            chunk = ids[i : i + 5000]
+            async for d in db[name].find({"_id": {"$in": chunk}}, {"_id": 1}):
+                out.add(d["_id"])
     return out
 
 
