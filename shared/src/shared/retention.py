@@ -143,26 +143,33 @@ async def purge(
     db: Any, service: str, settings: Any, now: datetime | None = None
 ) -> dict[str, int]:
     """One purge round: the inbox's expired buckets dropped (and the legacy collection purged
-    by its time index, then dropped once empty), unless it keeps every id; the outbox's sent
-    documents deleted. How many documents each lost."""
+    by its time index), unless it keeps every id; the outbox's sent documents deleted. How many
+    documents each lost."""
     now = now or datetime.now(UTC)
     out: dict[str, int] = {}
     if settings.inbox_ttl:
         out[INBOX] = await purge_inbox(Inbox.of(db, settings), service, settings, now)
-    t0 = time.perf_counter()
     cutoff = now - timedelta(seconds=settings.outbox_retention_s)
     counter = RETENTION_DELETED.labels(service, OUTBOX)
-    n = await purge_expired(db[OUTBOX], "sent_at", cutoff, settings.retention_purge_chunk, counter)
-    out[OUTBOX] = n
+    out[OUTBOX] = await _purge_logged(db[OUTBOX], OUTBOX, "sent_at", cutoff, settings, counter)
+    return out
+
+
+async def _purge_logged(
+    coll: Any, name: str, field: str, cutoff: datetime, settings: Any, counter: Any
+) -> int:
+    """`purge_expired` in the settings' chunks, logged when it deleted anything."""
+    t0 = time.perf_counter()
+    n = await purge_expired(coll, field, cutoff, settings.retention_purge_chunk, counter)
     if n:
         log.info(
             "retention_purged",
-            collection=OUTBOX,
+            collection=name,
             deleted=n,
             before=cutoff.isoformat(),
             seconds=round(time.perf_counter() - t0, 3),
         )
-    return out
+    return n
 
 
 async def purge_inbox(box: Inbox, service: str, settings: Any, now: datetime) -> int:
@@ -184,18 +191,7 @@ async def purge_inbox(box: Inbox, service: str, settings: Any, now: datetime) ->
             seconds=round(time.perf_counter() - t0, 3),
         )
     if box.has_legacy():
-        t0 = time.perf_counter()
-        chunk = settings.retention_purge_chunk
-        n = await purge_expired(box.db[INBOX], "time", cutoff, chunk, counter)
-        forgotten += n
-        if n:
-            log.info(
-                "retention_purged",
-                collection=INBOX,
-                deleted=n,
-                before=cutoff.isoformat(),
-                seconds=round(time.perf_counter() - t0, 3),
-            )
+        forgotten += await _purge_logged(box.db[INBOX], INBOX, "time", cutoff, settings, counter)
     return forgotten
 
 
